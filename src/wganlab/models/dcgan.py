@@ -1,0 +1,114 @@
+"""DCGAN generator and critic (Radford et al. 2016), as seed 002 section 4.2 draws them.
+
+Generator: z, viewed as (batch, z_dim, 1, 1), goes through a transposed conv k4 s1 p0 to a 4x4 map with
+channels·2^(levels-1) maps, then transposed convs k4 s2 p1 that double the size and halve the channels, ReLU
+between, tanh out; batch norm after every layer but the last when generator_norm='batch' (the seeds' "DCGAN
+with/without batch norm"). At 64 px and channels=64 that is seed 002's five layers, 512->256->128->64->3.
+Critic: the mirror image. Convs k4 s2 p1 halve the size and double the channels from `channels`, each followed
+by LeakyReLU(0.2) and, except the first, by critic_norm; a last conv k4 s1 p0 turns the 4x4 map into one raw
+score per sample. levels = log2(size / 4) stride-2 layers on each side.
+
+28 px (MNIST) variant: the 4x4 end becomes 7x7 (the generator projects z with a k7 transposed conv, the
+critic's last conv is k7), with two stride-2 stages between 7 and 28.
+
+Biases: a conv followed by batch or instance norm has none (the norm subtracts a per-channel mean, which
+would cancel it); every other conv has one. So at z_dim 100, 64 px, channels 64 and batch norm the counts are
+the classic PyTorch DCGAN's 3,576,704 (G) and 2,765,568 (D) plus the 3 and 65 biases of the layers no norm
+follows.
+"""
+
+import math
+
+from torch import Tensor, nn
+
+from wganlab.config import ModelConfig
+from wganlab.errors import ConfigError
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """Per-channel normalisation of a (batch, channels, H, W) map: none, batch, layer or instance.
+
+    'layer' normalises each sample over (C, H, W) with a per-channel scale and shift, as the WGAN-GP
+    reference's Layernorm(axes [1, 2, 3]) does; GroupNorm with one group is exactly that.
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.Identity()
+
+
+def _cancels_bias(kind: str) -> bool:
+    return kind in ("batch", "instance")
+
+
+def _geometry(sample_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(end, levels): the networks' narrow end is end x end (4, or 7 at 28 px), `levels` halvings away."""
+    if len(sample_shape) == 3:
+        _, height, width = sample_shape
+        if height == width == 28:
+            return 7, 2
+        if height == width and height >= 16 and height & (height - 1) == 0:
+            return 4, int(math.log2(height // 4))
+    size = "x".join(str(n) for n in sample_shape[1:]) if len(sample_shape) == 3 else str(sample_shape)
+    raise ConfigError(
+        f"model.architecture='dcgan' cannot make {size} images (data.image_size); "
+        "it takes square images of 28 px or a power of two >= 16 (16, 32, 64, 128, ...)"
+    )
+
+
+class DCGANGenerator(nn.Module):
+    """z (batch, z_dim) -> image (batch, C, H, W) in [-1, 1]."""
+
+    def __init__(
+        self, z_dim: int, image_channels: int, channels: int, end: int, levels: int, *, use_batch_norm: bool
+    ):
+        super().__init__()
+        widths = [channels * 2 ** (levels - 1 - i) for i in range(levels)]  # 64 px, channels 64: 512 ... 64
+        layers: list[nn.Module] = []
+        for i, width in enumerate(widths):
+            if i == 0:  # z -> end x end
+                layers.append(nn.ConvTranspose2d(z_dim, width, end, 1, 0, bias=not use_batch_norm))
+            else:
+                layers.append(nn.ConvTranspose2d(widths[i - 1], width, 4, 2, 1, bias=not use_batch_norm))
+            layers += [nn.BatchNorm2d(width), nn.ReLU()] if use_batch_norm else [nn.ReLU()]
+        layers += [nn.ConvTranspose2d(widths[-1], image_channels, 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.body(z[:, :, None, None])  # (batch, z_dim, 1, 1): the projection is a transposed conv
+
+
+class DCGANCritic(nn.Module):
+    """image (batch, C, H, W) -> raw score (batch,); no sigmoid, the GAN objective applies it in its loss."""
+
+    def __init__(self, image_channels: int, channels: int, end: int, levels: int, *, norm: str):
+        super().__init__()
+        widths = [channels * 2**i for i in range(levels)]  # 64 px, channels 64: 64 ... 512
+        layers: list[nn.Module] = [nn.Conv2d(image_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for fan_in, width in zip(widths, widths[1:], strict=False):
+            layers.append(nn.Conv2d(fan_in, width, 4, 2, 1, bias=not _cancels_bias(norm)))
+            layers += [norm_layer(norm, width), nn.LeakyReLU(0.2)] if norm != "none" else [nn.LeakyReLU(0.2)]
+        layers.append(nn.Conv2d(widths[-1], 1, end, 1, 0))  # (batch, 1, 1, 1)
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x).view(len(x))
+
+
+def build_dcgan(config: ModelConfig, sample_shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Module]:
+    """(generator, critic) for (C, H, W) images with H = W = 28 or a power of two >= 16."""
+    end, levels = _geometry(sample_shape)
+    image_channels = sample_shape[0]
+    generator = DCGANGenerator(
+        config.z_dim,
+        image_channels,
+        config.channels,
+        end,
+        levels,
+        use_batch_norm=config.generator_norm == "batch",
+    )
+    critic = DCGANCritic(image_channels, config.channels, end, levels, norm=config.critic_norm)
+    return generator, critic
