@@ -18,6 +18,7 @@ follows.
 """
 
 import math
+from itertools import pairwise
 
 from torch import Tensor, nn
 
@@ -88,7 +89,7 @@ class DCGANCritic(nn.Module):
         super().__init__()
         widths = [channels * 2**i for i in range(levels)]  # 64 px, channels 64: 64 ... 512
         layers: list[nn.Module] = [nn.Conv2d(image_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
-        for fan_in, width in zip(widths, widths[1:], strict=False):
+        for fan_in, width in pairwise(widths):
             layers.append(nn.Conv2d(fan_in, width, 4, 2, 1, bias=not _cancels_bias(norm)))
             layers += [norm_layer(norm, width), nn.LeakyReLU(0.2)] if norm != "none" else [nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(widths[-1], 1, end, 1, 0))  # (batch, 1, 1, 1)
