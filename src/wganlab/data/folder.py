@@ -1,0 +1,204 @@
+"""A folder of images (searched recursively) -> one cached uint8 array of shape (N, C, size, size).
+
+Each image is decoded once, in parallel threads (Pillow releases the GIL while decoding and resampling),
+resized so its short side is `size` and centre-cropped (or, with fit="pad", resized so its long side is
+`size` and padded), then stored by `cache.py`; later runs memory-map the cache. Unreadable files are
+skipped with one warning naming the first few (or raise DataError under data.strict). Pillow's
+decompression-bomb guard stays on: an image over its pixel limit counts as unreadable.
+"""
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from wganlab.config import DataConfig
+from wganlab.data import cache
+from wganlab.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
+FITS = ("crop", "pad")
+
+
+def list_image_files(root: Path) -> list[Path]:
+    """Image files under `root`, recursively, sorted by relative path; hidden folders (the cache) skipped."""
+    if not root.exists():
+        raise DataError(f"data.path={str(root)!r} does not exist; point it at a folder of images")
+    if not root.is_dir():
+        raise DataError(f"data.path={str(root)!r} is a file; data.source='folder' expects a folder of images")
+    files = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        files += [Path(folder) / name for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(files, key=lambda file: file.relative_to(root).as_posix())
+
+
+def flatten_alpha(image: Image.Image, background: int = 255) -> Image.Image:
+    """Transparent pixels become `background` (white by default) instead of whatever colour they hide."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (background,) * 3 + (255,))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image
+
+
+def fit_square(image: Image.Image, size: int, fit: str = "crop", fill: int = 0) -> Image.Image:
+    """Resize (Lanczos, antialiased) to size x size: short side + centre crop, or long side + pad."""
+    width, height = image.size
+    if (width, height) == (size, size):
+        return image
+    if fit == "crop":
+        scale = size / min(width, height)
+        new = (max(size, round(width * scale)), max(size, round(height * scale)))
+        resized = image.resize(new, Image.Resampling.LANCZOS)
+        left, top = (new[0] - size) // 2, (new[1] - size) // 2
+        return resized.crop((left, top, left + size, top + size))
+    colour = fill if image.mode == "L" else (fill,) * len(image.getbands())
+    return ImageOps.pad(image, (size, size), Image.Resampling.LANCZOS, color=colour)
+
+
+def to_chw(image: Image.Image, channels: int) -> np.ndarray:
+    """uint8 (C, H, W) with C = 1 (ITU-R 601-2 luma, Pillow's "L") or 3 (RGB)."""
+    pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def decode_image(path: Path, size: int, channels: int, fit: str = "crop") -> np.ndarray:
+    """One image file -> uint8 (C, size, size); size 0 keeps its native size. Raises on unreadable files."""
+    with Image.open(path) as image:
+        if size and image.format == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers `size` on both sides.
+            image.draft("L" if channels == 1 else "RGB", (size, size))
+        image.load()
+        image = flatten_alpha(image)
+        image = image.convert("L" if channels == 1 else "RGB")
+        if size:
+            image = fit_square(image, size, fit)
+        return to_chw(image, channels)
+
+
+# Pillow raises these for truncated, corrupt or over-large files; anything else is a bug worth seeing.
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def decode_all(
+    out: np.ndarray | None,
+    items: Sequence[object],
+    decode: Callable[[object], np.ndarray],
+    *,
+    progress: bool,
+    description: str,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Fill out[i] = decode(items[i]) in parallel; returns (filled row indices, [(index, reason)] failed).
+
+    With `out` None the results are dropped (`decode` does its own writing).
+    """
+
+    def task(index: int) -> str | None:
+        try:
+            result = decode(items[index])
+            if out is not None:
+                out[index] = result
+        except UNREADABLE as err:
+            return f"{type(err).__name__}: {err}"
+        return None
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        results = pool.map(task, range(len(items)))
+        for index, reason in enumerate(
+            tqdm(results, total=len(items), desc=description, disable=not progress)
+        ):
+            if reason is not None:
+                failures.append((index, reason))
+    failed = {index for index, _ in failures}
+    kept = np.array([i for i in range(len(items)) if i not in failed], dtype=np.int64)
+    return kept, failures
+
+
+def report_skipped(root: Path, skipped: list[str], strict: bool, total: int) -> None:
+    """Warn once about skipped files, naming the first few; under strict, refuse instead."""
+    if not skipped:
+        return
+    names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    if strict:
+        raise DataError(
+            f"{len(skipped)} of {total} images in {root} are unreadable ({names}); "
+            "remove them or set data.strict=false to skip them"
+        )
+    warnings.warn(f"skipped {len(skipped)} of {total} unreadable images in {root}: {names}", stacklevel=3)
+
+
+def native_size(files: list[Path], root: Path) -> tuple[int, int]:
+    """(width, height) shared by every readable file (image_size 0), or DataError naming two that differ."""
+    sizes: dict[tuple[int, int], str] = {}
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                sizes.setdefault(image.size, file.relative_to(root).as_posix())
+        except UNREADABLE:
+            continue
+    if len(sizes) > 1:
+        (a, name_a), (b, name_b) = list(sizes.items())[:2]
+        raise DataError(
+            f"images in {root} differ in size ({name_a}: {a[0]}x{a[1]}, {name_b}: {b[0]}x{b[1]}); "
+            "set data.image_size to resize them to one square size"
+        )
+    if not sizes:
+        raise DataError(f"no readable image in {root}")
+    return next(iter(sizes))
+
+
+def load_folder(config: DataConfig, *, progress: bool = True, fit: str = "crop") -> np.ndarray:
+    """The images under config.path as uint8 (N, C, S, S), memory-mapped from the cache (built if stale).
+
+    channels 0 means RGB here: a folder may mix grayscale and colour files, so there is no one native count.
+    """
+    if fit not in FITS:
+        raise DataError(f"fit={fit!r} must be one of {', '.join(FITS)}")
+    if not config.path:
+        raise DataError("data.path is empty; data.source='folder' needs a folder of images")
+    root = Path(config.path)
+    files = list_image_files(root)
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
+    channels = config.channels or 3
+    options = {"kind": "folder", "image_size": config.image_size, "channels": channels, "fit": fit}
+    manifest = {**options, "files": cache.describe_files(root, files)}
+    array_path, manifest_path = cache.cache_location(root, config.cache_dir, options)
+    hit = cache.read_cache(array_path, manifest_path, manifest)
+    if hit is None:
+        if config.image_size:
+            height = width = config.image_size
+        else:
+            width, height = native_size(files, root)
+        names = [file.relative_to(root).as_posix() for file in files]
+
+        def fill(out: np.ndarray) -> tuple[np.ndarray, dict]:
+            kept, failures = decode_all(
+                out,
+                files,
+                lambda file: decode_image(file, config.image_size, channels, fit),
+                progress=progress,
+                description=f"decoding {root.name}",
+            )
+            skipped = [names[index] for index, _ in failures]
+            if len(kept) == 0:
+                raise DataError(
+                    f"none of the {len(files)} images under {root} could be read ({failures[0][1]})"
+                )
+            report_skipped(root, skipped, config.strict, len(files))
+            return kept, {"skipped": skipped}
+
+        hit = cache.write_cache(
+            array_path, manifest_path, manifest, (len(files), channels, height, width), fill
+        )
+    else:
+        report_skipped(root, hit[1].get("skipped", []), config.strict, len(files))
+    return hit[0]
