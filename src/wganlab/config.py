@@ -1,0 +1,475 @@
+"""Run configuration: frozen dataclasses, one per concern, read from TOML plus `section.key=value` overrides.
+
+Precedence: dataclass defaults < the chosen objective's published defaults < the TOML file < overrides.
+The objective layer is what makes `objective.name = "wgan"` alone give Algorithm 1 of the WGAN paper
+(RMSProp, lr 5e-5, c 0.01, n_critic 5) rather than some other objective's optimiser.
+"""
+
+import ast
+import dataclasses
+import difflib
+import inspect
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wganlab.errors import ConfigError
+
+TOY_SOURCES = (
+    "eight_gaussians",
+    "twenty_five_gaussians",
+    "swiss_roll",
+    "s_curve",
+    "gaussian_1d",
+    "two_gaussians_1d",
+)
+IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder")
+OBJECTIVES = ("gan", "wgan", "wgan-gp")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}{hint}")
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name}={value!r} must be a finite number > 0")
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{name}={value!r} must be an integer >= {low}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DataConfig:
+    source: str = "eight_gaussians"
+    """Toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d) or images (idx, cifar10, folder, masked_folder)."""
+    path: str = ""
+    """Where the image data lives (a folder or file); empty means the source's default location."""
+    split: str = "train"
+    """Which split of a dataset that has them (idx, cifar10): train or test."""
+    image_size: int = 0
+    """Side of the square images the networks see; 0 keeps the source's native size."""
+    channels: int = 0
+    """1 (grayscale) or 3 (RGB); 0 keeps the source's native channel count."""
+    flip: bool = False
+    """Randomly mirror images left-right when drawing a batch."""
+    strict: bool = False
+    """Treat an unreadable image as an error instead of skipping it with a warning."""
+    cache_dir: str = ""
+    """Where decoded image folders are cached as uint8 arrays; empty means <path>/.wganlab-cache."""
+    noise_std: float = 0.0
+    """Toy noise standard deviation; 0 keeps each toy's published default."""
+
+    def __post_init__(self) -> None:
+        _choice("data.source", self.source, TOY_SOURCES + IMAGE_SOURCES)
+        _choice("data.split", self.split, ("train", "test"))
+        if self.image_size and (self.image_size < 8):
+            raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
+        _choice("data.channels", str(self.channels), ("0", "1", "3"))
+        if self.noise_std < 0:
+            raise ConfigError(f"data.noise_std={self.noise_std} must be >= 0")
+
+    @property
+    def is_toy(self) -> bool:
+        return self.source in TOY_SOURCES
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelConfig:
+    architecture: str = "mlp"
+    """Network family for both players: mlp, dcgan or resnet."""
+    z_dim: int = 2
+    """Size of the generator's input noise z ~ N(0, I)."""
+    generator_widths: tuple[int, ...] = (512, 512, 512)
+    """MLP generator hidden layer widths (seed 002's image MLP: 512,512,1024,2048)."""
+    critic_widths: tuple[int, ...] = (512, 512, 512)
+    """MLP critic hidden layer widths (seed 002's image MLP: 4096,2048,1024,512)."""
+    critic_activation: str = "relu"
+    """MLP critic nonlinearity: relu or leaky_relu (slope 0.2)."""
+    channels: int = 64
+    """Base channel count of the conv networks (DCGAN's ngf/ndf, the ResNet's DIM)."""
+    generator_norm: str = "batch"
+    """Normalisation in conv generators: batch or none (the seeds' 'without batch norm' runs)."""
+    critic_norm: str = "none"
+    """Normalisation in conv critics: none, batch, layer or instance (WGAN-GP uses layer)."""
+    init_std: float = 0.02
+    """Weights of conv and linear layers start from N(0, init_std) (DCGAN); 0 keeps PyTorch's default init."""
+
+    def __post_init__(self) -> None:
+        _choice("model.architecture", self.architecture, ("mlp", "dcgan", "resnet"))
+        _at_least("model.z_dim", self.z_dim, 1)
+        _at_least("model.channels", self.channels, 1)
+        for name in ("generator_widths", "critic_widths"):
+            widths = getattr(self, name)
+            if not widths or any(w < 1 for w in widths):
+                raise ConfigError(f"model.{name}={widths!r} must be a non-empty list of positive widths")
+        _choice("model.critic_activation", self.critic_activation, ("relu", "leaky_relu"))
+        _choice("model.generator_norm", self.generator_norm, ("batch", "none"))
+        _choice("model.critic_norm", self.critic_norm, ("none", "batch", "layer", "instance"))
+        if self.init_std < 0:
+            raise ConfigError(f"model.init_std={self.init_std} must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ObjectiveConfig:
+    name: str = "wgan-gp"
+    """gan (Goodfellow 2014), wgan (Arjovsky 2017, Algorithm 1) or wgan-gp (Gulrajani 2017)."""
+    constraint: str = "auto"
+    """Lipschitz constraint on the critic: auto (none for gan, clip for wgan, penalty for wgan-gp), none, clip or penalty."""
+    generator_loss: str = "non_saturating"
+    """GAN only: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))."""
+    n_critic: int = 5
+    """Critic updates per generator update."""
+    critic_schedule: str = "constant"
+    """constant, or reference: the WGAN code's 100 critic updates for the first 25 and every 500th generator step."""
+    clip_value: float = 0.01
+    """c: every critic parameter is clamped to [-c, c] after every critic update (clip constraint)."""
+    penalty_weight: float = 10.0
+    """lambda: weight of the gradient penalty (penalty constraint)."""
+    penalty_kind: str = "two_sided"
+    """two_sided (||grad|| - t)^2, the paper's default, or one_sided max(0, ||grad|| - t)^2."""
+    target_norm: float = 1.0
+    """t: the gradient norm the penalty pulls towards."""
+
+    def __post_init__(self) -> None:
+        _choice("objective.name", self.name, OBJECTIVES)
+        _choice("objective.constraint", self.constraint, ("auto", "none", "clip", "penalty"))
+        _choice("objective.generator_loss", self.generator_loss, ("non_saturating", "minimax"))
+        _at_least("objective.n_critic", self.n_critic, 1)
+        _choice("objective.critic_schedule", self.critic_schedule, ("constant", "reference"))
+        _positive("objective.clip_value", self.clip_value)
+        if not (math.isfinite(self.penalty_weight) and self.penalty_weight >= 0):
+            raise ConfigError(f"objective.penalty_weight={self.penalty_weight} must be a finite number >= 0")
+        _choice("objective.penalty_kind", self.penalty_kind, ("two_sided", "one_sided"))
+        _positive("objective.target_norm", self.target_norm)
+
+    @property
+    def resolved_constraint(self) -> str:
+        if self.constraint != "auto":
+            return self.constraint
+        return {"gan": "none", "wgan": "clip", "wgan-gp": "penalty"}[self.name]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptimConfig:
+    optimizer: str = "adam"
+    """adam or rmsprop (WGAN's Algorithm 1 uses RMSProp: momentum-based optimisers made its critic unstable)."""
+    generator_lr: float = 1e-4
+    """Generator learning rate (alpha)."""
+    critic_lr: float = 1e-4
+    """Critic learning rate (alpha)."""
+    betas: tuple[float, float] = (0.0, 0.9)
+    """Adam's (beta1, beta2)."""
+
+    def __post_init__(self) -> None:
+        _choice("optim.optimizer", self.optimizer, ("adam", "rmsprop"))
+        _positive("optim.generator_lr", self.generator_lr)
+        _positive("optim.critic_lr", self.critic_lr)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"optim.betas={self.betas!r} must be two numbers in [0, 1)")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrainConfig:
+    steps: int = 2000
+    """Generator updates to train for (each with its n_critic critic updates)."""
+    batch_size: int = 64
+    """m: samples per batch, for real and fake alike (summed over all processes under torchrun)."""
+    seed: int = 0
+    """Seeds every random stream: init, data order, noise, sample grids."""
+    device: str = "auto"
+    """auto (cuda when available), cpu, or cuda / cuda:N."""
+    precision: str = "fp32"
+    """fp32, bf16 or fp16 (autocast; the penalty's norm stays in fp32)."""
+    compile: bool = False
+    """torch.compile the network forwards (optional; measured, never required)."""
+
+    def __post_init__(self) -> None:
+        _at_least("train.steps", self.steps, 1)
+        _at_least("train.batch_size", self.batch_size, 2)
+        _choice("train.precision", self.precision, ("fp32", "bf16", "fp16"))
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"train.device={self.device!r} must be auto, cpu, cuda or cuda:N")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogConfig:
+    log_every: int = 50
+    """Steps between metric records (the only place device values are read back to the host)."""
+    sample_every: int = 500
+    """Steps between sample grids of the same fixed z."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints."""
+    keep_checkpoints: int = 3
+    """How many step checkpoints to keep besides latest.pt and best.pt."""
+    eval_every: int = 0
+    """Steps between quality evaluations (toys: exact W1; images: FID); 0 turns them off."""
+    eval_samples: int = 2000
+    """Samples drawn for each in-training evaluation."""
+    grid_size: int = 64
+    """Samples in each image grid (or points in each toy scatter: grid_size * 16)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Write TensorBoard event files next to metrics.jsonl."""
+
+    def __post_init__(self) -> None:
+        for name in ("log_every", "sample_every", "checkpoint_every", "grid_size"):
+            _at_least(f"log.{name}", getattr(self, name), 1)
+        _at_least("log.keep_checkpoints", self.keep_checkpoints, 1)
+        _at_least("log.eval_every", self.eval_every, 0)
+        _at_least("log.eval_samples", self.eval_samples, 2)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunConfig:
+    name: str = ""
+    """Short label for the run folder; empty derives it from objective, data and model."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks, all gathered into one error."""
+        problems = []
+        if self.data.is_toy and self.model.architecture != "mlp":
+            problems.append(
+                f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'"
+            )
+        if self.train.precision == "fp16" and self.train.device == "cpu":
+            problems.append("train.precision='fp16' is not supported on CPU; use 'bf16' (or 'fp32')")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def run_label(self) -> str:
+        if self.name:
+            return self.name
+        return f"{self.objective.name}-{self.data.source}-{self.model.architecture}"
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "objective": ObjectiveConfig,
+    "optim": OptimConfig,
+    "train": TrainConfig,
+    "log": LogConfig,
+}
+
+# The papers' own settings, applied under the file so that naming an objective is enough.
+PUBLISHED_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    # DCGAN (Radford 2016): Adam 2e-4, beta1 0.5; one discriminator update per generator update.
+    "gan": {
+        "objective": {"n_critic": 1},
+        "optim": {"optimizer": "adam", "generator_lr": 2e-4, "critic_lr": 2e-4, "betas": (0.5, 0.999)},
+    },
+    # WGAN, Algorithm 1: alpha 5e-5, c 0.01, m 64, n_critic 5, RMSProp.
+    "wgan": {
+        "objective": {"n_critic": 5, "clip_value": 0.01},
+        "optim": {"optimizer": "rmsprop", "generator_lr": 5e-5, "critic_lr": 5e-5},
+        "train": {"batch_size": 64},
+    },
+    # WGAN-GP, Algorithm 1: lambda 10, n_critic 5, Adam(1e-4, 0, 0.9).
+    "wgan-gp": {
+        "objective": {"n_critic": 5, "penalty_weight": 10.0},
+        "optim": {"optimizer": "adam", "generator_lr": 1e-4, "critic_lr": 1e-4, "betas": (0.0, 0.9)},
+    },
+}
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each dataclass field (used as CLI help)."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for node, following in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = following.value.value
+    return docs
+
+
+def _convert(where: str, raw: Any, annotation: Any) -> Any:
+    """Turn a TOML value or an override string into the field's type, or say why not."""
+    origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return raw.lower() in ("true", "1", "yes")
+            raise ValueError
+        if annotation is int:
+            if isinstance(raw, bool):
+                raise ValueError
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw)
+        if annotation is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if annotation is str:
+            if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+                raise ValueError
+            return str(raw)
+        if origin is tuple:
+            args = typing.get_args(annotation)
+            items = raw
+            if isinstance(raw, str):
+                items = [part for part in raw.strip("()[] ").split(",") if part.strip()]
+            if not isinstance(items, list | tuple):
+                raise ValueError
+            item_type = args[0]
+            values = tuple(_convert(where, item, item_type) for item in items)
+            if len(args) == 2 and args[1] is not Ellipsis and len(values) != 2:
+                raise ValueError
+            return values
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise ConfigError(f"{where}: unsupported field type {annotation!r}")
+    kind = getattr(annotation, "__name__", str(annotation))
+    raise ConfigError(f"{where}={raw!r} is not a valid {kind}")
+
+
+def _unknown(where: str, key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
+    return ConfigError(f"unknown key {where}{key!r}{hint}")
+
+
+def _merge(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Merge nested {section: {key: value}} layers in order, checking every key against the dataclasses."""
+    merged: dict[str, dict[str, Any]] = {"name": {}}
+    for origin, layer in layers:
+        for section, values in layer.items():
+            if section == "name":
+                merged["name"]["name"] = _convert(f"{origin}: name", values, str)
+                continue
+            if section not in SECTIONS:
+                raise _unknown(f"in {origin}: section ", section, [*SECTIONS, "name"])
+            if not isinstance(values, dict):
+                raise ConfigError(f"{origin}: [{section}] must be a table of key = value lines")
+            hints = typing.get_type_hints(SECTIONS[section])
+            for key, raw in values.items():
+                if key not in hints:
+                    raise _unknown(f"in {origin}: {section}.", key, list(hints))
+                value = _convert(f"{origin}: {section}.{key}", raw, hints[key])
+                merged.setdefault(section, {})[key] = value
+    return merged
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, dict[str, Any]]:
+    """`section.key=value` strings -> nested dict of raw strings (typed later against the fields)."""
+    nested: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip().removeprefix("--")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.steps=200")
+        if key == "name":
+            nested["name"] = value
+            continue
+        section, dot, name = key.partition(".")
+        if not dot:
+            raise ConfigError(f"override {item!r} must name a section, e.g. train.{key}={value}")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; see configs/ for presets") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build a RunConfig from defaults, the objective's published defaults, a TOML file and overrides."""
+    file_layer = read_toml(path) if path is not None else {}
+    override_layer = parse_overrides(overrides or [])
+    origin = str(path) if path is not None else "defaults"
+    # The objective decides which published defaults sit under the file; read it first.
+    probe = _merge([(origin, file_layer), ("override", override_layer)])
+    objective = probe.get("objective", {}).get("name", ObjectiveConfig().name)
+    _choice("objective.name", objective, OBJECTIVES)
+    merged = _merge(
+        [
+            ("published defaults", PUBLISHED_DEFAULTS[objective]),
+            (origin, file_layer),
+            ("override", override_layer),
+        ]
+    )
+    sections = {name: cls(**merged.get(name, {})) for name, cls in SECTIONS.items()}
+    config = RunConfig(name=merged["name"].get("name", ""), **sections)
+    config.validate()
+    return config
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(config: RunConfig) -> str:
+    """The resolved config as TOML that `load_config` reads back to an equal RunConfig."""
+    lines = [f"name = {_toml_value(config.name)}", ""]
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        for key, value in dataclasses.asdict(getattr(config, section)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def differences(stored: RunConfig, current: RunConfig, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Dotted keys whose values differ between two configs (for the resume guard)."""
+    changed = []
+    old, new = to_dict(stored), to_dict(current)
+    for section in ("name", *SECTIONS):
+        if section == "name":
+            if old["name"] != new["name"] and "name" not in ignore:
+                changed.append(f"name: {old['name']!r} -> {new['name']!r}")
+            continue
+        for key in old[section]:
+            dotted = f"{section}.{key}"
+            if dotted in ignore or section in ignore:
+                continue
+            if old[section][key] != new[section][key]:
+                changed.append(f"{dotted}: {old[section][key]!r} -> {new[section][key]!r}")
+    return changed

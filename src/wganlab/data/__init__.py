@@ -1,0 +1,44 @@
+"""Data sources. Each gives endless batches on the device and a checkpointable position.
+
+A source has `sample_shape`, `next_batch(local_batch_size) -> Tensor`, `reference(n, rng) -> Tensor`,
+`state_dict()` and `load_state_dict(state)`. Toys yield raw coordinates; images yield floats in [-1, 1].
+"""
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from wganlab.config import DataConfig
+from wganlab.data.toy import ToyBatches
+
+
+class DataSource(Protocol):
+    sample_shape: tuple[int, ...]
+
+    def next_batch(self, batch_size: int) -> Tensor: ...
+    def reference(self, n: int, rng: torch.Generator) -> Tensor: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def data_rng_device(config: DataConfig, device: torch.device) -> torch.device:
+    """Toys draw on the device; image order is drawn on the CPU (indices then move to the data)."""
+    return device if config.is_toy else torch.device("cpu")
+
+
+def build_data(
+    config: DataConfig,
+    *,
+    device: torch.device,
+    rng: torch.Generator,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: bool = True,
+) -> DataSource:
+    if config.is_toy:
+        return ToyBatches(config, device=device, rng=rng, rank=rank, world_size=world_size)
+    from wganlab.data.images import ImageBatches, load_image_array
+
+    images = load_image_array(config, progress=progress)
+    return ImageBatches(images, device=device, rng=rng, flip=config.flip, rank=rank, world_size=world_size)

@@ -1,0 +1,51 @@
+"""Networks. Each returns raw values only: the generator a sample, the critic a score of shape (batch,).
+
+Networks never know which objective trains them; `build_networks` picks the family from the config.
+"""
+
+import warnings
+
+import torch
+from torch import nn
+
+from wganlab.config import ModelConfig
+from wganlab.models.init import init_weights
+from wganlab.models.mlp import MLPCritic, MLPGenerator
+
+
+def build_networks(
+    config: ModelConfig, sample_shape: tuple[int, ...], rng: torch.Generator, *, is_image: bool
+) -> tuple[nn.Module, nn.Module]:
+    """(generator, critic) for samples of `sample_shape`, initialised from `rng`."""
+    if config.architecture == "mlp":
+        generator: nn.Module = MLPGenerator(
+            config.z_dim, config.generator_widths, sample_shape, tanh_out=is_image
+        )
+        critic: nn.Module = MLPCritic(
+            sample_shape, config.critic_widths, leaky=config.critic_activation == "leaky_relu"
+        )
+    elif config.architecture == "dcgan":
+        from wganlab.models.dcgan import build_dcgan
+
+        generator, critic = build_dcgan(config, sample_shape)
+    else:
+        from wganlab.models.resnet import build_resnet
+
+        generator, critic = build_resnet(config, sample_shape)
+    init_weights(generator, config.init_std, rng)
+    init_weights(critic, config.init_std, rng)
+    return generator, critic
+
+
+def has_batch_norm(network: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules())
+
+
+def warn_if_batch_norm_critic(critic: nn.Module) -> None:
+    """The gradient penalty is defined per sample; batch norm couples the samples of a batch."""
+    if has_batch_norm(critic):
+        warnings.warn(
+            "the critic has batch norm, which the gradient penalty's per-sample gradients assume away; "
+            "WGAN-GP replaces it with layer norm (set model.critic_norm='layer')",
+            stacklevel=2,
+        )

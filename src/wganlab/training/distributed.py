@@ -1,0 +1,55 @@
+"""The process layout under torchrun (or a single process), read once and passed down."""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+from wganlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
+    if choice == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={choice!r} but no CUDA device is visible; use train.device=cpu")
+    if choice == "cuda":
+        return torch.device(f"cuda:{local_rank}")
+    return torch.device(choice)
+
+
+def init_distributed(device_choice: str) -> DistContext:
+    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); start the process group when there is one."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_choice, local_rank)
+    if world_size > 1 and not torch_dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch_dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def shutdown_distributed(context: DistContext) -> None:
+    if context.is_distributed and torch_dist.is_initialized():
+        # Without the barrier, gloo sometimes aborts at exit while a peer is still tearing down.
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

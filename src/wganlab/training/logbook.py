@@ -1,0 +1,82 @@
+"""What a run writes as it goes: metrics.jsonl, TensorBoard events and the progress bar (process 0 only)."""
+
+import json
+import math
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+class Logbook:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        total_steps: int,
+        start_step: int,
+        enabled: bool,
+        progress: bool,
+        tensorboard: bool,
+    ):
+        self.enabled = enabled
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.writer = None
+        self.bar = None
+        self.last_time = time.perf_counter()
+        self.last_step = start_step
+        if not enabled:
+            return
+        self._truncate_after(start_step)
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=start_step or None)
+        if progress:
+            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    def _truncate_after(self, step: int) -> None:
+        """On resume, drop records written after the checkpoint we restart from: they will be written again."""
+        if not self.metrics_path.exists():
+            return
+        kept = [
+            line
+            for line in self.metrics_path.read_text().splitlines()
+            if line.strip() and json.loads(line)["step"] <= step
+        ]
+        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+
+    def seconds_per_step(self, step: int) -> float:
+        now = time.perf_counter()
+        elapsed = (now - self.last_time) / max(step - self.last_step, 1)
+        self.last_time, self.last_step = now, step
+        return elapsed
+
+    def record(self, step: int, images_seen: int, kind: str, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, "images_seen": images_seen, "kind": kind, **values}
+        with open(self.metrics_path, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        if self.writer is not None:
+            for name, value in values.items():
+                if isinstance(value, int | float) and math.isfinite(value):
+                    self.writer.add_scalar(f"{kind}/{name}", value, step)
+        if self.bar is not None:
+            shown = {
+                k: f"{v:.4g}"
+                for k, v in values.items()
+                if k in ("w_estimate", "js_estimate", "w1", "fid") and isinstance(v, float)
+            }
+            if shown:
+                self.bar.set_postfix(shown, refresh=False)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,74 @@
+"""Pictures of samples: image grids, 2-D scatter plots over the real data, 1-D histograms."""
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """(N, C, H, W) floats in [-1, 1] -> one uint8 (rows*H, cols*W, C) picture with white gutters."""
+    images = images.detach().float().cpu().clamp(-1, 1)
+    n, channels, height, width = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    pixels = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), 255, np.uint8
+    )
+    for index in range(n):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top : top + height, left : left + width] = pixels[index]
+    return grid
+
+
+def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> None:
+    grid = image_grid(images, columns)
+    picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    picture.save(path)
+
+
+def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "") -> None:
+    """Generated points over the real data: a scatter for 2-D, overlaid histograms for 1-D."""
+    fake_np = fake.detach().float().cpu().numpy()
+    real_np = real.detach().float().cpu().numpy() if real is not None else None
+    if fake_np.shape[1] == 1:
+        values = fake_np[:, 0] if real_np is None else np.concatenate([fake_np[:, 0], real_np[:, 0]])
+        bins = np.linspace(values.min(), values.max(), 60)
+        if real_np is not None:
+            axis.hist(real_np[:, 0], bins=bins, alpha=0.5, density=True, label="real", color="tab:orange")
+        axis.hist(fake_np[:, 0], bins=bins, alpha=0.5, density=True, label="generated", color="tab:blue")
+        axis.set_xlabel("x")
+        axis.set_ylabel("density")
+    else:
+        if real_np is not None:
+            axis.scatter(real_np[:, 0], real_np[:, 1], s=2, alpha=0.35, color="tab:orange", label="real")
+        axis.scatter(fake_np[:, 0], fake_np[:, 1], s=2, alpha=0.35, color="tab:blue", label="generated")
+        axis.set_aspect("equal", adjustable="datalim")
+    if title:
+        axis.set_title(title, fontsize=10)
+    axis.legend(loc="upper right", fontsize=7, markerscale=4)
+
+
+def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "") -> None:
+    figure, axis = plt.subplots(figsize=(5, 5), dpi=110)
+    plot_points(axis, fake, real, title)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def save_samples(samples: Tensor, path: Path, real: Tensor | None = None, title: str = "") -> None:
+    """Write samples as the picture that suits them: PNG grid for images, a plot for toys."""
+    if samples.dim() == 4:
+        save_image_grid(samples, path)
+    else:
+        save_points(samples, real, path, title)
