@@ -1,0 +1,188 @@
+"""DCGAN networks: shapes for every size and norm, parameter counts, per-sample critics, double backward."""
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from wganlab.config import ModelConfig
+from wganlab.errors import ConfigError
+from wganlab.models import build_networks, has_batch_norm
+from wganlab.models.dcgan import build_dcgan
+
+SIZES = [16, 28, 32, 64, 128]
+NORMS = ["none", "batch", "layer", "instance"]
+
+
+def small(**overrides) -> ModelConfig:
+    return ModelConfig(**{"architecture": "dcgan", "z_dim": 8, "channels": 4, **overrides})
+
+
+def count(network: nn.Module) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def noise(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("image_channels", [1, 3])
+@pytest.mark.parametrize("generator_norm", ["batch", "none"])
+def test_generator_makes_images_in_tanh_range(size, image_channels, generator_norm):
+    generator, _ = build_dcgan(small(generator_norm=generator_norm), (image_channels, size, size))
+    fake = generator(noise(2, 8) * 50)  # large z saturates the tanh somewhere
+    assert fake.shape == (2, image_channels, size, size)
+    assert torch.equal(fake.clamp(-1, 1), fake)
+    assert has_batch_norm(generator) is (generator_norm == "batch")
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("image_channels", [1, 3])
+@pytest.mark.parametrize("norm", NORMS)
+def test_critic_gives_one_score_per_image(size, image_channels, norm):
+    _, critic = build_dcgan(small(critic_norm=norm), (image_channels, size, size))
+    scores = critic(noise(3, image_channels, size, size))
+    assert scores.shape == (3,)
+    assert has_batch_norm(critic) is (norm == "batch")
+
+
+def test_64px_layout_is_seed_002_figure_5():
+    """Five transposed convs 128 -> 512 -> 256 -> 128 -> 64 -> 3 with BN after the first four; the critic's
+    four stride-2 convs 3 -> 64 -> ... -> 512 with LeakyReLU(0.2) and a last k4 conv to one score."""
+    generator, critic = build_dcgan(small(z_dim=128, channels=64), (3, 64, 64))
+    convs = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [
+        (128, 512),
+        (512, 256),
+        (256, 128),
+        (128, 64),
+        (64, 3),
+    ]
+    assert [m.stride for m in convs] == [(1, 1)] + [(2, 2)] * 4
+    assert [m.num_features for m in generator.modules() if isinstance(m, nn.BatchNorm2d)] == [
+        512,
+        256,
+        128,
+        64,
+    ]
+    assert isinstance(list(generator.body)[-1], nn.Tanh)
+    convs = [m for m in critic.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [
+        (3, 64),
+        (64, 128),
+        (128, 256),
+        (256, 512),
+        (512, 1),
+    ]
+    assert [(m.kernel_size, m.stride, m.padding) for m in convs] == [((4, 4), (2, 2), (1, 1))] * 4 + [
+        ((4, 4), (1, 1), (0, 0))
+    ]
+    slopes = [m.negative_slope for m in critic.modules() if isinstance(m, nn.LeakyReLU)]
+    assert slopes == [0.2] * 4
+
+
+def test_28px_variant_ends_at_7x7():
+    generator, critic = build_dcgan(small(), (1, 28, 28))
+    first = next(m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d))
+    last = [m for m in critic.modules() if isinstance(m, nn.Conv2d)][-1]
+    assert (first.kernel_size, last.kernel_size) == ((7, 7), (7, 7))
+    assert generator.body[:3](noise(2, 8)[:, :, None, None]).shape == (2, 8, 7, 7)
+
+
+def test_parameter_counts_classic_64px():
+    """z 100, 64 px RGB, channels 64: the PyTorch DCGAN's 3,576,704 / 2,765,568 plus unnormalised biases."""
+    with torch.device("meta"):
+        generator, critic = build_dcgan(small(z_dim=100, channels=64, critic_norm="batch"), (3, 64, 64))
+    # weights 100·512·16 + 512·256·16 + 256·128·16 + 128·64·16 + 64·3·16 = 3,574,784; BN 2·(512+256+128+64)
+    # = 1,920; output bias 3.
+    assert count(generator) == 3_576_707
+    # weights 3·64·16 + 64·128·16 + 128·256·16 + 256·512·16 + 512·16 = 2,763,776; BN 2·(128+256+512)
+    # = 1,792; biases of the first and last conv 64 + 1.
+    assert count(critic) == 2_765_633
+
+
+def test_parameter_counts_without_batch_norm():
+    with torch.device("meta"):
+        generator, _ = build_dcgan(small(z_dim=100, channels=64, generator_norm="none"), (3, 64, 64))
+        _, layer_critic = build_dcgan(small(z_dim=100, channels=64, critic_norm="layer"), (3, 64, 64))
+        _, plain_critic = build_dcgan(small(z_dim=100, channels=64, critic_norm="none"), (3, 64, 64))
+    assert count(generator) == 3_574_784 + (512 + 256 + 128 + 64 + 3)  # every layer keeps its bias
+    # layer norm keeps the biases (it subtracts one mean over all channels) and adds 2·C per norm.
+    assert count(layer_critic) == 2_763_776 + (64 + 128 + 256 + 512 + 1) + 2 * (128 + 256 + 512)
+    assert count(plain_critic) == 2_763_776 + (64 + 128 + 256 + 512 + 1)
+
+
+def test_parameter_counts_28px():
+    with torch.device("meta"):
+        generator, critic = build_dcgan(small(z_dim=100, channels=64, critic_norm="layer"), (1, 28, 28))
+    # 100·128·49 + BN 256 + 128·64·16 + BN 128 + 64·1·16 + 1
+    assert count(generator) == 759_681
+    # 1·64·16 + 64 + 64·128·16 + 128 + GN 256 + 128·1·49 + 1
+    assert count(critic) == 138_817
+
+
+def scores_alone(critic: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([critic(image[None]) for image in images])
+
+
+@pytest.mark.parametrize("norm", ["none", "layer", "instance"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("size", [16, 28])
+def test_critic_scores_each_sample_independently(norm, training, size):
+    _, critic = build_dcgan(small(critic_norm=norm), (3, size, size))
+    critic.train(training)
+    images = noise(4, 3, size, size)
+    assert_close(critic(images), scores_alone(critic, images), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_critic_couples_the_batch_in_training_only():
+    _, critic = build_dcgan(small(critic_norm="batch"), (3, 16, 16))
+    images = noise(4, 3, 16, 16)
+    others = torch.cat([images[:1], noise(3, 3, 16, 16, seed=1)])
+    critic.train()
+    assert not torch.allclose(critic(images)[0], critic(others)[0], rtol=1e-3, atol=1e-4)
+    critic.eval()
+    assert_close(critic(images)[0], critic(others)[0])
+
+
+def critic_step_with_penalty(critic: nn.Module, images: torch.Tensor) -> None:
+    """WGAN-GP's critic loss on `images` as interpolates: the penalty needs the double backward."""
+    images = images.clone().requires_grad_(True)
+    scores = critic(images)
+    (gradient,) = torch.autograd.grad(scores.sum(), images, create_graph=True)
+    penalty = ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    (scores.mean() + 10 * penalty).backward()
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("size", [16, 28])
+def test_critic_supports_double_backward(norm, size):
+    _, critic = build_dcgan(small(critic_norm=norm), (3, size, size))
+    critic_step_with_penalty(critic, noise(3, 3, size, size))
+    for name, parameter in critic.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+
+
+@pytest.mark.parametrize(
+    "shape", [(3, 8, 8), (3, 24, 24), (3, 48, 48), (3, 100, 100), (1, 32, 64), (3, 27, 27), (2,)]
+)
+def test_unsupported_sizes_raise_config_error(shape):
+    with pytest.raises(ConfigError, match=r"model\.architecture='dcgan'.*data\.image_size.*28 px or a power"):
+        build_dcgan(small(), shape)
+
+
+def test_build_networks_initialises_dcgan_reproducibly():
+    builds = [
+        build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
+        for _ in range(2)
+    ]
+    for first, second in zip(builds[0], builds[1], strict=True):
+        for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
+            assert torch.equal(a, b), name
+    generator, _ = builds[0]
+    bias = next(
+        m.bias for m in generator.modules() if isinstance(m, nn.ConvTranspose2d) and m.bias is not None
+    )
+    assert torch.equal(bias, torch.zeros_like(bias))

@@ -1,0 +1,166 @@
+"""WGAN-GP ResNets: shapes, parameter counts, per-sample scores; double backward."""
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from wganlab.config import ModelConfig
+from wganlab.errors import ConfigError
+from wganlab.models import build_networks, has_batch_norm
+from wganlab.models.resnet import OptimizedBlock, ResidualBlock, build_resnet
+
+NORMS = ["none", "batch", "layer", "instance"]
+
+
+def small(**overrides) -> ModelConfig:
+    return ModelConfig(**{"architecture": "resnet", "z_dim": 8, "channels": 4, **overrides})
+
+
+def count(network: nn.Module) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def noise(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("image_channels", [1, 3])
+@pytest.mark.parametrize("generator_norm", ["batch", "none"])
+def test_generator_makes_images_in_tanh_range(size, image_channels, generator_norm):
+    generator, _ = build_resnet(small(generator_norm=generator_norm), (image_channels, size, size))
+    fake = generator(noise(2, 8) * 50)
+    assert fake.shape == (2, image_channels, size, size)
+    assert torch.equal(fake.clamp(-1, 1), fake)
+    assert has_batch_norm(generator) is (generator_norm == "batch")
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("image_channels", [1, 3])
+@pytest.mark.parametrize("norm", NORMS)
+def test_critic_gives_one_score_per_image(size, image_channels, norm):
+    _, critic = build_resnet(small(critic_norm=norm), (image_channels, size, size))
+    assert critic(noise(3, image_channels, size, size)).shape == (3,)
+    assert has_batch_norm(critic) is (norm == "batch")
+
+
+def test_32px_layout_is_gan_cifar_resnet():
+    generator, critic = build_resnet(small(), (3, 32, 32))
+    assert [type(block) for block in critic.blocks] == [ResidualBlock] * 3
+    assert isinstance(critic.stem, OptimizedBlock)
+    assert [block.resample for block in critic.blocks] == ["down", "none", "none"]
+    assert [block.resample for block in generator.blocks] == ["up", "up", "up"]
+    # The two blocks that keep size and width add their input back unchanged.
+    assert [type(block.shortcut) for block in critic.blocks] == [nn.Conv2d, nn.Identity, nn.Identity]
+
+
+def test_64px_widths_run_from_8_dim_to_dim():
+    generator, critic = build_resnet(small(channels=2), (3, 64, 64))
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in generator.blocks] == [
+        (16, 16),
+        (16, 8),
+        (8, 4),
+        (4, 2),
+    ]
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in critic.blocks] == [
+        (2, 4),
+        (4, 8),
+        (8, 16),
+        (16, 16),
+    ]
+    assert critic.out.in_features == 4 * 4 * 16
+
+
+def test_parameter_counts_cifar_dim_128():
+    with torch.device("meta"):
+        generator, critic = build_resnet(small(z_dim=128, channels=128), (3, 32, 32))
+        _, layer_critic = build_resnet(small(z_dim=128, channels=128, critic_norm="layer"), (3, 32, 32))
+        plain_generator, _ = build_resnet(small(z_dim=128, channels=128, generator_norm="none"), (3, 32, 32))
+    # linear 128·2048 + 2048 = 264,192; each up-block: BN 256 + conv 147,584 + BN 256 + conv 147,584
+    # + 1x1 shortcut 16,512 = 312,192, three of them; output BN 256; output conv 128·3·9 + 3 = 3,459.
+    assert count(generator) == 1_204_483
+    assert count(plain_generator) == 1_204_483 - 7 * 256
+    # optimised block 3,584 + 147,584 + 512 = 151,680; down-block 147,584 · 2 + 16,512 = 311,680; two
+    # identity blocks 2 · 295,168; linear 129.
+    assert count(critic) == 1_053_825
+    assert count(layer_critic) == 1_053_825 + 3 * 2 * 256  # two layer norms per residual block
+
+
+def test_parameter_counts_64px_dim_64():
+    with torch.device("meta"):
+        generator, critic = build_resnet(small(z_dim=128, channels=64), (3, 64, 64))
+        _, layer_critic = build_resnet(small(z_dim=128, channels=64, critic_norm="layer"), (3, 64, 64))
+    # linear 1,056,768; up-blocks 512->512 4,983,808, 512->256 1,902,592, 256->128 476,160,
+    # 128->64 119,296 (first convs without bias); output BN 128 and conv 1,731.
+    assert count(generator) == 8_540_483
+    # stem 1,792; down-blocks 119,040 + 475,648 + 1,901,568 + 4,981,760; linear 8,192 + 1.
+    assert count(critic) == 7_488_001
+    assert count(layer_critic) == 7_488_001 + 4 * (64 + 128 + 256 + 512)
+
+
+def scores_alone(critic: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([critic(image[None]) for image in images])
+
+
+@pytest.mark.parametrize("norm", ["none", "layer", "instance"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("size", [32, 64])
+def test_critic_scores_each_sample_independently(norm, training, size):
+    _, critic = build_resnet(small(critic_norm=norm), (3, size, size))
+    critic.train(training)
+    images = noise(3, 3, size, size)
+    assert_close(critic(images), scores_alone(critic, images), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_critic_couples_the_batch_in_training_only():
+    _, critic = build_resnet(small(critic_norm="batch"), (3, 32, 32))
+    images = noise(4, 3, 32, 32)
+    others = torch.cat([images[:1], noise(3, 3, 32, 32, seed=1)])
+    critic.train()
+    assert not torch.allclose(critic(images)[0], critic(others)[0], rtol=1e-3, atol=1e-4)
+    critic.eval()
+    assert_close(critic(images)[0], critic(others)[0])
+
+
+def critic_step_with_penalty(critic: nn.Module, images: torch.Tensor) -> None:
+    """WGAN-GP's critic loss on `images` as interpolates: the penalty needs the double backward."""
+    images = images.clone().requires_grad_(True)
+    scores = critic(images)
+    (gradient,) = torch.autograd.grad(scores.sum(), images, create_graph=True)
+    penalty = ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    (scores.mean() + 10 * penalty).backward()
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("size", [32, 64])
+def test_critic_supports_double_backward(norm, size):
+    _, critic = build_resnet(small(critic_norm=norm), (3, size, size))
+    critic_step_with_penalty(critic, noise(2, 3, size, size))
+    for name, parameter in critic.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+
+
+def test_generator_gradients_reach_every_parameter():
+    generator, critic = build_resnet(small(), (3, 32, 32))
+    critic(generator(noise(2, 8))).mean().backward()
+    for name, parameter in generator.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 28, 28), (3, 128, 128), (3, 32, 64), (2,)])
+def test_unsupported_sizes_raise_config_error(shape):
+    with pytest.raises(ConfigError, match=r"model\.architecture='resnet'.*data\.image_size.*32 px.*64 px"):
+        build_resnet(small(), shape)
+
+
+def test_build_networks_initialises_resnet_reproducibly():
+    builds = [
+        build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
+        for _ in range(2)
+    ]
+    for first, second in zip(builds[0], builds[1], strict=True):
+        for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
+            assert torch.equal(a, b), name
