@@ -1,0 +1,166 @@
+"""Image folders: formats, resize + crop, the cache (hits, rebuilds, atomicity), unreadable files."""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wganlab.config import DataConfig
+from wganlab.data import folder as folder_module
+from wganlab.data.folder import decode_image, load_folder
+from wganlab.data.images import load_image_array
+from wganlab.errors import DataError
+
+
+def noise(width: int, height: int, seed: int, mode: str = "RGB") -> Image.Image:
+    channels = 3 if mode == "RGB" else 1
+    array = np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
+    return Image.fromarray(array if channels == 3 else array[..., 0], mode)
+
+
+def make_folder(root: Path) -> Path:
+    """Six images of every supported type, sizes and modes, two of them in a subfolder."""
+    (root / "sub").mkdir(parents=True)
+    noise(40, 30, 0).save(root / "a.png")
+    noise(30, 40, 1).save(root / "b.jpg", quality=95)
+    noise(32, 32, 2, "L").save(root / "c.bmp")
+    noise(50, 20, 3).save(root / "sub" / "d.webp", lossless=True)
+    noise(20, 20, 4).convert("P").save(root / "sub" / "e.gif")
+    noise(16, 16, 5).save(root / "f.jpeg")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def config(root: Path, **kwargs) -> DataConfig:
+    return DataConfig(source="folder", path=str(root), **{"image_size": 16, **kwargs})
+
+
+def test_every_format_decodes_to_one_shape(tmp_path):
+    images = load_image_array(config(make_folder(tmp_path / "set")), progress=False)
+    assert (images.shape, images.dtype) == ((6, 3, 16, 16), np.uint8)
+    assert isinstance(images, np.memmap)
+    # sorted by relative path: a.png is first; it matches a direct decode
+    np.testing.assert_array_equal(images[0], decode_image(tmp_path / "set" / "a.png", 16, 3))
+
+
+def test_grayscale_channels(tmp_path):
+    images = load_image_array(config(make_folder(tmp_path / "set"), channels=1), progress=False)
+    assert images.shape == (6, 1, 16, 16)
+
+
+def test_short_side_resize_then_centre_crop_by_hand(tmp_path):
+    # 30 x 10 with a column ramp: the short side is already 10, so the crop keeps columns 10..19 exactly.
+    ramp = np.tile(np.arange(30, dtype=np.uint8) * 8, (10, 1))
+    Image.fromarray(ramp, "L").save(tmp_path / "ramp.png")
+    np.testing.assert_array_equal(decode_image(tmp_path / "ramp.png", 10, 1)[0], ramp[:, 10:20])
+    padded = decode_image(tmp_path / "ramp.png", 30, 1, fit="pad")[0]
+    np.testing.assert_array_equal(padded[10:20], ramp)
+    np.testing.assert_array_equal(padded[:10], np.zeros((10, 30), np.uint8))
+
+
+def test_second_load_is_a_cache_hit(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "set")
+    first = np.array(load_folder(config(root), progress=False))
+    cache_files = sorted(p.name for p in (root / ".wganlab-cache").iterdir())
+    assert [name.rsplit(".", 1)[1] for name in cache_files] == ["json", "npy"]  # no temp files left
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded again despite a valid cache")
+
+    monkeypatch.setattr(folder_module, "decode_image", refuse)
+    np.testing.assert_array_equal(load_folder(config(root), progress=False), first)
+
+
+def test_changes_rebuild_the_cache(tmp_path):
+    root = make_folder(tmp_path / "set")
+    assert load_folder(config(root), progress=False).shape[0] == 6
+    noise(20, 20, 9).save(root / "g.png")
+    assert load_folder(config(root), progress=False).shape[0] == 7
+    noise(20, 20, 10).save(root / "a.png")  # same name, new content (size and mtime change)
+    os.utime(root / "a.png", ns=(1, 1))
+    rebuilt = load_folder(config(root), progress=False)
+    np.testing.assert_array_equal(rebuilt[0], decode_image(root / "a.png", 16, 3))
+    assert load_folder(config(root, image_size=8), progress=False).shape == (7, 3, 8, 8)
+
+
+def test_cache_dir_option(tmp_path):
+    root = make_folder(tmp_path / "set")
+    load_folder(config(root, cache_dir=str(tmp_path / "elsewhere")), progress=False)
+    assert len(list((tmp_path / "elsewhere").glob("images-*.npy"))) == 1
+    assert not (root / ".wganlab-cache").exists()
+
+
+def test_corrupt_files_are_skipped_with_one_warning(tmp_path):
+    root = make_folder(tmp_path / "set")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    full = root / "truncated.png"
+    noise(40, 40, 7).save(full)
+    full.write_bytes(full.read_bytes()[:200])
+    with pytest.warns(UserWarning, match=r"skipped 2 of 8 unreadable images .*broken.jpg, truncated.png"):
+        images = load_folder(config(root), progress=False)
+    assert images.shape == (6, 3, 16, 16)
+    with pytest.warns(UserWarning, match="skipped 2 of 8"):  # the cache remembers what it skipped
+        load_folder(config(root), progress=False)
+
+
+def test_strict_refuses_corrupt_files(tmp_path):
+    root = make_folder(tmp_path / "set")
+    (root / "broken.jpg").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"1 of 7 images .* are unreadable \(broken.jpg\)"):
+        load_folder(config(root, strict=True), progress=False)
+
+
+def test_decompression_bombs_count_as_unreadable(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "set")
+    # Pillow refuses images over 2 * MAX_IMAGE_PIXELS; at 500, 40x30 and 32x32 are bombs.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # 50x20 is only over the warning limit
+    with pytest.warns(UserWarning, match=r"skipped 3 of 6 .*a.png, b.jpg, c.bmp"):
+        assert load_folder(config(root), progress=False).shape[0] == 3
+
+
+def test_native_size_needs_equal_sizes(tmp_path):
+    root = tmp_path / "set"
+    root.mkdir()
+    for seed in range(3):
+        noise(12, 10, seed).save(root / f"{seed}.png")
+    assert load_folder(config(root, image_size=0), progress=False).shape == (3, 3, 10, 12)
+    noise(11, 10, 5).save(root / "odd.png")
+    with pytest.raises(DataError, match="differ in size .*set data.image_size"):
+        load_folder(config(root, image_size=0), progress=False)
+
+
+@pytest.mark.parametrize("setup", ["empty", "only_text"])
+def test_folders_without_images(tmp_path, setup):
+    root = tmp_path / "set"
+    root.mkdir()
+    if setup == "only_text":
+        (root / "readme.txt").write_text("hi")
+    with pytest.raises(DataError, match=r"no images \(.jpg.*\) found under .*set"):
+        load_folder(config(root), progress=False)
+
+
+def test_a_file_is_not_a_folder(tmp_path):
+    noise(8, 8, 0).save(tmp_path / "one.png")
+    with pytest.raises(DataError, match="one.png' is a file"):
+        load_folder(config(tmp_path / "one.png"), progress=False)
+
+
+def test_unwritable_cache_says_what_to_set(tmp_path):
+    root = make_folder(tmp_path / "set")
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the cache folder should go")
+    with pytest.raises(DataError, match="set data.cache_dir to a writable folder"):
+        load_folder(config(root, cache_dir=str(blocker / "cache")), progress=False)
+
+
+def test_resume_and_seed_on_a_folder(tmp_path, resume_check, seed_check, make_batches):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        images = load_image_array(config(make_folder(tmp_path / "set")), progress=False)
+    resume_check(make_batches(images, flip=True), batch_size=4)
+    resume_check(make_batches(images, flip=True, stream=True), batch_size=4)
+    seed_check(make_batches(images), batch_size=4)
