@@ -162,6 +162,8 @@ class Checkpointer:
                 f"step {s.step}: parameters became non-finite; training stopped, last good checkpoint "
                 f"{self.last_good()} left untouched"
             )
+        for stale in self.directory.glob(".*.tmp"):
+            stale.unlink()  # left by a process killed mid-write; never a finished checkpoint
         payload = checkpoint_payload(s)
         path = self.directory / f"step-{s.step:08d}.pt"
         atomic_write(path, lambda temp: torch.save(payload, temp))

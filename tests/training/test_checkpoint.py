@@ -1,0 +1,204 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
+from wganlab.objectives.wasserstein import Wasserstein
+from wganlab.training import loop
+from wganlab.training.checkpoint import load_checkpoint
+
+
+def assert_same_networks(a, b):
+    for (name, x), (_, y) in zip(
+        a.generator_module.state_dict().items(), b.generator_module.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
+    for (name, x), (_, y) in zip(
+        a.critic_module.state_dict().items(), b.critic_module.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
+
+
+def train_records(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "sec_per_step"} for row in rows]
+
+
+@pytest.mark.parametrize("objective", ["gan", "wgan", "wgan-gp"])
+def test_resume_continues_bitwise(tiny_config, tmp_path, objective):
+    common = ["log.log_every=3", "log.checkpoint_every=3", "log.sample_every=100"]
+    whole = loop.train(tiny_config(objective, "train.steps=6", *common), tmp_path / "whole", progress=False)
+    loop.train(tiny_config(objective, "train.steps=3", *common), tmp_path / "split", progress=False)
+    resumed_config = tiny_config(objective, "train.steps=6", *common)
+    loop.check_resume(tmp_path / "split", resumed_config)
+    resumed = loop.train(resumed_config, tmp_path / "split", resume=True, progress=False)
+    assert resumed.step == whole.step == 6
+    assert_same_networks(whole, resumed)
+    for a, b in zip(whole.critic_opt.state.values(), resumed.critic_opt.state.values(), strict=True):
+        assert all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
+    assert torch.equal(whole.noise_rng.get_state(), resumed.noise_rng.get_state())
+    assert train_records(tmp_path / "whole") == train_records(tmp_path / "split")
+
+
+def test_resume_refuses_a_changed_setting(tiny_config, tmp_path):
+    loop.train(tiny_config("wgan", "train.steps=2"), tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="objective.clip_value"):
+        loop.check_resume(tmp_path / "run", tiny_config("wgan", "train.steps=4", "objective.clip_value=0.1"))
+    loop.check_resume(tmp_path / "run", tiny_config("wgan", "train.steps=4", "log.log_every=1"))
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_everything(tiny_config, tmp_path):
+    loop.train(tiny_config("wgan-gp", "train.steps=2"), tmp_path / "run", progress=False)
+    payload = torch.load(tmp_path / "run/checkpoints/latest.pt", weights_only=True)
+    assert payload["step"] == 2
+    expected = {"generator", "critic", "generator_opt", "critic_opt", "rng", "data", "config", "images_seen"}
+    assert expected <= set(payload)
+    assert {"data", "noise", "torch", "numpy", "python"} <= set(payload["rng"])
+    weights = load_file(tmp_path / "run/checkpoints/generator.safetensors")
+    for name, value in payload["generator"].items():
+        assert torch.equal(weights[name], value)
+
+
+def test_keeps_the_last_k_step_checkpoints_and_the_best(tiny_config, tmp_path):
+    config = tiny_config(
+        "wgan-gp",
+        "train.steps=8",
+        "log.checkpoint_every=2",
+        "log.keep_checkpoints=2",
+        "log.eval_every=4",
+        "log.eval_samples=200",
+    )
+    loop.train(config, tmp_path / "run", progress=False)
+    names = sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir())
+    assert names == ["best.pt", "generator.safetensors", "latest.pt", "step-00000006.pt", "step-00000008.pt"]
+    best = torch.load(tmp_path / "run/checkpoints/best.pt", weights_only=True)
+    evals = [r for r in train_records(tmp_path / "run") if r["kind"] == "eval"]
+    assert best["best_metric"] == min(r["w1"] for r in evals)
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_config, tmp_path, monkeypatch
+):
+    config = tiny_config("wgan-gp", "train.steps=10", "log.log_every=2", "log.checkpoint_every=3")
+    original = Wasserstein.critic_loss
+    calls = {"n": 0}
+
+    def poisoned(self, real_scores, fake_scores):
+        calls["n"] += 1
+        loss = original(self, real_scores, fake_scores)
+        return loss * float("nan") if calls["n"] > 5 * 4 else loss  # from generator step 5 on
+
+    monkeypatch.setattr(Wasserstein, "critic_loss", poisoned)
+    latest = tmp_path / "run/checkpoints/latest.pt"
+    with pytest.raises(TrainingDiverged, match=r"step 6: non-finite loss .*latest\.pt left untouched"):
+        loop.train(config, tmp_path / "run", progress=False)
+    assert torch.load(latest, weights_only=True)["step"] == 3
+
+
+def test_corrupt_or_missing_checkpoint_gives_a_clear_error_and_overwrites_nothing(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    loop.train(tiny_config("wgan", "train.steps=3", "log.checkpoint_every=1"), run, progress=False)
+    latest = run / "checkpoints/latest.pt"
+    os.unlink(latest)
+    latest.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"latest\.pt is corrupt .*older checkpoints there: step-"):
+        loop.train(tiny_config("wgan", "train.steps=6"), run, resume=True, progress=False)
+    assert latest.read_bytes() == b"not a checkpoint"
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "elsewhere.pt")
+
+
+TRAIN = [
+    sys.executable,
+    "-m",
+    "wganlab",
+    "train",
+    "configs/eight_gaussians/wgan-gp.toml",
+    "model.generator_widths=32,32",
+    "model.critic_widths=32,32",
+    "train.batch_size=32",
+    "train.steps=60",
+    "log.checkpoint_every=5",
+    "log.sample_every=1000",
+    "log.eval_every=0",
+    "log.progress=false",
+    "log.tensorboard=false",
+    "train.device=cpu",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+# Kills the process (SIGKILL, no clean-up) in the middle of writing its third checkpoint.
+KILL_DURING_WRITE = """
+import os, signal, sys, torch
+import wganlab.training.checkpoint as checkpoint
+real_save, count = torch.save, [0]
+def dying_save(obj, path):
+    count[0] += 1
+    if count[0] == 3:
+        with open(path, "wb") as handle:
+            handle.write(b"half a checkpoint")
+            handle.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_save(obj, path)
+checkpoint.torch.save = dying_save
+from wganlab.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def final_generator(run_dir: Path) -> dict:
+    return load_file(run_dir / "checkpoints/generator.safetensors")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "run"
+    subprocess.run([*TRAIN, "--out", str(out)], check=True, cwd=ROOT, env=ENV, capture_output=True)
+    return final_generator(out)
+
+
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [*TRAIN, "--out", str(out)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 60
+    while not (out / "checkpoints/step-00000020.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    step = torch.load(out / "checkpoints/latest.pt", weights_only=True)["step"]
+    assert 20 <= step < 60
+    subprocess.run(
+        [*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True
+    )
+    resumed = final_generator(out)
+    assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
+
+
+def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_whole(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_WRITE, *TRAIN[3:], "--out", str(out)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert torch.load(out / "checkpoints/latest.pt", weights_only=True)["step"] == 10  # the 2nd of 3 saves
+    subprocess.run(
+        [*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True
+    )
+    resumed = final_generator(out)
+    assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
+    assert not list((out / "checkpoints").glob(".*.tmp"))  # the half-written temp file was cleared away
