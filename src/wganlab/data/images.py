@@ -186,7 +186,7 @@ class ImageBatches:
 
     def _gather(self, index: Tensor) -> Tensor:
         if self.images is not None:
-            rows = self.images[index]
+            rows = self.images.index_select(0, index)
         else:
             rows = torch.from_numpy(self._file.read(index.numpy())).to(self.device, non_blocking=True)
         # x / 127.5 - 1 maps 0 -> -1 and 255 -> 1 exactly.
@@ -216,11 +216,9 @@ class ImageBatches:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        for key, mine in (
-            ("num_images", self.num_images),
-            ("world_size", self.world_size),
-            ("rank", self.rank),
-        ):
+        # Not the rank: rank 0 writes the checkpoint and every rank restores it (epoch, position and
+        # permutation are the same on all ranks; each takes its own share).
+        for key, mine in (("num_images", self.num_images), ("world_size", self.world_size)):
             if int(state[key]) != mine:
                 raise DataError(
                     f"the data position was saved with {key}={int(state[key])} but this run has {mine}; "
