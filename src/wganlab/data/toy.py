@@ -101,7 +101,8 @@ class ToyBatches:
 
     def next_batch(self, batch_size: int) -> Tensor:
         everyone = sample_toy(self.name, batch_size * self.world_size, self.noise_std, self.rng, self.device)
-        return everyone[self.rank * batch_size : (self.rank + 1) * batch_size]
+        # Rows rank, rank + world_size, ...: as ImageBatches, the noise z and the penalty's mixes do.
+        return everyone[self.rank :: self.world_size]
 
     def reference(self, n: int, rng: torch.Generator) -> Tensor:
         return sample_toy(self.name, n, self.noise_std, rng, rng.device)

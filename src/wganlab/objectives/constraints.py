@@ -82,17 +82,20 @@ class GradientPenalty:
         rng: torch.Generator,
         grad_scale: Tensor | None = None,
     ) -> Tensor:
-        """||grad_x f(x_hat)||_2 per sample, shape (batch,), in fp32 whatever the autocast dtype."""
+        """||grad_x f(x_hat)||_2 per sample, shape (batch,), in fp32 (fp64 nets: fp64) under any autocast."""
         n = len(real)
         eps_shape = (n * self.world_size,) + (1,) * (real.dim() - 1)  # (batch, 1, ..., 1): one mix per sample
-        eps = torch.rand(eps_shape, generator=rng, device=real.device)[self.rank * n : (self.rank + 1) * n]
+        # Rows rank, rank + world_size, ...: the same global rows as the process's real and fake samples.
+        eps = torch.rand(eps_shape, generator=rng, device=real.device)[self.rank :: self.world_size]
         interpolates = (eps * real.detach() + (1 - eps) * fake.detach()).to(real.dtype).requires_grad_(True)
-        scores = critic(interpolates)
+        total = critic(interpolates).float().sum()  # summed in fp32: an fp16 sum of many scores can overflow
         if grad_scale is not None:
-            # fp16: scale before autograd.grad so small input-gradients do not underflow, unscale before the norm.
-            scores = scores * grad_scale
-        (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-        gradients = gradients.float().flatten(1)
+            # fp16: scale before autograd.grad so small input-gradients do not underflow,
+            # unscale before the norm.
+            total = total * grad_scale
+        (gradients,) = torch.autograd.grad(total, interpolates, create_graph=True)
+        # bf16/fp16 gradients are upcast for the norm; fp64 stays fp64.
+        gradients = gradients.flatten(1).to(torch.promote_types(gradients.dtype, torch.float32))
         if grad_scale is not None:
             gradients = gradients / grad_scale
         # The tiny constant keeps the norm's derivative finite where a gradient is exactly zero.

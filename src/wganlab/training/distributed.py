@@ -36,7 +36,7 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
 
 
 def init_distributed(device_choice: str) -> DistContext:
-    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); start the process group when there is one."""
+    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); start the process group if there is one."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -14,6 +14,7 @@ from wganlab.errors import ConfigError
 from wganlab.models import build_networks, warn_if_batch_norm_critic
 from wganlab.objectives import GradientPenalty, LipschitzConstraint, Objective, build_objective
 from wganlab.training.distributed import DistContext
+from wganlab.training.precision import autocast, loss_scale, make_scaler
 
 STREAMS = ("init", "data", "noise", "grid", "eval")
 
@@ -28,17 +29,28 @@ def make_generator(
 
 
 class RunningStats:
-    """Sums of logged scalars kept on the device; read back (one sync) only when a record is written."""
+    """Sums of logged scalars kept on the device; read back (one sync) only when a record is written.
 
-    def __init__(self) -> None:
+    With `skip_non_finite` (fp16: the loss scaler skips a step whose gradients overflowed, which happens by
+    design while the scale settles) non-finite values are left out of the means, counted on the device; a
+    name whose every value in an interval was non-finite reads back as NaN, so divergence is still caught.
+    """
+
+    def __init__(self, skip_non_finite: bool = False) -> None:
+        self.skip_non_finite = skip_non_finite
         self.sums: dict[str, Tensor] = {}
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, Tensor | int] = {}
 
     def add(self, **values: Tensor) -> None:
         for name, value in values.items():
             value = value.detach().float()
+            count: Tensor | int = 1
+            if self.skip_non_finite:
+                count = torch.isfinite(value)
+                value = torch.where(count, value, 0.0)
+                count = count.float()
             self.sums[name] = self.sums[name] + value if name in self.sums else value
-            self.counts[name] = self.counts.get(name, 0) + 1
+            self.counts[name] = self.counts[name] + count if name in self.counts else count
 
     def means(self, reduce_over_ranks: bool = False) -> dict[str, float]:
         """Means since the last call (averaged over processes when asked); resets the sums."""
@@ -89,22 +101,19 @@ class TrainState:
         return self.config.model.z_dim
 
     def noise(self, batch_size: int) -> Tensor:
-        """z ~ N(0, I) for this process: every process draws the global batch and keeps its own rows, so the
-        run does not depend on how many processes share it."""
+        """z ~ N(0, I) for this process: every process draws the global batch and keeps rows rank,
+        rank + world, ... (the rows its real samples have in the global batch, see ImageBatches), so the run
+        does not depend on how many processes share it."""
         world, rank = self.dist.world_size, self.dist.rank
         z = torch.randn(batch_size * world, self.z_dim, generator=self.noise_rng, device=self.device)
-        return z[rank * batch_size : (rank + 1) * batch_size]
+        return z[rank::world]
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        precision = self.config.train.precision
-        if precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.device, self.config.train.precision)
 
     def penalty_scale(self) -> Tensor | None:
         """fp16 only: the loss scale the penalty's inner gradient must be taken at (and divided out of)."""
-        return self.critic_scaler.get_scale() if self.critic_scaler.is_enabled() else None
+        return loss_scale(self.critic_scaler, self.device)
 
 
 def _optimizer(config: RunConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -154,7 +163,6 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
         # Wrapped separately: each phase all-reduces only the gradients of the network it trains.
         wrapped_generator = DistributedDataParallel(generator, device_ids=ids)
         wrapped_critic = DistributedDataParallel(critic, device_ids=ids)
-    use_scaler = config.train.precision == "fp16"
     return TrainState(
         config=config,
         dist=dist,
@@ -169,6 +177,7 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
         data=data,
         data_rng=data_rng,
         noise_rng=make_generator(seed, "noise", dist.device),
-        generator_scaler=torch.amp.GradScaler(dist.device.type, enabled=use_scaler),
-        critic_scaler=torch.amp.GradScaler(dist.device.type, enabled=use_scaler),
+        generator_scaler=make_scaler(dist.device, config.train.precision),
+        critic_scaler=make_scaler(dist.device, config.train.precision),
+        stats=RunningStats(skip_non_finite=config.train.precision == "fp16"),
     )
