@@ -28,6 +28,10 @@ def build_networks(
         from wganlab.models.dcgan import build_dcgan
 
         generator, critic = build_dcgan(config, sample_shape)
+    elif config.architecture == "wgan_gp_mnist":
+        from wganlab.models.wgan_gp_mnist import build_wgan_gp_mnist
+
+        generator, critic = build_wgan_gp_mnist(config, sample_shape)
     else:
         from wganlab.models.resnet import build_resnet
 
