@@ -1,0 +1,111 @@
+"""Reference statistics of a real dataset, computed once and cached on disk.
+
+A cache file holds the float64 mean and covariance (FID) and the float32 features (KID, precision/recall)
+of one dataset under one feature extractor. Its name is a digest of the dataset's source, path, split,
+image size and image count and of the sha256 of the feature file, so a different Inception file, size or
+count never reuses stale statistics. Files are written to a temporary name, then `os.replace`d.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from wganlab.metrics.features import MetricError
+from wganlab.metrics.fid import feature_statistics
+
+FORMAT_VERSION = 1
+
+
+@cache
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) for the life of the process."""
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def make_reference_key(
+    *, source: str, path: str, split: str, image_size: int, count: int, feature_file: Path
+) -> str:
+    """The cache key of a dataset's reference statistics under the feature network in `feature_file`."""
+    fields = {
+        "version": FORMAT_VERSION,
+        "source": source,
+        "path": str(path),
+        "split": split,
+        "image_size": int(image_size),
+        "count": int(count),
+        "feature_sha256": file_sha256(feature_file),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    mean: np.ndarray  # (D,) float64
+    covariance: np.ndarray  # (D, D) float64
+    features: Tensor  # (N, D) float32, for KID and precision/recall
+
+    @classmethod
+    def from_features(cls, features: Tensor) -> "ReferenceStats":
+        mean, covariance = feature_statistics(features)
+        return cls(mean=mean, covariance=covariance, features=features.float().contiguous())
+
+
+def cache_file(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / f"reference-{key}.pt"
+
+
+def load_reference(cache_dir: Path, key: str) -> ReferenceStats | None:
+    """The cached statistics for `key`, or None when there are none; MetricError when the file is corrupt."""
+    file = cache_file(cache_dir, key)
+    if not file.is_file():
+        return None
+    try:
+        stored = torch.load(file, map_location="cpu", weights_only=True)
+        stats = ReferenceStats(
+            mean=stored["mean"].numpy(), covariance=stored["covariance"].numpy(), features=stored["features"]
+        )
+    except Exception as err:
+        raise MetricError(
+            f"reference statistics {file} are unreadable ({type(err).__name__}); delete the file to recompute"
+        ) from None
+    if stored.get("key") != key:
+        raise MetricError(f"reference statistics {file} belong to another key; delete the file to recompute")
+    return stats
+
+
+def save_reference(cache_dir: Path, key: str, stats: ReferenceStats) -> Path:
+    """Write atomically: a crash leaves either the old file or none, never a half-written one."""
+    file = cache_file(cache_dir, key)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "key": key,
+        "mean": torch.from_numpy(stats.mean),
+        "covariance": torch.from_numpy(stats.covariance),
+        "features": stats.features,
+    }
+    handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=file.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, file)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return file
