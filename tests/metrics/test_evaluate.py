@@ -1,0 +1,112 @@
+import pytest
+import torch
+from torch.testing import assert_close
+
+from wganlab.metrics.evaluate import evaluate_images
+from wganlab.metrics.features import MetricError
+from wganlab.metrics.fid import fid_from_features
+from wganlab.metrics.kid import kid_from_features
+from wganlab.metrics.precision_recall import precision_recall
+from wganlab.metrics.reference import (
+    ReferenceStats,
+    cache_file,
+    load_reference,
+    make_reference_key,
+    save_reference,
+)
+
+
+class PixelFeatures(torch.nn.Module):
+    """A stand-in for Inception: the flattened pixels of 1x4x4 images (16-d features)."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().flatten(1)
+
+
+def images(count: int, seed: int, shift: float = 0.0) -> torch.Tensor:
+    return (torch.randn(count, 1, 4, 4, generator=torch.Generator().manual_seed(seed)) * 0.3 + shift).clamp(
+        -1, 1
+    )
+
+
+def evaluate(fake, real, metrics, **options):
+    defaults = dict(n=200, extractor=PixelFeatures(), rng=torch.Generator().manual_seed(0), device="cpu")
+    defaults.update(kid_subset_size=50, kid_subsets=10, progress=False)
+    return evaluate_images(fake, real, metrics, **{**defaults, **options})
+
+
+def test_values_match_the_metric_functions():
+    fake, real = images(200, 1, shift=0.2), images(300, 2)
+    values = evaluate(fake, real, ["fid", "kid", "pr"], batch_size=64)
+    fake_features, real_features = fake.flatten(1), real.flatten(1)
+    assert_close(values["fid"], fid_from_features(fake_features, real_features))
+    kid = kid_from_features(
+        fake_features, real_features, rng=torch.Generator().manual_seed(0), num_subsets=10, subset_size=50
+    )
+    assert_close((values["kid_mean"], values["kid_std"]), kid)
+    assert_close((values["precision"], values["recall"]), precision_recall(real_features, fake_features))
+
+
+def test_a_generator_callable_gives_the_same_values_as_its_images():
+    fake = images(200, 3)
+    handed_out = iter(fake.split(64))
+    from_callable = evaluate(lambda count: next(handed_out)[:count], images(200, 4), ["fid"], batch_size=64)
+    from_tensor = evaluate(fake, images(200, 4), ["fid"], batch_size=64)
+    assert_close(from_callable, from_tensor)
+
+
+def test_cached_reference_is_reused_without_real_images(tmp_path):
+    real = images(300, 5)
+    first = evaluate(images(200, 6), real, ["fid"], reference_key="abc", cache_dir=tmp_path)
+    assert cache_file(tmp_path, "abc").is_file()
+    again = evaluate(images(200, 6), None, ["fid"], reference_key="abc", cache_dir=tmp_path)
+    assert_close(first, again)
+    with pytest.raises(MetricError, match="no cached reference statistics"):
+        evaluate(images(200, 6), None, ["fid"], reference_key="other", cache_dir=tmp_path)
+
+
+def test_reference_round_trip_and_key(tmp_path):
+    features = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    stats = ReferenceStats.from_features(features)
+    save_reference(tmp_path, "k1", stats)
+    loaded = load_reference(tmp_path, "k1")
+    assert_close(loaded.mean, stats.mean)
+    assert_close(loaded.covariance, stats.covariance)
+    assert_close(loaded.features, features)
+    assert load_reference(tmp_path, "missing") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["reference-k1.pt"]  # no temporary left behind
+    cache_file(tmp_path, "bad").write_bytes(b"garbage")
+    with pytest.raises(MetricError, match="delete the file"):
+        load_reference(tmp_path, "bad")
+
+    weights = tmp_path / "net.pt"
+    weights.write_bytes(b"one")
+    fields = dict(source="idx", path="/data", split="train", image_size=28, count=10_000)
+    key = make_reference_key(**fields, feature_file=weights)
+    assert key == make_reference_key(**fields, feature_file=weights)
+    assert key != make_reference_key(**{**fields, "count": 5_000}, feature_file=weights)
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"two")
+    assert key != make_reference_key(**fields, feature_file=other)
+
+
+def test_user_errors_are_raised_before_any_work():
+    with pytest.raises(MetricError, match="choose from fid, kid, pr, is"):
+        evaluate(images(10, 0), images(10, 1), ["fid", "precision"])
+    with pytest.raises(MetricError, match="--inception-logits PATH"):
+        evaluate(images(10, 0), images(10, 1), ["is"])
+    with pytest.raises(MetricError, match="subset_size=50"):
+        evaluate(images(10, 0), images(10, 1), ["kid"], n=10)
+    with pytest.raises(MetricError, match="only 10 fake images"):
+        evaluate(images(10, 0), images(10, 1), ["fid"], n=20)
+
+
+def test_inception_score_through_an_extractor_with_logits():
+    class WithLogits(PixelFeatures):
+        has_logits = True
+
+        def logits(self, images: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(len(images), 5)
+
+    values = evaluate(images(20, 0), None, ["is"], n=20, extractor=WithLogits(), is_splits=2)
+    assert_close((values["is_mean"], values["is_std"]), (1.0, 0.0))
