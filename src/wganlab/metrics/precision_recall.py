@@ -11,9 +11,11 @@ from torch import Tensor
 from wganlab.metrics.features import MetricError
 
 
-def squared_distances(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise squared Euclidean distances (via ‖a‖² + ‖b‖² − 2ab, as NVIDIA's implementation)."""
-    return (a.square().sum(1, keepdim=True) + b.square().sum(1) - 2 * a @ b.T).clamp_(min=0)
+def squared_distances(a: Tensor, b: Tensor, b_norms: Tensor) -> Tensor:
+    """Pairwise squared Euclidean distances via ‖a‖² + ‖b‖² − 2ab (as NVIDIA's code); `b_norms` = ‖b‖²,
+    computed once by the caller, since squaring all of b per chunk would copy it (400 MiB at n = 50k)."""
+    distances = torch.addmm(b_norms[None, :], a, b.T, alpha=-2)
+    return distances.add_(a.square().sum(1, keepdim=True)).clamp_(min=0)
 
 
 def knn_radii(features: Tensor, k: int, chunk: int) -> Tensor:
@@ -23,8 +25,9 @@ def knn_radii(features: Tensor, k: int, chunk: int) -> Tensor:
             f"precision/recall with k={k} needs more than {k} samples per set, got {len(features)}"
         )
     radii = torch.empty(len(features), dtype=features.dtype)
+    norms = features.square().sum(1)
     for start in range(0, len(features), chunk):
-        distances = squared_distances(features[start : start + chunk], features)
+        distances = squared_distances(features[start : start + chunk], features, norms)
         # The k+1 smallest include the row itself (distance 0), as in the paper's code.
         radii[start : start + chunk] = distances.topk(k + 1, dim=1, largest=False).values[:, k]
     return radii
@@ -36,9 +39,10 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3, chunk: int = 1024) 
     real_radii, fake_radii = knn_radii(real, k, chunk), knn_radii(fake, k, chunk)
     fake_inside = torch.zeros(len(fake), dtype=torch.bool)
     real_inside = torch.zeros(len(real), dtype=torch.bool)
+    real_norms = real.square().sum(1)
     # One pass over fake-vs-real distance blocks answers both questions.
     for start in range(0, len(fake), chunk):
-        distances = squared_distances(fake[start : start + chunk], real)  # (chunk, n_real)
+        distances = squared_distances(fake[start : start + chunk], real, real_norms)  # (chunk, n_real)
         fake_inside[start : start + chunk] = (distances <= real_radii).any(dim=1)
         real_inside |= (distances <= fake_radii[start : start + chunk, None]).any(dim=0)
     return float(fake_inside.float().mean()), float(real_inside.float().mean())
