@@ -85,7 +85,7 @@ class DataConfig:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModelConfig:
     architecture: str = "mlp"
-    """Network family for both players: mlp, dcgan or resnet."""
+    """Network family for both players: mlp, dcgan, resnet, or wgan_gp_mnist (the WGAN-GP paper's MNIST nets)."""
     z_dim: int = 2
     """Size of the generator's input noise z ~ N(0, I)."""
     generator_widths: tuple[int, ...] = (512, 512, 512)
@@ -104,7 +104,7 @@ class ModelConfig:
     """Weights of conv and linear layers start from N(0, init_std) (DCGAN); 0 keeps PyTorch's default init."""
 
     def __post_init__(self) -> None:
-        _choice("model.architecture", self.architecture, ("mlp", "dcgan", "resnet"))
+        _choice("model.architecture", self.architecture, ("mlp", "dcgan", "resnet", "wgan_gp_mnist"))
         _at_least("model.z_dim", self.z_dim, 1)
         _at_least("model.channels", self.channels, 1)
         for name in ("generator_widths", "critic_widths"):
@@ -350,10 +350,10 @@ def _convert(where: str, raw: Any, annotation: Any) -> Any:
     raise ConfigError(f"{where}={raw!r} is not a valid {kind}")
 
 
-def _unknown(where: str, key: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
-    return ConfigError(f"unknown key {where}{key!r}{hint}")
+def _unknown(what: str, origin: str, key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rpartition(".")[2], valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(sorted(valid))}"
+    return ConfigError(f"unknown {what} in {origin}{hint}")
 
 
 def _merge(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -365,13 +365,13 @@ def _merge(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]
                 merged["name"]["name"] = _convert(f"{origin}: name", values, str)
                 continue
             if section not in SECTIONS:
-                raise _unknown(f"in {origin}: section ", section, [*SECTIONS, "name"])
+                raise _unknown(f"section {section!r}", origin, section, [*SECTIONS, "name"])
             if not isinstance(values, dict):
                 raise ConfigError(f"{origin}: [{section}] must be a table of key = value lines")
             hints = typing.get_type_hints(SECTIONS[section])
             for key, raw in values.items():
                 if key not in hints:
-                    raise _unknown(f"in {origin}: {section}.", key, list(hints))
+                    raise _unknown(f"key {section}.{key}", origin, key, list(hints))
                 value = _convert(f"{origin}: {section}.{key}", raw, hints[key])
                 merged.setdefault(section, {})[key] = value
     return merged

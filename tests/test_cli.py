@@ -1,0 +1,115 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wganlab.cli import main
+from wganlab.errors import ConfigError
+
+SMALL = [
+    "model.generator_widths=16,16",
+    "model.critic_widths=16,16",
+    "train.batch_size=16",
+    "train.device=cpu",
+    "log.progress=false",
+    "log.tensorboard=false",
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    code = main(
+        [
+            "train",
+            "configs/eight_gaussians/wgan-gp.toml",
+            "--out",
+            str(run),
+            "train.steps=4",
+            "log.eval_every=2",
+            "log.eval_samples=100",
+            "log.tensorboard=true",
+            *SMALL[:-1],
+        ]
+    )
+    assert code == 0
+    return run
+
+
+def test_train_writes_the_run_folder(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.toml", "run.json", "command.txt", "metrics.jsonl", "checkpoints", "samples"} <= names
+    assert any(name.startswith("events.out.tfevents") for name in names)
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert {
+        "step",
+        "images_seen",
+        "critic_loss",
+        "generator_loss",
+        "w_estimate",
+        "penalty",
+        "sec_per_step",
+    } <= set(train_rows[-1])
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [2, 4]
+    assert {p.name for p in (trained_run / "samples").iterdir()} == {"reals.png", "step-00000004.png"}
+
+
+def test_sample_writes_npy_and_png_reproducibly(trained_run, tmp_path):
+    assert (
+        main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "a.npy")]) == 0
+    )
+    assert (
+        main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "b.npy")]) == 0
+    )
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    assert a.shape == (50, 2)
+    assert np.array_equal(a, b)
+    assert main(["sample", str(trained_run), "--n", "50", "--out", str(tmp_path / "s.png")]) == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 100
+
+
+def test_eval_writes_eval_json_with_toy_metrics(trained_run):
+    assert main(["eval", str(trained_run), "--n", "300"]) == 0
+    results = json.loads((trained_run / "eval.json").read_text())
+    assert results["step"] == 4
+    assert results["n"] == 300
+    assert {"w1", "sliced_w2", "modes_hit", "high_quality_share"} <= set(results["metrics"])
+    assert results["metrics"]["w1"] > 0
+
+
+def test_dry_run_prints_the_resolved_config(capsys):
+    assert main(["train", "configs/eight_gaussians/wgan.toml", "--dry-run", "train.steps=7"]) == 0
+    printed = capsys.readouterr().out
+    assert "steps = 7" in printed
+    assert 'optimizer = "rmsprop"' in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "configs/eight_gaussians/wgan.toml", "train.stepz=1"], "did you mean 'steps'?"),
+        (["train", "no/such.toml"], "no/such.toml does not exist"),
+        (["eval", "no/such/run"], "is missing"),
+        (["sample", "no/such/run", "--out", "x.png"], "is missing"),
+        (["sample", "no/such/run", "--out", "x.jpg"], "must end in .png"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_existing_run_is_not_overwritten_without_resume(trained_run, capsys):
+    assert main(["train", "configs/eight_gaussians/wgan-gp.toml", "--out", str(trained_run), *SMALL]) == 2
+    assert "already holds a run; add --resume" in capsys.readouterr().err
+
+
+def test_unknown_metric_is_refused(trained_run):
+    from wganlab.training.run_eval import evaluate_run
+
+    with pytest.raises(ConfigError, match="unknown toy metric fid"):
+        evaluate_run(trained_run, metrics=["fid"], n=100, seed=0, device=__import__("torch").device("cpu"))

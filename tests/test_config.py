@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from wganlab.config import RunConfig, load_config, to_toml
+from wganlab.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_objective_name_alone_gives_the_published_settings():
+    wgan = load_config(None, ["objective.name=wgan"])
+    assert (
+        wgan.optim.optimizer,
+        wgan.optim.critic_lr,
+        wgan.objective.clip_value,
+        wgan.objective.n_critic,
+        wgan.train.batch_size,
+    ) == ("rmsprop", 5e-5, 0.01, 5, 64)
+    gp = load_config(None, ["objective.name=wgan-gp"])
+    assert (
+        gp.optim.optimizer,
+        gp.optim.critic_lr,
+        gp.optim.betas,
+        gp.objective.penalty_weight,
+        gp.objective.n_critic,
+    ) == ("adam", 1e-4, (0.0, 0.9), 10.0, 5)
+    gan = load_config(None, ["objective.name=gan"])
+    assert (gan.optim.critic_lr, gan.optim.betas, gan.objective.n_critic) == (2e-4, (0.5, 0.999), 1)
+    assert gan.objective.resolved_constraint == "none"
+    assert wgan.objective.resolved_constraint == "clip"
+    assert gp.objective.resolved_constraint == "penalty"
+
+
+def test_precedence_defaults_then_file_then_overrides(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[objective]\nname = "wgan"\nclip_value = 0.05\n[train]\nsteps = 10\n')
+    config = load_config(path, ["train.steps=20", "model.critic_widths=8,16"])
+    assert config.objective.clip_value == 0.05  # file beats the published default
+    assert config.train.steps == 20  # override beats the file
+    assert config.model.critic_widths == (8, 16)
+    assert config.optim.optimizer == "rmsprop"  # published default under the file
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    config = load_config(
+        None, ["objective.name=gan", "data.source=swiss_roll", "optim.betas=0.1,0.2", "name=x"]
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path) == config
+    assert isinstance(config, RunConfig)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.stepz=3", "unknown key train.stepz in override; did you mean 'steps'?"),
+        ("trian.steps=3", "unknown section 'trian' in override; did you mean 'train'?"),
+        ("optim.critic_lr=0", "optim.critic_lr=0.0 must be a finite number > 0"),
+        ("objective.n_critic=0", "objective.n_critic=0 must be an integer >= 1"),
+        ("objective.clip_value=-1", "objective.clip_value=-1.0 must be a finite number > 0"),
+        ("objective.name=wgan_gp", "did you mean 'wgan-gp'?"),
+        ("train.steps=ten", "override: train.steps='ten' is not a valid int"),
+        ("train.steps", "must look like section.key=value"),
+        ("data.source=mnist", "data.source='mnist' is not one of"),
+    ],
+)
+def test_bad_values_give_one_line_errors_naming_the_key(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, [override])
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_and_broken_files_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[train\nsteps = 1")
+    with pytest.raises(ConfigError, match="broken.toml is not valid TOML"):
+        load_config(broken)
+
+
+def test_every_shipped_config_loads():
+    paths = sorted((ROOT / "configs").rglob("*.toml"))
+    assert len(paths) >= 18
+    for path in paths:
+        load_config(path)
