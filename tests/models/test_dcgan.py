@@ -165,12 +165,18 @@ def test_critic_supports_double_backward(norm, size):
         assert torch.isfinite(parameter.grad).all(), name
 
 
-@pytest.mark.parametrize(
-    "shape", [(3, 8, 8), (3, 24, 24), (3, 48, 48), (3, 100, 100), (1, 32, 64), (3, 27, 27), (2,)]
-)
+@pytest.mark.parametrize("shape", [(3, 8, 8), (3, 36, 36), (3, 100, 100), (1, 32, 64), (3, 27, 27), (2,)])
 def test_unsupported_sizes_raise_config_error(shape):
-    with pytest.raises(ConfigError, match=r"model\.architecture='dcgan'.*data\.image_size.*28 px or a power"):
+    with pytest.raises(ConfigError, match=r"model\.architecture='dcgan'.*data\.image_size.*power of two"):
         build_dcgan(small(), shape)
+
+
+@pytest.mark.parametrize(("size", "end"), [(96, 6), (48, 6), (20, 5)])
+def test_sizes_between_powers_of_two_end_at_5_6_or_7(size, end):
+    generator, critic = build_dcgan(small(), (3, size, size))
+    assert generator(torch.randn(2, small().z_dim)).shape == (2, 3, size, size)
+    assert critic(torch.zeros(2, 3, size, size)).shape == (2,)
+    assert list(critic.modules())[-1].kernel_size == (end, end)
 
 
 def test_build_networks_initialises_dcgan_reproducibly():

@@ -8,8 +8,9 @@ Critic: the mirror image. Convs k4 s2 p1 halve the size and double the channels 
 by LeakyReLU(0.2) and, except the first, by critic_norm; a last conv k4 s1 p0 turns the 4x4 map into one raw
 score per sample. levels = log2(size / 4) stride-2 layers on each side.
 
-28 px (MNIST) variant: the 4x4 end becomes 7x7 (the generator projects z with a k7 transposed conv, the
-critic's last conv is k7), with two stride-2 stages between 7 and 28.
+Other sizes: the narrow end may be 4x4 to 7x7, so 28 px (MNIST) ends at 7x7 with two stride-2 stages and
+96 px (anime faces, seed 003) at 6x6 with four; the generator projects z with a k=end transposed conv and the
+critic's last conv has k=end.
 
 Biases: a conv followed by batch or instance norm has none (the norm subtracts a per-channel mean, which
 would cancel it); every other conv has one. So at z_dim 100, 64 px, channels 64 and batch norm the counts are
@@ -46,17 +47,21 @@ def _cancels_bias(kind: str) -> bool:
 
 
 def _geometry(sample_shape: tuple[int, ...]) -> tuple[int, int]:
-    """(end, levels): the networks' narrow end is end x end (4, or 7 at 28 px), `levels` halvings away."""
+    """(end, levels): the networks' narrow end is end x end (4 to 7), `levels` >= 2 halvings away.
+
+    So 64 px ends at 4x4 after 4 halvings, 28 px (MNIST) at 7x7 after 2, 96 px (anime faces) at 6x6 after 4.
+    """
     if len(sample_shape) == 3:
         _, height, width = sample_shape
-        if height == width == 28:
-            return 7, 2
-        if height == width and height >= 16 and height & (height - 1) == 0:
-            return 4, int(math.log2(height // 4))
+        end, levels = height, 0
+        while end % 2 == 0 and end // 2 >= 4:
+            end, levels = end // 2, levels + 1
+        if height == width and 4 <= end <= 7 and levels >= 2:
+            return end, levels
     size = "x".join(str(n) for n in sample_shape[1:]) if len(sample_shape) == 3 else str(sample_shape)
     raise ConfigError(
-        f"model.architecture='dcgan' cannot make {size} images (data.image_size); "
-        "it takes square images of 28 px or a power of two >= 16 (16, 32, 64, 128, ...)"
+        f"model.architecture='dcgan' cannot make {size} images (data.image_size); it takes square images whose "
+        "side is 4, 5, 6 or 7 times a power of two >= 4 (16, 28, 32, 48, 64, 96, 128, ...)"
     )
 
 
