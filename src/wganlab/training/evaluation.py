@@ -69,3 +69,73 @@ def load_run_generator(run_dir: Path, device: torch.device) -> tuple[RunConfig, 
             f"{weights} does not load into this run's generator ({type(err).__name__})"
         ) from None
     return config, generator.to(device).eval(), sample_shape
+
+
+def reference_cache_dir() -> Path:
+    """Where reference statistics of real data are kept between runs (XDG cache)."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wganlab" / "reference"
+
+
+def image_quality(
+    config: RunConfig,
+    generator: nn.Module,
+    metrics: list[str],
+    *,
+    n: int,
+    seed: int,
+    device: torch.device,
+    inception_path: Path | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, float], str]:
+    """FID/KID/PR/IS of `n` generated images against held-out real data, where the dataset has a test split
+    (as published FIDs are), else against the training images. Real features are cached per dataset."""
+    import dataclasses
+
+    from wganlab.data.images import ImageBatches, load_image_array
+    from wganlab.metrics.evaluate import evaluate_images
+    from wganlab.metrics.features import resolve_inception_path
+    from wganlab.metrics.reference import make_reference_key
+
+    data_config = config.data
+    if data_config.source in ("idx", "cifar10"):
+        data_config = dataclasses.replace(data_config, split="test")
+    images = load_image_array(data_config, progress=progress)
+    count = min(n, len(images))
+    feature_file = resolve_inception_path(inception_path)
+    key = make_reference_key(
+        source=data_config.source,
+        path=data_config.path or "default",
+        split=data_config.split,
+        image_size=images.shape[-1],
+        count=count,
+        feature_file=feature_file,
+    )
+    real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
+    real = real_source.reference(count, torch.Generator().manual_seed(0))
+    rng = torch.Generator(device).manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+
+    @torch.no_grad()
+    def draw(batch: int) -> Tensor:
+        return generator(torch.randn(batch, config.model.z_dim, generator=rng, device=device)).float()
+
+    try:
+        values = evaluate_images(
+            draw,
+            real,
+            metrics,
+            n=n,
+            reference_key=key,
+            cache_dir=reference_cache_dir(),
+            rng=torch.Generator().manual_seed(seed),
+            device=device,
+            progress=progress,
+            inception_path=feature_file,
+        )
+    finally:
+        generator.train(was_training)
+    described = f"{data_config.source}:{data_config.path or 'default'}:{data_config.split} ({count} images)"
+    return values, described

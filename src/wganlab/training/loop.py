@@ -16,7 +16,7 @@ from wganlab.errors import ConfigError, TrainingDiverged
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, load_checkpoint, restore
 from wganlab.training.distributed import DistContext, init_distributed
-from wganlab.training.evaluation import generate, toy_quality
+from wganlab.training.evaluation import generate, image_quality, toy_quality
 from wganlab.training.logbook import Logbook
 from wganlab.training.samples import save_samples
 from wganlab.training.state import TrainState, build_state, make_generator
@@ -126,22 +126,14 @@ def evaluate(s: TrainState, book: Logbook, checkpoints: Checkpointer) -> None:
     if not s.dist.is_main:
         return
     n = s.config.log.eval_samples
-    rng = make_generator(s.config.train.seed, "eval", s.device, offset=s.step)
-    fake = generate(s.generator_module, n, s.z_dim, rng, s.device)
     if s.config.data.is_toy:
+        rng = make_generator(s.config.train.seed, "eval", s.device, offset=s.step)
+        fake = generate(s.generator_module, n, s.z_dim, rng, s.device)
         values = toy_quality(s.config, fake, s.data.reference(n, rng))
         score = values["w1"]
     else:
-        from wganlab.metrics.evaluate import evaluate_images
-
-        values = evaluate_images(
-            fake,
-            s.data.reference(n, make_generator(s.config.train.seed, "eval", "cpu")),
-            ["fid"],
-            n=n,
-            rng=rng,
-            device=s.device,
-            progress=False,
+        values, _ = image_quality(
+            s.config, s.generator_module, ["fid"], n=n, seed=s.step, device=s.device, progress=False
         )
         score = values["fid"]
     book.record(s.step, s.images_seen, "eval", values)

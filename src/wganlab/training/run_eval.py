@@ -1,6 +1,5 @@
 """`wganlab eval RUN_DIR`: measure a trained generator and write RUN_DIR/eval.json."""
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -9,7 +8,7 @@ import torch
 
 from wganlab.errors import ConfigError
 from wganlab.training.checkpoint import atomic_write
-from wganlab.training.evaluation import generate, load_run_generator, toy_quality
+from wganlab.training.evaluation import generate, image_quality, load_run_generator, toy_quality
 
 TOY_METRICS = ("w1", "sliced_w2", "modes")
 IMAGE_METRICS = ("fid", "kid", "pr", "is")
@@ -58,7 +57,9 @@ def evaluate_run(
         }
         reference = f"{config.data.source} ({n} fresh samples)"
     else:
-        values, reference = _image_metrics(config, generator, chosen, n, seed, device, inception_path)
+        values, reference = image_quality(
+            config, generator, chosen, n=n, seed=seed, device=device, inception_path=inception_path
+        )
     results = {
         "step": _checkpoint_step(run_dir),
         "n": n,
@@ -71,35 +72,6 @@ def evaluate_run(
         run_dir / "eval.json", lambda temp: Path(temp).write_text(json.dumps(results, indent=2) + "\n")
     )
     return results
-
-
-def _image_metrics(config, generator, chosen, n, seed, device, inception_path):
-    from wganlab.data.images import ImageBatches, load_image_array
-    from wganlab.metrics.evaluate import evaluate_images
-
-    # Compare with held-out data where the dataset has a test split, as published FIDs do.
-    data_config = config.data
-    if data_config.source in ("idx", "cifar10"):
-        data_config = dataclasses.replace(data_config, split="test")
-    images = load_image_array(data_config)
-    real = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(seed))
-    real_images = real.reference(min(n, len(real)), torch.Generator().manual_seed(seed))
-    rng = torch.Generator(device).manual_seed(seed)
-
-    def draw(count: int) -> torch.Tensor:
-        return generate(generator, count, config.model.z_dim, rng, device)
-
-    reference = f"{data_config.source}:{data_config.path or 'default'}:{data_config.split} ({len(real_images)} images)"
-    values = evaluate_images(
-        draw,
-        real_images,
-        chosen,
-        n=n,
-        rng=torch.Generator().manual_seed(seed),
-        device=device,
-        inception_path=inception_path,
-    )
-    return values, reference
 
 
 def _checkpoint_step(run_dir: Path) -> int | None:
