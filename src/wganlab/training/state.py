@@ -117,9 +117,11 @@ class TrainState:
 
 
 def _optimizer(config: RunConfig, params, lr: float) -> torch.optim.Optimizer:
+    # One fused kernel over all parameters (Adam: CPU and CUDA) or multi-tensor ops (RMSProp) instead of about
+    # ten kernel launches per parameter tensor; the update is the same formula.
     if config.optim.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=config.optim.betas)
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=config.optim.betas, fused=True)
 
 
 def check_precision(config: RunConfig, device: torch.device) -> None:
