@@ -190,3 +190,19 @@ def test_torchrun_writes_the_run_once_and_resumes_on_one_process(tmp_path):
         # float32 rounding of the 2-process gradient sums in the first 4 steps (measured: about 2e-9); a
         # stream that restarted or skipped on resume would differ by about lr = 1e-4 per step.
         assert_close(resumed[name], straight[name], rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_default_init_is_seeded_so_every_process_starts_alike():
+    """init_std 0 keeps PyTorch's default init, which draws from the global RNG; build_networks seeds it
+    from the run's init stream, so two processes (or two runs) build the same networks."""
+    from wganlab.models import build_networks
+
+    config = load_config(None, ["model.init_std=0", *TINY])
+    torch.manual_seed(1)
+    first = build_networks(config.model, (2,), torch.Generator().manual_seed(7), is_image=False)
+    torch.manual_seed(2)  # a different global state, as another process would have
+    state = torch.get_rng_state()
+    second = build_networks(config.model, (2,), torch.Generator().manual_seed(7), is_image=False)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's global RNG is left alone
+    for one, two in zip(first, second, strict=True):
+        assert_close(list(two.parameters()), list(one.parameters()), rtol=0, atol=0)

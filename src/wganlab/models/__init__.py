@@ -17,6 +17,22 @@ def build_networks(
     config: ModelConfig, sample_shape: tuple[int, ...], rng: torch.Generator, *, is_image: bool
 ) -> tuple[nn.Module, nn.Module]:
     """(generator, critic) for samples of `sample_shape`, initialised from `rng`."""
+    if config.init_std == 0:
+        # PyTorch's default init draws from the global RNG: seed it from `rng` inside a fork, so the init is
+        # reproducible and the same on every process, and the caller's global RNG state is left as it was.
+        seed = int(torch.randint(0, 2**62, (1,), generator=rng))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _construct(config, sample_shape, is_image=is_image)
+    generator, critic = _construct(config, sample_shape, is_image=is_image)
+    init_weights(generator, config.init_std, rng)
+    init_weights(critic, config.init_std, rng)
+    return generator, critic
+
+
+def _construct(
+    config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool
+) -> tuple[nn.Module, nn.Module]:
     if config.architecture == "mlp":
         generator: nn.Module = MLPGenerator(
             config.z_dim, config.generator_widths, sample_shape, tanh_out=is_image
@@ -36,8 +52,6 @@ def build_networks(
         from wganlab.models.resnet import build_resnet
 
         generator, critic = build_resnet(config, sample_shape)
-    init_weights(generator, config.init_std, rng)
-    init_weights(critic, config.init_std, rng)
     return generator, critic
 
 
