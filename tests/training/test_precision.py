@@ -149,3 +149,11 @@ def test_fp16_critic_step_matches_fp32_on_cuda():
     for name, exact in grads["fp32"].items():
         scale = exact.abs().max().item()
         assert_close(grads["fp16"][name], exact, rtol=0.0, atol=0.01 * scale, msg=name)
+
+
+def test_compile_is_refused_rather_than_ignored():
+    config = load_config(None, [*TINY, "train.compile=true"])
+    with pytest.raises(
+        ConfigError, match=r"^train\.compile=true is not supported yet; set train\.compile=false"
+    ):
+        build_state(config, CPU, progress=False)

@@ -134,6 +134,10 @@ def check_precision(config: RunConfig, device: torch.device) -> None:
 
 def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) -> TrainState:
     check_precision(config, dist.device)
+    if config.train.compile:
+        # Not silently ignored: compiling the critic breaks the penalty's double backward (aot_autograd), and
+        # on CPU compiled steps were measured no faster (shared/research/ecosystem.md section 5).
+        raise ConfigError("train.compile=true is not supported yet; set train.compile=false (eager)")
     if config.train.batch_size % dist.world_size:
         raise ConfigError(
             f"train.batch_size={config.train.batch_size} must be divisible by the {dist.world_size} processes"
