@@ -1,0 +1,289 @@
+"""Speed of our training step against the reference loops of shared/bench, side by side in one run.
+
+    python benchmarks/bench_speed.py                       # all cases, 3 rounds, writes nothing
+    python benchmarks/bench_speed.py --rounds 5 --markdown benchmarks/results/speed.md
+
+Each measurement is its own subprocess (fresh interpreter, its own peak RSS from os.wait4), and the variants
+of a case run in turn (ref, ours fp32, ours bf16, ref, ...), so a machine shared with other jobs slows them
+alike; ratios are taken round by round (ours / the reference of the same round), then the median.
+
+Ours runs the real `wganlab.training.loop.critic_step` / `generator_step` on a `build_state` state, exactly
+as `train()` calls them (no logging, sampling or checkpoints: the reference loops have none either).
+Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
+the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
+best 2048^2 matmul rate measured here in the same dtype.
+"""
+
+import argparse
+import json
+import os
+import runpy
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "bench"
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+# Ours with the reference's networks, batch, optimisers and step structure.
+CASES = {
+    "toy-wgan-gp": ("ref_toy_wgangp.py", ["--mode", "wgan-gp"], "configs/eight_gaussians/wgan-gp.toml", []),
+    "toy-wgan": ("ref_toy_wgangp.py", ["--mode", "wgan"], "configs/eight_gaussians/wgan.toml", []),
+    "mnist-wgan-gp": (
+        "ref_mnist_wgangp.py",
+        ["--mode", "wgan-gp"],
+        None,
+        ["objective.name=wgan-gp", "objective.penalty_weight=10", "optim.betas=0.5,0.9"],
+    ),
+    "mnist-wgan": ("ref_mnist_wgangp.py", ["--mode", "wgan"], None, ["objective.name=wgan"]),
+}
+MNIST_MODEL = [
+    "data.source=idx",
+    f"data.path={FASHION_MNIST}",
+    "data.channels=1",
+    "model.architecture=wgan_gp_mnist",
+    "model.z_dim=128",
+    "model.channels=64",
+    "model.init_std=0",  # PyTorch's default init, as the reference
+    "train.batch_size=50",
+]
+ITERS = {"toy": (40, 5), "mnist": (8, 2)}  # (timed, warm-up) generator iterations per subprocess
+THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--threads)
+
+
+def our_config(case: str, precision: str, extra: list[str]):
+    from wganlab.config import load_config
+
+    _, _, preset, overrides = CASES[case]
+    overrides = [*overrides, *(MNIST_MODEL if case.startswith("mnist") else [])]
+    common = [
+        "train.device=cpu",
+        f"train.precision={precision}",
+        "log.progress=false",
+        "log.tensorboard=false",
+    ]
+    return load_config(ROOT / preset if preset else None, [*overrides, *common, *extra])
+
+
+def run_ours(case: str, precision: str, iters: int, warmup: int, extra: list[str], count_flops: bool) -> dict:
+    import torch
+
+    from wganlab.objectives import critic_updates
+    from wganlab.training.distributed import DistContext
+    from wganlab.training.loop import critic_step, generator_step
+    from wganlab.training.state import build_state
+
+    config = our_config(case, precision, extra)
+    s = build_state(config, DistContext(0, 1, 0, torch.device("cpu")), progress=False)
+
+    def train(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):  # the body of loop.train() without its interval checks
+            for _ in range(critic_updates(config.objective, s.step)):
+                critic_step(s, s.data.next_batch(s.local_batch_size))
+            generator_step(s)
+            s.step += 1
+        return time.perf_counter() - start
+
+    train(warmup)
+    result = {"sec_per_gen_iter": train(iters) / iters}
+    if count_flops:
+        with flop_counter() as counter:
+            train(1)
+        result["flops_per_gen_iter"] = counter.get_total_flops()
+    s.stats.means()  # reads the device-side sums once, as a log interval would
+    return result
+
+
+class _NoModuleTracker:
+    """FlopCounterMode's per-module tracker hooks break autograd.grad (the penalty); count globally only."""
+
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args) -> None:
+        pass
+
+
+def flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _NoModuleTracker()
+    return counter
+
+
+def run_reference(case: str, count_flops: bool) -> dict:
+    """One generator iteration of the reference script under FlopCounterMode."""
+    script, args, _, _ = CASES[case]
+    sys.argv = [script, *args, "--iters", "1"]
+    with flop_counter() as counter:
+        runpy.run_path(str(REFERENCE / script), run_name="__main__")
+    return {"flops_per_gen_iter": counter.get_total_flops()}
+
+
+def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float:
+    """Best FLOP/s of a size^2 matmul in this process (this machine's threads, shared or not)."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def launch(command: list[str]) -> tuple[str, float]:
+    """Run a subprocess; (stdout, its peak RSS in MiB from the kernel's rusage of that one child)."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(THREADS[0])} if THREADS else {})}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{err[-2000:]}")
+    return out, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux (= VmHWM at exit)
+
+
+def measure(case: str, variant: str, extra: list[str]) -> dict:
+    kind = case.split("-")[0]
+    iters, warmup = ITERS[kind]
+    if variant == "ref":
+        script, args, _, _ = CASES[case]
+        command = [
+            sys.executable,
+            str(REFERENCE / script),
+            *args,
+            "--iters",
+            str(iters),
+            "--warmup",
+            str(warmup),
+        ]
+        out, peak = launch(command)
+        seconds = float(out.strip().splitlines()[-1].split("=")[1])
+        return {"sec_per_gen_iter": seconds, "peak_rss_mib": peak}
+    precision = variant.split()[-1]
+    command = [sys.executable, __file__, "--worker", case, precision, str(iters), str(warmup), *extra]
+    out, peak = launch(command)
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_rss_mib": peak}
+
+
+def count_flops(case: str, variant: str, extra: list[str]) -> float:
+    if variant == "ref":
+        command = [sys.executable, __file__, "--flops-ref", case]
+    else:
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            case,
+            variant.split()[-1],
+            "1",
+            "1",
+            "--flops",
+            *extra,
+        ]
+    out, _ = launch(command)
+    return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--variants", default="ref,ours fp32,ours bf16")
+    parser.add_argument("--toy-iters", type=int, nargs=2, default=ITERS["toy"], metavar=("TIMED", "WARMUP"))
+    parser.add_argument(
+        "--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP")
+    )
+    parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
+    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    args = parser.parse_args()
+    ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters))
+    if args.threads:
+        # On an oversubscribed machine OpenMP's spinning threads collapse (measured: 2 threads, load 10, the
+        # toy reference at 12 s per iteration instead of 0.08); one thread each keeps the comparison sane.
+        THREADS.append(args.threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cases = args.cases.split(",")
+    variants = args.variants.split(",")
+
+    import torch
+
+    peaks = {name: measured_peak(name) for name in ("fp32", "bf16")}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; peak matmul "
+          f"fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")  # fmt: skip
+    rows = []
+    for case in cases:
+        flops = {variant: count_flops(case, variant, []) for variant in variants}
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        memory: dict[str, list[float]] = {v: [] for v in variants}
+        for round_index in range(args.rounds):
+            order = variants if round_index % 2 == 0 else variants[::-1]  # ABC CBA ABC ...
+            for variant in order:
+                result = measure(case, variant, [])
+                times[variant].append(result["sec_per_gen_iter"])
+                memory[variant].append(result["peak_rss_mib"])
+                print(f"{case} round {round_index} {variant}: {result['sec_per_gen_iter']:.4f} s/iter "
+                      f"{result['peak_rss_mib']:.0f} MiB", flush=True)  # fmt: skip
+        for variant in variants:
+            ratios = [t / r for t, r in zip(times[variant], times["ref"], strict=True)]
+            seconds = statistics.median(times[variant])
+            dtype = "bf16" if variant.endswith("bf16") else "fp32"
+            rows.append(
+                {
+                    "case": case,
+                    "variant": variant,
+                    "sec_per_gen_iter": seconds,
+                    "all_seconds": times[variant],
+                    "ratio_to_ref": statistics.median(ratios),
+                    "all_ratios": ratios,
+                    "peak_rss_mib": max(memory[variant]),
+                    "gflop_per_iter": flops[variant] / 1e9,
+                    "achieved_gflops": flops[variant] / seconds / 1e9,
+                    "share_of_peak": flops[variant] / seconds / peaks[dtype],
+                    "peak_dtype": dtype,
+                }
+            )
+    header = (
+        "| case | variant | s / gen iter (median) | ratio to ref (median of rounds) | ratios per round "
+        "| peak RSS MiB | GFLOP / iter | GFLOP/s | share of peak |"
+    )
+    lines = [header, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['variant']} | {r['sec_per_gen_iter']:.4f} | {r['ratio_to_ref']:.2f}x | "
+            f"{', '.join(f'{x:.2f}' for x in r['all_ratios'])} | {r['peak_rss_mib']:.0f} | "
+            f"{r['gflop_per_iter']:.2f} | {r['achieved_gflops']:.0f} | "
+            f"{100 * r['share_of_peak']:.0f}% of {r['peak_dtype']} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    print(json.dumps({"peaks_gflops": {k: v / 1e9 for k, v in peaks.items()}, "iters": ITERS, "rows": rows}))
+    if args.markdown:
+        with args.markdown.open("a") as handle:
+            handle.write(table + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        case, precision, iters, warmup, *rest = sys.argv[2:]
+        flops = "--flops" in rest
+        extra = [item for item in rest if item != "--flops"]
+        print(json.dumps(run_ours(case, precision, int(iters), int(warmup), extra, flops)))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--flops-ref":
+        print(json.dumps(run_reference(sys.argv[2], True)))
+    else:
+        main()
