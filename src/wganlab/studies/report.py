@@ -1,0 +1,200 @@
+"""What every study writes: figures as PNG and SVG, numbers as CSV/JSON, and a report section rendered both as
+Markdown (`report.md`) and as self-contained HTML (images embedded as base64, each linked to its files).
+
+A study builds one `Section` from its measured numbers; nothing here computes anything.
+"""
+
+import base64
+import csv
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@dataclass
+class Figure:
+    path: Path
+    """The figure without suffix, relative to the study folder: plots/name (+ .png and .svg)."""
+    caption: str
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    csv_name: str = ""
+    """The CSV in the study folder that holds the full-precision numbers behind this table."""
+
+
+@dataclass
+class Section:
+    name: str
+    """The study's name (its folder under the top-level out folder)."""
+    title: str
+    findings: list[str]
+    """Two or three sentences of what was measured, numbers filled in from the run."""
+    setup: list[str] = field(default_factory=list)
+    """How it was measured: sizes, optimisers, iterations, deviations from the papers."""
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def save_figure(figure, folder: Path, stem: str) -> Path:
+    """Write plots/<stem>.png and .svg reproducibly (no dates, fixed SVG ids); returns plots/<stem>."""
+    plots = folder / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context({"svg.hashsalt": "wganlab", "svg.fonttype": "none"}):
+        figure.savefig(plots / f"{stem}.png", dpi=120, metadata={"Software": None})
+        figure.savefig(plots / f"{stem}.svg", metadata={"Date": None, "Creator": None})
+    plt.close(figure)
+    return Path("plots") / stem
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows of equal keys; floats written with repr (full precision, identical on identical reruns)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{k: _plain(v) for k, v in row.items()} for row in rows])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """A number for a table or a sentence: `digits` significant figures, scientific when tiny or huge."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    if abs(value) < 1e-3 or abs(value) >= 1e5:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def mean_std(values: list[float], digits: int = 3) -> str:
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{fmt(mean, digits)} ± {fmt(std, 2)}"
+
+
+def markdown(section: Section, prefix: str = "", level: int = 2) -> str:
+    """The section as Markdown; `prefix` goes before file paths (the study folder, seen from the report)."""
+    hashes = "#" * level
+    lines = [f"{hashes} {section.title}", ""]
+    lines += [" ".join(section.findings), ""]
+    for figure in section.figures:
+        png = f"{prefix}{figure.path}.png"
+        lines += [f"![{figure.caption}]({png})", ""]
+        lines += [f"*{figure.caption}* ([PNG]({png}), [SVG]({prefix}{figure.path}.svg))", ""]
+    for table in section.tables:
+        lines += [f"**{table.title}**" + (f" (`{prefix}{table.csv_name}`)" if table.csv_name else ""), ""]
+        lines += [markdown_table(table.columns, table.rows), ""]
+    if section.setup:
+        lines += [f"{hashes}# Setup", ""]
+        lines += [f"- {item}" for item in section.setup] + [""]
+    return "\n".join(lines)
+
+
+def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_section(section: Section, folder: Path) -> Path:
+    """The study's own report.md (figure paths relative to its folder)."""
+    path = folder / "report.md"
+    path.write_text(markdown(section, level=1) + "\n")
+    return path
+
+
+def _inline(text: str) -> str:
+    """Escaped text with the Markdown we use inline: `code`, **bold**, *italic*."""
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
+
+
+def html_section(section: Section, root: Path, prefix: str = "") -> str:
+    """The section as HTML with its PNGs embedded (read from root/prefix/...) and linked to PNG and SVG."""
+    parts = [f'<section id="{html.escape(section.name)}">', f"<h2>{_inline(section.title)}</h2>"]
+    parts.append(f"<p>{_inline(' '.join(section.findings))}</p>")
+    for figure in section.figures:
+        png = f"{prefix}{figure.path}.png"
+        data = base64.b64encode((root / png).read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure><a href="{html.escape(png)}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(figure.caption)}"></a><figcaption>{_inline(figure.caption)} '
+            f'(<a href="{html.escape(png)}">PNG</a>, <a href="{html.escape(prefix + str(figure.path))}.svg">'
+            "SVG</a>)</figcaption></figure>"
+        )
+    for table in section.tables:
+        source = f' (<a href="{html.escape(prefix + table.csv_name)}">CSV</a>)' if table.csv_name else ""
+        head = "".join(f"<th>{_inline(c)}</th>" for c in table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>" for row in table.rows
+        )
+        parts.append(f"<p><b>{_inline(table.title)}</b>{source}</p>")
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    if section.setup:
+        parts.append(
+            "<h3>Setup</h3><ul>" + "".join(f"<li>{_inline(s)}</li>" for s in section.setup) + "</ul>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+img { max-width: 100%; border: 1px solid #ddd; }
+figure { margin: 1.5em 0; } figcaption { font-size: 0.9em; color: #444; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+def write_combined(sections: list[Section], root: Path, title: str) -> tuple[Path, Path]:
+    """root/report.md and root/report.html for studies written to root/<section.name>/."""
+    contents = [f"- [{s.title}](#{s.name})" for s in sections]
+    md = [f"# {title}", "", *contents, ""]
+    md += [markdown(s, prefix=f"{s.name}/") for s in sections]
+    (root / "report.md").write_text("\n".join(md) + "\n")
+    links = "".join(f'<li><a href="#{html.escape(s.name)}">{_inline(s.title)}</a></li>' for s in sections)
+    body = "\n".join(html_section(s, root, prefix=f"{s.name}/") for s in sections)
+    page = (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1><ul>{links}</ul>\n{body}\n"
+        "</body></html>\n"
+    )
+    (root / "report.html").write_text(page)
+    return root / "report.md", root / "report.html"

@@ -1,0 +1,98 @@
+import base64
+
+import matplotlib.pyplot as plt
+import pytest
+
+from wganlab.errors import ConfigError
+from wganlab.studies import STUDIES, run_study
+from wganlab.studies.report import (
+    Figure,
+    Section,
+    Table,
+    fmt,
+    markdown,
+    markdown_table,
+    mean_std,
+    save_figure,
+    write_combined,
+    write_csv,
+)
+
+
+def test_number_formatting():
+    assert fmt(0.123456) == "0.123"
+    assert fmt(0.0) == "0"
+    assert fmt(4.64e-9) == "4.64e-09"
+    assert fmt(float("nan")) == "n/a"
+    assert mean_std([1.0, 3.0]) == "2 ± 1.4"  # sample std sqrt(2)
+    assert mean_std([0.5]) == "0.5"
+
+
+def test_markdown_table():
+    assert markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+
+
+def section_with_figure(folder) -> Section:
+    figure, axis = plt.subplots()
+    axis.plot([0, 1], [0, 1])
+    path = save_figure(figure, folder, "line")
+    write_csv(folder / "numbers.csv", [{"x": 0.1, "y": 2}])
+    return Section(
+        name="demo-study",
+        title="A `study`",
+        findings=["Measured 1 < 2."],
+        setup=["tiny"],
+        figures=[Figure(path, "a line")],
+        tables=[Table("numbers", ["x", "y"], [["0.1", "2"]], "numbers.csv")],
+    )
+
+
+def test_figures_are_reproducible_png_and_svg(tmp_path):
+    for name in ("a", "b"):
+        section_with_figure(tmp_path / name)
+    for suffix in (".png", ".svg"):
+        a, b = (tmp_path / n / "plots" / f"line{suffix}" for n in ("a", "b"))
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_combined_report_links_and_embeds_every_figure(tmp_path):
+    section = section_with_figure(tmp_path / "demo-study")
+    md_path, html_path = write_combined([section], tmp_path, "title")
+    md, page = md_path.read_text(), html_path.read_text()
+    assert "![a line](demo-study/plots/line.png)" in md and "(demo-study/plots/line.svg)" in md
+    png = (tmp_path / "demo-study" / "plots" / "line.png").read_bytes()
+    assert base64.b64encode(png).decode() in page
+    assert 'href="demo-study/plots/line.svg"' in page and 'href="demo-study/numbers.csv"' in page
+    assert "<code>study</code>" in page and "1 &lt; 2" in page
+    assert markdown(section).startswith("## A `study`")
+
+
+def test_registry_and_errors(tmp_path):
+    assert set(STUDIES) == {
+        "distances",
+        "critic-response-1d",
+        "value-surface",
+        "toy-training",
+        "loss-vs-quality-toy",
+    }
+    with pytest.raises(ConfigError, match="unknown study"):
+        run_study("distance", out=tmp_path)
+    with pytest.raises(ConfigError, match="seeds"):
+        run_study("distances", seeds=0, out=tmp_path)
+
+
+def test_distances_through_the_registry(tmp_path):
+    report = run_study("distances", quick=True, out=tmp_path / "d")
+    text = report.read_text()
+    assert text.startswith("# JS divergence vs Wasserstein-1")
+    assert "(plots/distances.png)" in text and (tmp_path / "d" / "timing.json").exists()
+
+
+@pytest.mark.slow
+def test_all_quick(tmp_path):
+    report = run_study("all", quick=True, out=tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    for name in STUDIES:
+        assert (tmp_path / name / "report.md").exists()
+        assert f'id="{name}"' in page
+    assert report.read_text().count("![") >= 8
