@@ -1,0 +1,78 @@
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.stats import norm
+from torch.testing import assert_close
+
+from wganlab.studies import distances
+from wganlab.studies.report import read_csv
+
+LOG2 = math.log(2.0)
+
+
+def js_by_quad(d: float, variance: float) -> float:
+    """JS of N(0, C) and N(d, C) by adaptive quadrature: an independent check of the Simpson grid."""
+    std = math.sqrt(variance)
+
+    def integrand(x: float) -> float:
+        p, q = norm.pdf(x, 0, std), norm.pdf(x, d, std)
+        m = (p + q) / 2
+        return 0.5 * (p * math.log(p / m) if p > 0 else 0) + 0.5 * (q * math.log(q / m) if q > 0 else 0)
+
+    return quad(integrand, min(0, d) - 12 * std, max(0, d) + 12 * std, points=[0, d], limit=200)[0]
+
+
+@pytest.mark.parametrize("variance", distances.VARIANCES)
+def test_js_is_zero_at_zero_and_log2_far_apart(variance):
+    assert_close(distances.js_gaussians(0.0, variance), 0.0, atol=1e-12, rtol=0)
+    assert_close(distances.js_gaussians(12 * math.sqrt(variance) * 2, variance), LOG2, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize(("d", "variance"), [(0.5, 0.1), (1.0, 0.3), (2.0, 1.0), (-1.5, 1.0)])
+def test_js_matches_quadrature(d, variance):
+    assert_close(distances.js_gaussians(d, variance), js_by_quad(d, variance), rtol=1e-6, atol=1e-9)
+
+
+def test_discrete_js_hand_values():
+    assert_close(distances.discrete_js(np.array([1.0, 0.0]), np.array([0.0, 1.0])), LOG2)
+    assert_close(distances.discrete_js(np.array([0.3, 0.7]), np.array([0.3, 0.7])), 0.0)
+    # p = (1, 0), q = (1/2, 1/2): m = (3/4, 1/4); JS = (log(4/3) + (log(2/3) + log 2)/2) / 2
+    expected = 0.5 * math.log(4 / 3) + 0.25 * (math.log(2 / 3) + math.log(2))
+    assert_close(distances.discrete_js(np.array([1.0, 0.0]), np.array([0.5, 0.5])), expected)
+
+
+@pytest.mark.parametrize("variance", distances.VARIANCES)
+@pytest.mark.parametrize("d", [0.0, 1.0, -3.0])
+def test_pot_w1_is_abs_d_within_sampling_error(d, variance):
+    # Two independent n-samples of one shape are ~ std * sqrt(2 / n) apart in W1; 5x that is the bound.
+    n = 4000
+    sampled = distances.w1_gaussians_sampled(d, variance, n, np.random.default_rng(1))
+    assert_close(sampled, abs(d), atol=5 * math.sqrt(variance) * math.sqrt(2 / n), rtol=0)
+
+
+def test_parallel_lines():
+    thetas = np.array([-1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0])
+    rows = distances.parallel_lines(thetas, 500, np.random.default_rng(0), bin_width=0.02)
+    for row in rows:
+        assert_close(row["w1_closed_form"], abs(row["theta"]))
+        expected_js = 0.0 if row["theta"] == 0 else LOG2
+        assert_close(row["js_closed_form"], expected_js)
+        assert_close(row["js_histogram"], expected_js, atol=1e-12, rtol=0)
+        # Independent Z draws of 500 points: W1 of the y-marginals alone is ~0.02.
+        assert_close(row["w1_pot_samples"], abs(row["theta"]), atol=0.05, rtol=0)
+
+
+def test_study_numbers_and_identical_rerun(tmp_path):
+    first = distances.run(tmp_path / "a", quick=True, seeds=None)
+    distances.run(tmp_path / "b", quick=True, seeds=None)
+    for name in ("gaussians.csv", "w1_pot_check.csv", "parallel_lines.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    checks = read_csv(tmp_path / "a" / "w1_pot_check.csv")
+    for row in checks:
+        std = math.sqrt(float(row["variance"]))
+        assert_close(float(row["w1_pot"]), abs(float(row["d"])), atol=5 * std * math.sqrt(2 / 2000), rtol=0)
+    assert (tmp_path / "a" / "plots" / "distances.png").stat().st_size > 10_000
+    assert (tmp_path / "a" / "plots" / "distances.svg").exists()
+    assert first.findings and "log 2" in first.findings[0]
