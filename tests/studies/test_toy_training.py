@@ -1,5 +1,6 @@
 import math
 
+import pytest
 from torch.testing import assert_close
 
 from wganlab.studies import loss_vs_quality, toy_training
@@ -8,24 +9,32 @@ from wganlab.studies.report import read_csv, write_csv
 TINY = {"toys": ("eight_gaussians",), "seeds": 1, "steps": 4, "eval_every": 2, "eval_samples": 64}
 
 
-def test_runs_use_presets_and_log_at_every_eval_step(tmp_path):
+@pytest.fixture(scope="module")
+def study_root(tmp_path_factory):
+    """TINY runs laid out as `wganlab study all` writes them: <root>/toy-training/runs."""
+    root = tmp_path_factory.mktemp("studies")
+    toy_training.train_runs(root / "toy-training" / "runs", TINY)
+    return root
+
+
+def test_runs_use_presets_and_log_at_every_eval_step(study_root):
     config = toy_training.run_config("eight_gaussians", "wgan", 0, TINY)
     assert config.objective.clip_value == 0.01 and config.optim.optimizer == "rmsprop"
     assert config.log.log_every == config.log.eval_every == 2
-    toy_training.train_runs(tmp_path / "runs", TINY)
-    finals, curves = toy_training.collect(tmp_path / "runs", TINY)
+    runs = study_root / "toy-training" / "runs"
+    finals, curves = toy_training.collect(runs, TINY)
     assert [r["objective"] for r in finals] == ["gan", "wgan", "wgan-gp"]
     assert {r["step"] for r in curves} == {2, 4}
     assert all(not math.isnan(r["estimate"]) and r["w1"] > 0 for r in curves)
     assert all(r["modes_total"] == 8 for r in finals)
-    steps = [s for s, _ in toy_training.snapshots(tmp_path / "runs" / "eight_gaussians" / "gan" / "seed-0")]
+    steps = [s for s, _ in toy_training.snapshots(runs / "eight_gaussians" / "gan" / "seed-0")]
     assert steps == [1, 2, 3, 4]  # checkpoint_every = steps // 4
 
 
-def test_rerun_writes_identical_csvs(tmp_path):
-    for name in ("a", "b"):
-        toy_training.train_runs(tmp_path / name / "runs", TINY)
-        finals, curves = toy_training.collect(tmp_path / name / "runs", TINY)
+def test_rerun_writes_identical_csvs(study_root, tmp_path):
+    toy_training.train_runs(tmp_path / "b" / "runs", TINY)
+    for name, runs in (("a", study_root / "toy-training" / "runs"), ("b", tmp_path / "b" / "runs")):
+        finals, curves = toy_training.collect(runs, TINY)
         write_csv(tmp_path / name / "final.csv", finals)
         write_csv(tmp_path / name / "curves.csv", curves)
     for csv in ("final.csv", "curves.csv"):
@@ -33,10 +42,9 @@ def test_rerun_writes_identical_csvs(tmp_path):
     assert read_csv(tmp_path / "a" / "final.csv")[0]["toy"] == "eight_gaussians"
 
 
-def test_finished_runs_are_found_and_reused(tmp_path):
-    toy_training.train_runs(tmp_path / "toy-training" / "runs", TINY)
-    out = tmp_path / "loss-vs-quality-toy"
-    assert loss_vs_quality.find_runs(out, TINY) == tmp_path / "toy-training" / "runs"
+def test_finished_runs_are_found_and_reused(study_root):
+    out = study_root / "loss-vs-quality-toy"
+    assert loss_vs_quality.find_runs(out, TINY) == study_root / "toy-training" / "runs"
     assert loss_vs_quality.find_runs(out, {**TINY, "steps": 6}) == out / "runs"
 
 
