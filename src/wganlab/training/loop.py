@@ -14,7 +14,7 @@ import wganlab
 from wganlab.config import RunConfig, differences, load_config, to_toml
 from wganlab.errors import ConfigError, TrainingDiverged
 from wganlab.objectives import critic_updates
-from wganlab.training.checkpoint import Checkpointer, load_checkpoint, restore
+from wganlab.training.checkpoint import Checkpointer, load_checkpoint, parameters_finite, restore
 from wganlab.training.distributed import DistContext, init_distributed
 from wganlab.training.evaluation import generate, image_quality, toy_quality
 from wganlab.training.logbook import Logbook
@@ -97,6 +97,13 @@ def train(
             if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                 save_sample_grid(s, run_dir / "samples" / f"step-{s.step:08d}.png")
             if s.step % config.log.checkpoint_every == 0 or is_last:
+                if dist.is_distributed and not parameters_finite(s):
+                    # Checked on every rank (the parameters are the same everywhere), so no rank is left
+                    # waiting at the barrier below while rank 0 stops in Checkpointer.save.
+                    raise TrainingDiverged(
+                        f"step {s.step}: parameters became non-finite; training stopped, last good "
+                        f"checkpoint {checkpoints.last_good()} left untouched"
+                    )
                 if dist.is_main:
                     checkpoints.save(s)
                 if dist.is_distributed:
