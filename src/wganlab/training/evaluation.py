@@ -134,6 +134,7 @@ def image_quality(
             device=device,
             progress=progress,
             inception_path=feature_file,
+            kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
         )
     finally:
         generator.train(was_training)
