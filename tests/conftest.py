@@ -4,7 +4,7 @@ import torch
 # Tiny networks run faster on one thread, and timings do not swing when other jobs share the cores.
 torch.set_num_threads(1)
 
-from wganlab.config import RunConfig, load_config
+from wganlab.config import RunConfig, load_config  # noqa: E402
 
 TINY = [
     "model.generator_widths=32,32",

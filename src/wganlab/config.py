@@ -50,7 +50,8 @@ def _at_least(name: str, value: int, low: int) -> None:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DataConfig:
     source: str = "eight_gaussians"
-    """Toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d) or images (idx, cifar10, folder, masked_folder)."""
+    """A toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d)
+    or images (idx, cifar10, folder, masked_folder)."""
     path: str = ""
     """Where the image data lives (a folder or file); empty means the source's default location."""
     split: str = "train"
@@ -123,7 +124,7 @@ class ObjectiveConfig:
     name: str = "wgan-gp"
     """gan (Goodfellow 2014), wgan (Arjovsky 2017, Algorithm 1) or wgan-gp (Gulrajani 2017)."""
     constraint: str = "auto"
-    """Lipschitz constraint on the critic: auto (none for gan, clip for wgan, penalty for wgan-gp), none, clip or penalty."""
+    """Lipschitz constraint: auto (none for gan, clip for wgan, penalty for wgan-gp), none, clip or penalty."""
     generator_loss: str = "non_saturating"
     """GAN only: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))."""
     n_critic: int = 5
@@ -302,7 +303,7 @@ def field_docs(cls: type) -> dict[str, str]:
             and isinstance(following.value, ast.Constant)
             and isinstance(following.value.value, str)
         ):
-            docs[node.target.id] = following.value.value
+            docs[node.target.id] = " ".join(following.value.value.split())
     return docs
 
 

@@ -13,9 +13,17 @@ def test_wgan_gp_on_eight_gaussians_reaches_a_small_exact_w1(tiny_config, tmp_pa
     # generator is at W1 = 1.41, two independent 2,000-point data samples at 0.07, and this run at 0.25 (seed 0)
     # and 0.31 (seed 1). The bound sits between the data's floor and the untrained start, with room for BLAS noise.
     config = tiny_config(
-        "wgan-gp", "model.generator_widths=128,128,128", "model.critic_widths=128,128,128", "train.batch_size=256",
-        "train.steps=600", "objective.penalty_weight=0.1", "optim.betas=0.5,0.9", "optim.generator_lr=1e-3",
-        "optim.critic_lr=1e-3", "log.checkpoint_every=100000", "log.sample_every=100000",
+        "wgan-gp",
+        "model.generator_widths=128,128,128",
+        "model.critic_widths=128,128,128",
+        "train.batch_size=256",
+        "train.steps=600",
+        "objective.penalty_weight=0.1",
+        "optim.betas=0.5,0.9",
+        "optim.generator_lr=1e-3",
+        "optim.critic_lr=1e-3",
+        "log.checkpoint_every=100000",
+        "log.sample_every=100000",
     )
     s = train(config, tmp_path / "run", progress=False)
     fake = generate(s.generator_module, 2000, 2, torch.Generator().manual_seed(5), torch.device("cpu"))

@@ -18,7 +18,6 @@ the classic PyTorch DCGAN's 3,576,704 (G) and 2,765,568 (D) plus the 3 and 65 bi
 follows.
 """
 
-import math
 from itertools import pairwise
 
 from torch import Tensor, nn
