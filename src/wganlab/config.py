@@ -60,6 +60,8 @@ class DataConfig:
     """Side of the square images the networks see; 0 keeps the source's native size."""
     channels: int = 0
     """1 (grayscale) or 3 (RGB); 0 keeps the source's native channel count."""
+    fit: str = "crop"
+    """How image folders become square: crop (short side to image_size, centre crop) or pad (long side, padded)."""
     flip: bool = False
     """Randomly mirror images left-right when drawing a batch."""
     strict: bool = False
@@ -72,6 +74,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _choice("data.source", self.source, TOY_SOURCES + IMAGE_SOURCES)
         _choice("data.split", self.split, ("train", "test"))
+        _choice("data.fit", self.fit, ("crop", "pad"))
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))

@@ -61,7 +61,7 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
     elif config.source == "cifar10":
         images = load_cifar10(config.path, config.split)
     elif config.source == "folder":
-        return load_folder(config, progress=progress)
+        return load_folder(config, progress=progress, fit=config.fit)
     elif config.source == "masked_folder":
         return load_masked_folder(config, progress=progress)
     else:
