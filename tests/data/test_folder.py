@@ -164,3 +164,20 @@ def test_resume_and_seed_on_a_folder(tmp_path, resume_check, seed_check, make_ba
     resume_check(make_batches(images, flip=True), batch_size=4)
     resume_check(make_batches(images, flip=True, stream=True), batch_size=4)
     seed_check(make_batches(images), batch_size=4)
+
+
+def test_data_fit_option_pads_or_crops_a_wide_image(tmp_path):
+    from PIL import Image
+
+    from wganlab.config import DataConfig
+    from wganlab.data.images import load_image_array
+
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    Image.new("RGB", (40, 20), (255, 0, 0)).save(folder / "a.png")
+    common = {"source": "folder", "path": str(folder), "image_size": 16, "channels": 3}
+    cropped = load_image_array(DataConfig(**common, fit="crop"), progress=False)
+    padded = load_image_array(DataConfig(**common, fit="pad", cache_dir=str(tmp_path / "c2")), progress=False)
+    assert cropped.shape == padded.shape == (1, 3, 16, 16)
+    assert (cropped[0, 0] == 255).all()  # the crop keeps only red
+    assert (padded[0, 0, 0] != 255).all() and (padded[0, 0, 8] == 255).all()  # padded bands above, red middle
