@@ -33,6 +33,9 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> 
 def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> None:
     grid = image_grid(images, columns)
     picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    scale = max(1, 64 // images.shape[-1])  # small images (28-32 px) are enlarged so that a reader can see them
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     picture.save(path)
 
 
