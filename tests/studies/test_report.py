@@ -64,7 +64,7 @@ def test_combined_report_links_and_embeds_every_figure(tmp_path):
     assert base64.b64encode(png).decode() in page
     assert 'href="demo-study/plots/line.svg"' in page and 'href="demo-study/numbers.csv"' in page
     assert "<code>study</code>" in page and "1 &lt; 2" in page
-    assert markdown(section).startswith("## A `study`")
+    assert markdown(section).startswith('<a id="demo-study"></a>\n\n## A `study`')
 
 
 def test_registry_and_errors(tmp_path):
@@ -84,7 +84,7 @@ def test_registry_and_errors(tmp_path):
 def test_distances_through_the_registry(tmp_path):
     report = run_study("distances", quick=True, out=tmp_path / "d")
     text = report.read_text()
-    assert text.startswith("# JS divergence vs Wasserstein-1")
+    assert "\n# JS divergence vs Wasserstein-1" in text
     assert "(plots/distances.png)" in text and (tmp_path / "d" / "timing.json").exists()
 
 

@@ -31,9 +31,8 @@ def test_penalty_critic_gradient_norm_near_one():
 def test_fixed_generator_is_real_plus_unit_noise():
     generator = value_surface.RealPlusNoise("s_curve", torch.Generator().manual_seed(0))
     z = torch.zeros(2000, 2)
-    real_only = generator(
-        z
-    )  # z = 0 leaves the real sample: the S-curve, noise 0.01, within [-1, 1] x [-2, 2]
+    # z = 0 leaves the real sample: the S-curve, noise 0.01, within [-1, 1] x [-2, 2]
+    real_only = generator(z)
     assert real_only.abs()[:, 0].max() <= 1.05 and real_only.abs()[:, 1].max() <= 2.05
     shifted = value_surface.RealPlusNoise("s_curve", torch.Generator().manual_seed(0))(z + 1.0)
     assert_close(shifted - real_only, torch.ones(2000, 2))

@@ -107,7 +107,7 @@ def mean_std(values: list[float], digits: int = 3) -> str:
 def markdown(section: Section, prefix: str = "", level: int = 2) -> str:
     """The section as Markdown; `prefix` goes before file paths (the study folder, seen from the report)."""
     hashes = "#" * level
-    lines = [f"{hashes} {section.title}", ""]
+    lines = [f'<a id="{section.name}"></a>', "", f"{hashes} {section.title}", ""]  # the contents' link target
     lines += [" ".join(section.findings), ""]
     for figure in section.figures:
         png = f"{prefix}{figure.path}.png"
@@ -159,15 +159,11 @@ def html_section(section: Section, root: Path, prefix: str = "") -> str:
     for table in section.tables:
         source = f' (<a href="{html.escape(prefix + table.csv_name)}">CSV</a>)' if table.csv_name else ""
         head = "".join(f"<th>{_inline(c)}</th>" for c in table.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>" for row in table.rows
-        )
+        body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
         parts.append(f"<p><b>{_inline(table.title)}</b>{source}</p>")
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     if section.setup:
-        parts.append(
-            "<h3>Setup</h3><ul>" + "".join(f"<li>{_inline(s)}</li>" for s in section.setup) + "</ul>"
-        )
+        parts.append("<h3>Setup</h3><ul>" + "".join(f"<li>{_inline(s)}</li>" for s in section.setup) + "</ul>")
     parts.append("</section>")
     return "\n".join(parts)
 
