@@ -1,7 +1,8 @@
 """Speed of our training step against the reference loops of shared/bench, side by side in one run.
 
-    python benchmarks/bench_speed.py                       # all cases, 3 rounds, writes nothing
-    python benchmarks/bench_speed.py --rounds 5 --markdown benchmarks/results/speed.md
+    python benchmarks/bench_speed.py                       # all cases, 3 rounds, default threads
+    python benchmarks/bench_speed.py --rounds 3 --threads 1 --cases toy-wgan-gp,toy-wgan,mnist-wgan-gp \
+        --toy-iters 10 2 --mnist-iters 2 1                 # what benchmarks/results/speed.md reports
 
 Each measurement is its own subprocess (fresh interpreter, its own peak RSS from os.wait4), and the variants
 of a case run in turn (ref, ours fp32, ours bf16, ref, ...), so a machine shared with other jobs slows them
@@ -144,9 +145,7 @@ def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float
 def launch(command: list[str]) -> tuple[str, float]:
     """Run a subprocess; (stdout, its peak RSS in MiB from the kernel's rusage of that one child)."""
     env = {**os.environ, **({"OMP_NUM_THREADS": str(THREADS[0])} if THREADS else {})}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = process.stdout.read(), process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -203,9 +202,7 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--variants", default="ref,ours fp32,ours bf16")
     parser.add_argument("--toy-iters", type=int, nargs=2, default=ITERS["toy"], metavar=("TIMED", "WARMUP"))
-    parser.add_argument(
-        "--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP")
-    )
+    parser.add_argument("--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
     parser.add_argument("--markdown", type=Path, help="append the table to this file")
     args = parser.parse_args()

@@ -104,9 +104,7 @@ def test_ranks_hold_identical_parameters(two_process_parameters, objective):
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
-def test_two_processes_match_one_process_on_the_global_batch(
-    two_process_parameters, one_process_parameters, objective
-):
+def test_two_processes_match_one_process_on_the_global_batch(two_process_parameters, one_process_parameters, objective):
     ddp, single = two_process_parameters[0][objective], one_process_parameters[objective]
     assert ddp.keys() == single.keys()
     for name in single:

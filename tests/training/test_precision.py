@@ -153,7 +153,5 @@ def test_fp16_critic_step_matches_fp32_on_cuda():
 
 def test_compile_is_refused_rather_than_ignored():
     config = load_config(None, [*TINY, "train.compile=true"])
-    with pytest.raises(
-        ConfigError, match=r"^train\.compile=true is not supported yet; set train\.compile=false"
-    ):
+    with pytest.raises(ConfigError, match=r"^train\.compile=true is not supported yet; set train\.compile=false"):
         build_state(config, CPU, progress=False)
