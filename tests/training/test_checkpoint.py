@@ -172,7 +172,8 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path, unin
         [*TRAIN, "--out", str(out)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.time() + 60
-    while not (out / "checkpoints/step-00000020.pt").exists() and time.time() < deadline:
+    # Once step 25 is on disk, latest.pt points at step 20 or later (it is linked just after each step file).
+    while not (out / "checkpoints/step-00000025.pt").exists() and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
