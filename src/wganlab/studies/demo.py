@@ -26,7 +26,7 @@ OBJECTIVES = {
     "wgan": ["objective.name=wgan"],
     "wgan-gp": ["objective.name=wgan-gp", "objective.penalty_weight=0.1", "optim.betas=0.5,0.9"],
 }
-DEFAULT_STEPS = 1500
+DEFAULT_STEPS = 1200
 SNAPSHOTS = 4
 
 
@@ -101,7 +101,7 @@ def draw_figure(runs: dict[str, Path], path: Path, steps: int) -> None:
         config = demo_config(objective, steps)
         for column, (step, fake) in enumerate(snapshot_samples(run_dir, config, z)[-SNAPSHOTS:]):
             axis = axes[row, column]
-            plot_points(axis, fake, real, f"{objective.upper()}, step {step}")
+            plot_points(axis, fake, real, f"{objective.upper()}, step {step}", legend=False)
             axis.set_xlim(-2.2, 2.2)
             axis.set_ylim(-2.2, 2.2)
         train_rows, eval_rows = read_metrics(run_dir, "train"), read_metrics(run_dir, "eval")

@@ -39,7 +39,7 @@ def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> N
     picture.save(path)
 
 
-def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "") -> None:
+def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "", *, legend: bool = True) -> None:
     """Generated points over the real data: a scatter for 2-D, overlaid histograms for 1-D."""
     fake_np = fake.detach().float().cpu().numpy()
     real_np = real.detach().float().cpu().numpy() if real is not None else None
@@ -55,10 +55,11 @@ def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "") -> Non
         if real_np is not None:
             axis.scatter(real_np[:, 0], real_np[:, 1], s=2, alpha=0.35, color="tab:orange", label="real")
         axis.scatter(fake_np[:, 0], fake_np[:, 1], s=2, alpha=0.35, color="tab:blue", label="generated")
-        axis.set_aspect("equal", adjustable="datalim")
+        axis.set_aspect("equal", adjustable="box")  # callers may still fix the limits
     if title:
         axis.set_title(title, fontsize=10)
-    axis.legend(loc="upper right", fontsize=7, markerscale=4)
+    if legend:
+        axis.legend(loc="upper right", fontsize=7, markerscale=4)
 
 
 def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "") -> None:
