@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class Logbook:
         self.metrics_path = run_dir / "metrics.jsonl"
         self.writer = None
         self.bar = None
+        self.shown: dict[str, str] = {}
         self.last_time = time.perf_counter()
         self.last_step = start_step
         if not enabled:
@@ -44,7 +46,9 @@ class Logbook:
             for line in self.metrics_path.read_text().splitlines()
             if line.strip() and json.loads(line)["step"] <= step
         ]
-        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+        partial = self.metrics_path.with_suffix(".jsonl.tmp")  # replaced whole, so a crash here loses nothing
+        partial.write_text("".join(line + "\n" for line in kept))
+        os.replace(partial, self.metrics_path)
 
     def seconds_per_step(self, step: int) -> float:
         now = time.perf_counter()
@@ -63,13 +67,14 @@ class Logbook:
                 if isinstance(value, int | float) and math.isfinite(value):
                     self.writer.add_scalar(f"{kind}/{name}", value, step)
         if self.bar is not None:
-            shown = {
-                k: f"{v:.4g}"
+            # Training and evaluation records arrive at different steps: keep the latest of each on the bar.
+            self.shown.update(
+                (k, f"{v:.4g}")
                 for k, v in values.items()
                 if k in ("w_estimate", "js_estimate", "w1", "fid") and isinstance(v, float)
-            }
-            if shown:
-                self.bar.set_postfix(shown, refresh=False)
+            )
+            if self.shown:
+                self.bar.set_postfix(self.shown, refresh=False)
 
     def advance(self) -> None:
         if self.bar is not None:
