@@ -45,13 +45,30 @@ def mode_centres(name: str) -> Tensor | None:
     return None
 
 
-def sample_toy(name: str, n: int, noise_std: float, rng: torch.Generator, device: torch.device) -> Tensor:
-    """n samples of toy `name` (float32, shape (n, dims)); noise_std 0 means the toy's published default."""
+def unscaled_centres(name: str, device: torch.device) -> Tensor | None:
+    """Mixture centres before the toy's rescaling, on `device` (what `sample_toy` adds the noise to)."""
+    centres = mode_centres(name)
+    return None if centres is None else centres.to(device) * SPECS[name].scale
+
+
+def sample_toy(
+    name: str,
+    n: int,
+    noise_std: float,
+    rng: torch.Generator,
+    device: torch.device,
+    *,
+    centres: Tensor | None = None,
+) -> Tensor:
+    """n samples of toy `name` (float32, shape (n, dims)); noise_std 0 means the toy's published default.
+
+    `centres`: `unscaled_centres(name, device)` made once by a caller that samples every step.
+    """
     spec = SPECS[name]
     std = noise_std or spec.default_noise
     kw = {"generator": rng, "device": device}
     if name in ("eight_gaussians", "twenty_five_gaussians", "two_gaussians_1d"):
-        centres = mode_centres(name).to(device) * spec.scale
+        centres = unscaled_centres(name, device) if centres is None else centres
         picks = torch.randint(0, len(centres), (n,), **kw)
         points = centres[picks] + std * torch.randn(n, spec.dims, **kw)
     elif name == "swiss_roll":
@@ -98,9 +115,12 @@ class ToyBatches:
         self.rank = rank
         self.world_size = world_size
         self.sample_shape: tuple[int, ...] = (SPECS[self.name].dims,)
+        self.centres = unscaled_centres(self.name, device)  # made once, not at every batch
 
     def next_batch(self, batch_size: int) -> Tensor:
-        everyone = sample_toy(self.name, batch_size * self.world_size, self.noise_std, self.rng, self.device)
+        everyone = sample_toy(
+            self.name, batch_size * self.world_size, self.noise_std, self.rng, self.device, centres=self.centres
+        )
         # Rows rank, rank + world_size, ...: as ImageBatches, the noise z and the penalty's mixes do.
         return everyone[self.rank :: self.world_size]
 

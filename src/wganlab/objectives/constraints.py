@@ -44,9 +44,14 @@ class WeightClip:
     @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
         params = list(critic.parameters())
-        # One fused kernel per bound over all tensors instead of a clamp launch per parameter.
-        torch._foreach_clamp_min_(params, -self.clip_value)
-        torch._foreach_clamp_max_(params, self.clip_value)
+        if params and params[0].is_cuda:
+            # One fused kernel per bound over all tensors instead of a clamp launch per parameter.
+            torch._foreach_clamp_min_(params, -self.clip_value)
+            torch._foreach_clamp_max_(params, self.clip_value)
+        else:
+            # On CPU the foreach ops loop over the tensors anyway; one clamp per tensor reads it once, not twice.
+            for param in params:
+                param.clamp_(-self.clip_value, self.clip_value)
 
 
 class GradientPenalty:
