@@ -2,8 +2,13 @@
 
 import pytest
 import torch
+from critic_checks import (
+    assert_batch_norm_couples_in_training_only,
+    assert_double_backward_reaches_every_parameter,
+    assert_scores_each_sample_independently,
+    noise,
+)
 from torch import nn
-from torch.testing import assert_close
 
 from wganlab.config import ModelConfig
 from wganlab.errors import ConfigError
@@ -20,10 +25,6 @@ def small(**overrides) -> ModelConfig:
 
 def count(network: nn.Module) -> int:
     return sum(p.numel() for p in network.parameters())
-
-
-def noise(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -122,51 +123,26 @@ def test_parameter_counts_28px():
     assert count(critic) == 138_817
 
 
-def scores_alone(critic: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([critic(image[None]) for image in images])
-
-
 @pytest.mark.parametrize("norm", ["none", "layer", "instance"])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("size", [16, 28])
 def test_critic_scores_each_sample_independently(norm, training, size):
     _, critic = build_dcgan(small(critic_norm=norm), (3, size, size))
     critic.train(training)
-    images = noise(4, 3, size, size)
-    assert_close(critic(images), scores_alone(critic, images), rtol=1e-5, atol=1e-6)
+    assert_scores_each_sample_independently(critic, noise(4, 3, size, size))
 
 
 def test_batch_norm_critic_couples_the_batch_in_training_only():
     torch.manual_seed(0)  # PyTorch's default init draws from the global RNG
     _, critic = build_dcgan(small(critic_norm="batch"), (3, 16, 16))
-    images = noise(4, 3, 16, 16)
-    others = torch.cat([images[:1], noise(3, 3, 16, 16, seed=1)])
-    critic.train()
-    alone, among_others = critic(images)[0], critic(others)[0]
-    # Relative to the score, not an absolute tolerance: these scores are small at init. Over 200 random inits
-    # the training-mode change was at least 2e-4 of the score; float32 rounding is about 1e-7.
-    assert (alone - among_others).abs() > 1e-5 * among_others.abs()
-    critic.eval()
-    assert_close(critic(images)[0], critic(others)[0])
-
-
-def critic_step_with_penalty(critic: nn.Module, images: torch.Tensor) -> None:
-    """WGAN-GP's critic loss on `images` as interpolates: the penalty needs the double backward."""
-    images = images.clone().requires_grad_(True)
-    scores = critic(images)
-    (gradient,) = torch.autograd.grad(scores.sum(), images, create_graph=True)
-    penalty = ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
-    (scores.mean() + 10 * penalty).backward()
+    assert_batch_norm_couples_in_training_only(critic, (3, 16, 16))
 
 
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("size", [16, 28])
 def test_critic_supports_double_backward(norm, size):
     _, critic = build_dcgan(small(critic_norm=norm), (3, size, size))
-    critic_step_with_penalty(critic, noise(3, 3, size, size))
-    for name, parameter in critic.named_parameters():
-        assert parameter.grad is not None, name
-        assert torch.isfinite(parameter.grad).all(), name
+    assert_double_backward_reaches_every_parameter(critic, noise(3, 3, size, size))
 
 
 @pytest.mark.parametrize("shape", [(3, 8, 8), (3, 36, 36), (3, 100, 100), (1, 32, 64), (3, 27, 27), (2,)])
