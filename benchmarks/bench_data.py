@@ -89,10 +89,7 @@ def bench_batches_vs_step(repeats: int) -> None:
     device = torch.device("cpu")
     started = time.perf_counter()
     images = load_image_array(DataConfig(source="idx", image_size=32, channels=1))
-    print(
-        f"Fashion-MNIST train 28 -> 32 px load + resize: {time.perf_counter() - started:.2f} s, "
-        f"{images.shape}"
-    )
+    print(f"Fashion-MNIST train 28 -> 32 px load + resize: {time.perf_counter() - started:.2f} s, {images.shape}")
     for flip in (False, True):
         batches = ImageBatches(images, device=device, rng=torch.Generator().manual_seed(0), flip=flip)
         for _ in range(20):
@@ -151,9 +148,7 @@ def stream_child(path: str, mode: str, batches_to_draw: int) -> None:
     before = vm_hwm_mib()
     started = time.perf_counter()
     if mode == "imagebatches":
-        batches = ImageBatches(
-            mapped, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0), stream=True
-        )
+        batches = ImageBatches(mapped, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0), stream=True)
         for _ in range(batches_to_draw):
             batches.next_batch(64)
     else:

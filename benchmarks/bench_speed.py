@@ -3,13 +3,17 @@
     python benchmarks/bench_speed.py                       # all cases, 3 rounds, default threads
     python benchmarks/bench_speed.py --rounds 3 --threads 1 --cases toy-wgan-gp,toy-wgan,mnist-wgan-gp \
         --toy-iters 10 2 --mnist-iters 2 1                 # what benchmarks/results/speed.md reports
+    python benchmarks/bench_speed.py --baseline ../old-checkout --variants "ref,ours fp32,baseline fp32"
+                                                           # a change's before and after, in the same rounds
 
 Each measurement is its own subprocess (fresh interpreter, its own peak RSS from os.wait4), and the variants
 of a case run in turn (ref, ours fp32, ours bf16, ref, ...), so a machine shared with other jobs slows them
 alike; ratios are taken round by round (ours / the reference of the same round), then the median.
 
-Ours runs the real `wganlab.training.loop.critic_step` / `generator_step` on a `build_state` state, exactly
-as `train()` calls them (no logging, sampling or checkpoints: the reference loops have none either).
+Ours runs the real `wganlab.training.loop.train_step` on a `build_state` state, exactly as `train()` calls it
+(no logging, sampling or checkpoints: the reference loops have none either). With `--baseline DIR`, the
+"baseline" variants run DIR's own copy of this script's worker against DIR/src, so a change is measured
+before and after in the same interleaved rounds.
 Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
 the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
 best 2048^2 matmul rate measured here in the same dtype.
@@ -53,6 +57,7 @@ MNIST_MODEL = [
 ]
 ITERS = {"toy": (40, 5), "mnist": (8, 2)}  # (timed, warm-up) generator iterations per subprocess
 THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--threads)
+BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker the "baseline" variants run
 
 
 def our_config(case: str, precision: str, extra: list[str]):
@@ -70,23 +75,17 @@ def our_config(case: str, precision: str, extra: list[str]):
 
 
 def run_ours(case: str, precision: str, iters: int, warmup: int, extra: list[str], count_flops: bool) -> dict:
-    import torch
-
-    from wganlab.objectives import critic_updates
     from wganlab.training.distributed import DistContext
-    from wganlab.training.loop import critic_step, generator_step
+    from wganlab.training.loop import train_step
     from wganlab.training.state import build_state
 
     config = our_config(case, precision, extra)
-    s = build_state(config, DistContext(0, 1, 0, torch.device("cpu")), progress=False)
+    s = build_state(config, DistContext.local("cpu"), progress=False)
 
     def train(n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):  # the body of loop.train() without its interval checks
-            for _ in range(critic_updates(config.objective, s.step)):
-                critic_step(s, s.data.next_batch(s.local_batch_size))
-            generator_step(s)
-            s.step += 1
+            train_step(s)
         return time.perf_counter() - start
 
     train(warmup)
@@ -142,10 +141,12 @@ def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float
     return 2 * size**3 / best
 
 
-def launch(command: list[str]) -> tuple[str, float]:
-    """Run a subprocess; (stdout, its peak RSS in MiB from the kernel's rusage of that one child)."""
+def launch(command: list[str], root: Path = ROOT) -> tuple[str, float]:
+    """Run a subprocess in `root` with `root`/src first on the path; (stdout, its peak RSS in MiB from the
+    kernel's rusage of that one child)."""
     env = {**os.environ, **({"OMP_NUM_THREADS": str(THREADS[0])} if THREADS else {})}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = process.stdout.read(), process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -172,8 +173,10 @@ def measure(case: str, variant: str, extra: list[str]) -> dict:
         seconds = float(out.strip().splitlines()[-1].split("=")[1])
         return {"sec_per_gen_iter": seconds, "peak_rss_mib": peak}
     precision = variant.split()[-1]
-    command = [sys.executable, __file__, "--worker", case, precision, str(iters), str(warmup), *extra]
-    out, peak = launch(command)
+    root = BASELINE[0] if variant.startswith("baseline") else ROOT
+    script = root / "benchmarks" / "bench_speed.py"
+    command = [sys.executable, str(script), "--worker", case, precision, str(iters), str(warmup), *extra]
+    out, peak = launch(command, root)
     return {**json.loads(out.strip().splitlines()[-1]), "peak_rss_mib": peak}
 
 
@@ -181,17 +184,11 @@ def count_flops(case: str, variant: str, extra: list[str]) -> float:
     if variant == "ref":
         command = [sys.executable, __file__, "--flops-ref", case]
     else:
-        command = [
-            sys.executable,
-            __file__,
-            "--worker",
-            case,
-            variant.split()[-1],
-            "1",
-            "1",
-            "--flops",
-            *extra,
-        ]
+        root = BASELINE[0] if variant.startswith("baseline") else ROOT
+        script = root / "benchmarks" / "bench_speed.py"
+        command = [sys.executable, str(script), "--worker", case, variant.split()[-1], "1", "1", "--flops", *extra]
+        out, _ = launch(command, root)
+        return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
     out, _ = launch(command)
     return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
 
@@ -205,7 +202,10 @@ def main() -> None:
     parser.add_argument("--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
     parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version, for 'baseline' variants")
     args = parser.parse_args()
+    if args.baseline:
+        BASELINE.append(args.baseline.resolve())
     ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters))
     if args.threads:
         # On an oversubscribed machine OpenMP's spinning threads collapse (measured: 2 threads, load 10, the

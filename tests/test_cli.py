@@ -57,12 +57,8 @@ def test_train_writes_the_run_folder(trained_run):
 
 
 def test_sample_writes_npy_and_png_reproducibly(trained_run, tmp_path):
-    assert (
-        main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "a.npy")]) == 0
-    )
-    assert (
-        main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "b.npy")]) == 0
-    )
+    assert main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "a.npy")]) == 0
+    assert main(["sample", str(trained_run), "--n", "50", "--seed", "3", "--out", str(tmp_path / "b.npy")]) == 0
     a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
     assert a.shape == (50, 2)
     assert np.array_equal(a, b)
@@ -109,7 +105,7 @@ def test_existing_run_is_not_overwritten_without_resume(trained_run, capsys):
 
 
 def test_unknown_metric_is_refused(trained_run):
-    from wganlab.training.run_eval import evaluate_run
+    from wganlab.training.quality import evaluate_run
 
     with pytest.raises(ConfigError, match="unknown toy metric fid"):
         evaluate_run(trained_run, metrics=["fid"], n=100, seed=0, device=__import__("torch").device("cpu"))

@@ -27,9 +27,9 @@ def test_objective_name_alone_gives_the_published_settings():
     ) == ("adam", 1e-4, (0.0, 0.9), 10.0, 5)
     gan = load_config(None, ["objective.name=gan"])
     assert (gan.optim.critic_lr, gan.optim.betas, gan.objective.n_critic) == (2e-4, (0.5, 0.999), 1)
-    assert gan.objective.resolved_constraint == "none"
-    assert wgan.objective.resolved_constraint == "clip"
-    assert gp.objective.resolved_constraint == "penalty"
+    assert (gan.objective.loss, gan.objective.constraint) == ("standard", "none")
+    assert (wgan.objective.loss, wgan.objective.constraint) == ("wasserstein", "clip")
+    assert (gp.objective.loss, gp.objective.constraint) == ("wasserstein", "penalty")
 
 
 def test_precedence_defaults_then_file_then_overrides(tmp_path):
@@ -43,9 +43,7 @@ def test_precedence_defaults_then_file_then_overrides(tmp_path):
 
 
 def test_resolved_config_round_trips_through_toml(tmp_path):
-    config = load_config(
-        None, ["objective.name=gan", "data.source=swiss_roll", "optim.betas=0.1,0.2", "name=x"]
-    )
+    config = load_config(None, ["objective.name=gan", "data.source=swiss_roll", "optim.betas=0.1,0.2", "name=x"])
     path = tmp_path / "config.toml"
     path.write_text(to_toml(config))
     assert load_config(path) == config

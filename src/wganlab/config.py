@@ -1,8 +1,10 @@
 """Run configuration: frozen dataclasses, one per concern, read from TOML plus `section.key=value` overrides.
 
 Precedence: dataclass defaults < the chosen objective's published defaults < the TOML file < overrides.
-The objective layer is what makes `objective.name = "wgan"` alone give Algorithm 1 of the WGAN paper
-(RMSProp, lr 5e-5, c 0.01, n_critic 5) rather than some other objective's optimiser.
+The recipe layer is what makes `objective.name = "wgan"` alone give Algorithm 1 of the WGAN paper
+(RMSProp, lr 5e-5, c 0.01, n_critic 5) rather than some other objective's optimiser. Recipes, losses and
+constraints live in `wganlab.objectives` (a registry); this module reads their names from there when it
+validates, so it stays importable without torch (the CLI's --help needs only the fields below).
 """
 
 import ast
@@ -27,7 +29,14 @@ TOY_SOURCES = (
     "two_gaussians_1d",
 )
 IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder")
-OBJECTIVES = ("gan", "wgan", "wgan-gp")
+DEFAULT_RECIPE = "wgan-gp"
+
+
+def _objective_tables() -> tuple[dict, dict, dict]:
+    """(recipes, losses, constraints) from the objectives registry, imported on first use (it needs torch)."""
+    from wganlab.objectives import CONSTRAINTS, LOSSES, RECIPES
+
+    return RECIPES, LOSSES, CONSTRAINTS
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -124,12 +133,15 @@ class ModelConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ObjectiveConfig:
-    name: str = "wgan-gp"
-    """gan (Goodfellow 2014), wgan (Arjovsky 2017, Algorithm 1) or wgan-gp (Gulrajani 2017)."""
-    constraint: str = "auto"
-    """Lipschitz constraint: auto (none for gan, clip for wgan, penalty for wgan-gp), none, clip or penalty."""
+    name: str = DEFAULT_RECIPE
+    """The recipe: gan (Goodfellow 2014 with DCGAN's optimiser), wgan (Arjovsky 2017, Algorithm 1), wgan-gp
+    (Gulrajani 2017) or sngan (Miyato 2018); it sets the loss, the constraint and the paper's settings."""
+    loss: str = "wasserstein"
+    """What the critic and generator optimise: standard (GAN), wasserstein or hinge (set by the recipe)."""
+    constraint: str = "penalty"
+    """How the critic is kept Lipschitz: none, clip, penalty or spectral (set by the recipe)."""
     generator_loss: str = "non_saturating"
-    """GAN only: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))."""
+    """Standard loss only: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))."""
     n_critic: int = 5
     """Critic updates per generator update."""
     critic_schedule: str = "constant"
@@ -142,10 +154,15 @@ class ObjectiveConfig:
     """two_sided (||grad|| - t)^2, the paper's default, or one_sided max(0, ||grad|| - t)^2."""
     target_norm: float = 1.0
     """t: the gradient norm the penalty pulls towards."""
+    power_iterations: int = 1
+    """Spectral constraint: power-iteration steps per critic forward that track each layer's largest singular
+    value (the paper uses 1; small critics whose top singular values nearly coincide need more)."""
 
     def __post_init__(self) -> None:
-        _choice("objective.name", self.name, OBJECTIVES)
-        _choice("objective.constraint", self.constraint, ("auto", "none", "clip", "penalty"))
+        recipes, losses, constraints = _objective_tables()
+        _choice("objective.name", self.name, tuple(recipes))
+        _choice("objective.loss", self.loss, tuple(losses))
+        _choice("objective.constraint", self.constraint, tuple(constraints))
         _choice("objective.generator_loss", self.generator_loss, ("non_saturating", "minimax"))
         _at_least("objective.n_critic", self.n_critic, 1)
         _choice("objective.critic_schedule", self.critic_schedule, ("constant", "reference"))
@@ -154,12 +171,7 @@ class ObjectiveConfig:
             raise ConfigError(f"objective.penalty_weight={self.penalty_weight} must be a finite number >= 0")
         _choice("objective.penalty_kind", self.penalty_kind, ("two_sided", "one_sided"))
         _positive("objective.target_norm", self.target_norm)
-
-    @property
-    def resolved_constraint(self) -> str:
-        if self.constraint != "auto":
-            return self.constraint
-        return {"gan": "none", "wgan": "clip", "wgan-gp": "penalty"}[self.name]
+        _at_least("objective.power_iterations", self.power_iterations, 1)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -193,8 +205,6 @@ class TrainConfig:
     """auto (cuda when available), cpu, or cuda / cuda:N."""
     precision: str = "fp32"
     """fp32, bf16 or fp16 (autocast; the penalty's norm stays in fp32)."""
-    compile: bool = False
-    """torch.compile the network forwards (optional; measured, never required)."""
 
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
@@ -248,8 +258,11 @@ class RunConfig:
         """Cross-field checks, all gathered into one error."""
         problems = []
         if self.data.is_toy and self.model.architecture != "mlp":
+            problems.append(f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'")
+        if self.objective.constraint == "spectral" and self.model.critic_norm == "batch":
             problems.append(
-                f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'"
+                "objective.constraint='spectral' with model.critic_norm='batch': batch norm rescales what spectral "
+                "normalisation bounds; use model.critic_norm='none'"
             )
         if self.train.precision == "fp16" and self.train.device == "cpu":
             problems.append("train.precision='fp16' is not supported on CPU; use 'bf16' (or 'fp32')")
@@ -270,26 +283,6 @@ SECTIONS: dict[str, type] = {
     "optim": OptimConfig,
     "train": TrainConfig,
     "log": LogConfig,
-}
-
-# The papers' own settings, applied under the file so that naming an objective is enough.
-PUBLISHED_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    # DCGAN (Radford 2016): Adam 2e-4, beta1 0.5; one discriminator update per generator update.
-    "gan": {
-        "objective": {"n_critic": 1},
-        "optim": {"optimizer": "adam", "generator_lr": 2e-4, "critic_lr": 2e-4, "betas": (0.5, 0.999)},
-    },
-    # WGAN, Algorithm 1: alpha 5e-5, c 0.01, m 64, n_critic 5, RMSProp.
-    "wgan": {
-        "objective": {"n_critic": 5, "clip_value": 0.01},
-        "optim": {"optimizer": "rmsprop", "generator_lr": 5e-5, "critic_lr": 5e-5},
-        "train": {"batch_size": 64},
-    },
-    # WGAN-GP, Algorithm 1: lambda 10, n_critic 5, Adam(1e-4, 0, 0.9).
-    "wgan-gp": {
-        "objective": {"n_critic": 5, "penalty_weight": 10.0},
-        "optim": {"optimizer": "adam", "generator_lr": 1e-4, "critic_lr": 1e-4, "betas": (0.0, 0.9)},
-    },
 }
 
 
@@ -416,11 +409,13 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
     origin = str(path) if path is not None else "defaults"
     # The objective decides which published defaults sit under the file; read it first.
     probe = _merge([(origin, file_layer), ("override", override_layer)])
-    objective = probe.get("objective", {}).get("name", ObjectiveConfig().name)
-    _choice("objective.name", objective, OBJECTIVES)
+    recipes, _, _ = _objective_tables()
+    name = probe.get("objective", {}).get("name", DEFAULT_RECIPE)
+    from_override = "name" in override_layer.get("objective", {})
+    _choice(f"{'override' if from_override else origin}: objective.name", name, tuple(recipes))
     merged = _merge(
         [
-            ("published defaults", PUBLISHED_DEFAULTS[objective]),
+            (f"recipe {name!r}", recipes[name].defaults()),
             (origin, file_layer),
             ("override", override_layer),
         ]

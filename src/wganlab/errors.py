@@ -17,5 +17,9 @@ class CheckpointError(UserError):
     """A checkpoint is missing, corrupt or does not match the run."""
 
 
+class MetricError(UserError):
+    """A metric cannot be computed as asked: a missing Inception file, too few samples, an unknown name."""
+
+
 class TrainingDiverged(UserError):
     """A loss became non-finite; the last good checkpoint is left untouched."""

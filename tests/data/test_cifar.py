@@ -18,9 +18,7 @@ BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 def batch_rows(name: str) -> np.ndarray:
     """Two rows (three for test_batch) of 3072 bytes, different in every batch."""
     seed = BATCHES.index(name)
-    return np.random.default_rng(seed).integers(
-        0, 256, (3 if name == "test_batch" else 2, 3072), dtype=np.uint8
-    )
+    return np.random.default_rng(seed).integers(0, 256, (3 if name == "test_batch" else 2, 3072), dtype=np.uint8)
 
 
 def write_folder(root: Path, batches: dict[str, bytes] | None = None) -> Path:
@@ -64,9 +62,7 @@ def test_archive_folder_and_parent_agree(tmp_path):
 def test_archive_only_parent_is_found(tmp_path):
     folder = write_folder(tmp_path / "build")
     archive = write_archive(tmp_path, folder)
-    np.testing.assert_array_equal(
-        load_cifar10(str(archive.parent), "train"), load_cifar10(str(folder), "train")
-    )
+    np.testing.assert_array_equal(load_cifar10(str(archive.parent), "train"), load_cifar10(str(folder), "train"))
 
 
 def test_grayscale_resized_through_load_image_array(tmp_path):

@@ -103,9 +103,7 @@ def test_fashion_mnist_test_split():
 def test_fashion_mnist_at_32_resumes_exactly(resume_check, make_batches):
     images = load_image_array(DataConfig(source="idx", split="test", image_size=32, channels=1))
     assert images.shape == (10000, 1, 32, 32)
-    batch = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0)).next_batch(
-        64
-    )
+    batch = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0)).next_batch(64)
     assert (batch.shape, batch.dtype) == ((64, 1, 32, 32), torch.float32)
     torch.testing.assert_close(batch.clamp(-1, 1), batch, rtol=0, atol=0)
     resume_check(make_batches(images, flip=True), batch_size=64)

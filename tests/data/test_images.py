@@ -51,9 +51,7 @@ def test_ranks_take_disjoint_strided_shares_of_one_permutation():
     images = numbered(11)
     shares = []
     for rank in range(3):
-        batches = ImageBatches(
-            images, device=CPU, rng=torch.Generator().manual_seed(5), rank=rank, world_size=3
-        )
+        batches = ImageBatches(images, device=CPU, rng=torch.Generator().manual_seed(5), rank=rank, world_size=3)
         shares.append(ids(batches.next_batch(3)))
     permutation = torch.randperm(11, generator=torch.Generator().manual_seed(5)).tolist()
     assert shares == [permutation[rank:9:3] for rank in range(3)]
@@ -104,9 +102,7 @@ def test_streaming_a_memmap_gives_the_in_memory_batches(tmp_path):
     mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
     outputs = []
     for stream in (False, True):
-        batches = ImageBatches(
-            mapped, device=CPU, rng=torch.Generator().manual_seed(2), flip=True, stream=stream
-        )
+        batches = ImageBatches(mapped, device=CPU, rng=torch.Generator().manual_seed(2), flip=True, stream=stream)
         assert batches.streaming == stream
         drawn = [batches.next_batch(10) for _ in range(4)]
         drawn.append(batches.reference(30, torch.Generator().manual_seed(4)))

@@ -116,10 +116,6 @@ def test_prepare_writes_pngs_and_a_before_after_grid(tmp_path):
     assert sorted(p.name for p in images_out.iterdir()) == ["car0.png", "car1.png", "car2.png"]
     with Image.open(tmp_path / "out" / "before_after.png") as grid:
         assert grid.size == (3 * 16, 2 * 16)
-    prepared = load_image_array(
-        DataConfig(source="folder", path=str(images_out), image_size=16), progress=False
-    )
-    direct = load_image_array(
-        DataConfig(source="masked_folder", path=str(root), image_size=16), progress=False
-    )
+    prepared = load_image_array(DataConfig(source="folder", path=str(images_out), image_size=16), progress=False)
+    direct = load_image_array(DataConfig(source="masked_folder", path=str(root), image_size=16), progress=False)
     np.testing.assert_array_equal(prepared, direct)

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+from wganlab.errors import MetricError
 from wganlab.metrics.evaluate import evaluate_images
-from wganlab.metrics.features import MetricError
 from wganlab.metrics.fid import fid_from_features
 from wganlab.metrics.kid import kid_from_features
 from wganlab.metrics.precision_recall import precision_recall
@@ -24,9 +24,7 @@ class PixelFeatures(torch.nn.Module):
 
 
 def images(count: int, seed: int, shift: float = 0.0) -> torch.Tensor:
-    return (torch.randn(count, 1, 4, 4, generator=torch.Generator().manual_seed(seed)) * 0.3 + shift).clamp(
-        -1, 1
-    )
+    return (torch.randn(count, 1, 4, 4, generator=torch.Generator().manual_seed(seed)) * 0.3 + shift).clamp(-1, 1)
 
 
 def evaluate(fake, real, metrics, **options):

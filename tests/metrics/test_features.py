@@ -48,9 +48,7 @@ def test_pinned_features_of_four_patterns(inception):
         ]
     )
     assert_close(features[:, :3], expected_first, atol=1e-3, rtol=0)
-    assert_close(
-        features.mean(dim=1), torch.tensor([0.304312, 0.271551, 0.224685, 0.224604]), atol=2e-4, rtol=0
-    )
+    assert_close(features.mean(dim=1), torch.tensor([0.304312, 0.271551, 0.224685, 0.224604]), atol=2e-4, rtol=0)
 
 
 @needs_wheel

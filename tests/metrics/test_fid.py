@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+from wganlab.errors import MetricError
 from wganlab.metrics import fid
-from wganlab.metrics.features import MetricError
 from wganlab.metrics.fid import feature_statistics, fid_from_features, frechet_distance
 
 

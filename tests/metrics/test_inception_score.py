@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 from wganlab.metrics.inception_score import inception_score
 
 

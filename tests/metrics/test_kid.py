@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 from wganlab.metrics.kid import kid_from_features, mmd2_unbiased, polynomial_kernel
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 from wganlab.metrics.precision_recall import knn_radii, precision_recall
 
 

@@ -160,15 +160,10 @@ def test_sizes_between_powers_of_two_end_at_5_6_or_7(size, end):
 
 
 def test_build_networks_initialises_dcgan_reproducibly():
-    builds = [
-        build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
-        for _ in range(2)
-    ]
+    builds = [build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True) for _ in range(2)]
     for first, second in zip(builds[0], builds[1], strict=True):
         for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
             assert torch.equal(a, b), name
     generator, _ = builds[0]
-    bias = next(
-        m.bias for m in generator.modules() if isinstance(m, nn.ConvTranspose2d) and m.bias is not None
-    )
+    bias = next(m.bias for m in generator.modules() if isinstance(m, nn.ConvTranspose2d) and m.bias is not None)
     assert torch.equal(bias, torch.zeros_like(bias))

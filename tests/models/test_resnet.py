@@ -137,10 +137,7 @@ def test_unsupported_sizes_raise_config_error(shape):
 
 
 def test_build_networks_initialises_resnet_reproducibly():
-    builds = [
-        build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
-        for _ in range(2)
-    ]
+    builds = [build_networks(small(), (3, 32, 32), torch.Generator().manual_seed(0), is_image=True) for _ in range(2)]
     for first, second in zip(builds[0], builds[1], strict=True):
         for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
             assert torch.equal(a, b), name

@@ -15,7 +15,7 @@ def test_gan_losses_at_zero_logits_match_hand_values():
     assert_close(gan.generator_loss(zeros), torch.tensor(math.log(2)))
     assert_close(StandardGAN("minimax").generator_loss(zeros), torch.tensor(-math.log(2)))
     # At D = 1/2 everywhere the JS estimate (V + log 4) / 2 is exactly zero.
-    assert_close(gan.estimate(gan.critic_loss(zeros, zeros)), torch.tensor(0.0))
+    assert_close(gan.estimate(zeros, zeros), torch.tensor(0.0))
 
 
 def test_gan_losses_on_nonzero_logits():
@@ -25,6 +25,12 @@ def test_gan_losses_on_nonzero_logits():
     assert_close(StandardGAN().critic_loss(real, fake), expected_critic)
     assert_close(StandardGAN("non_saturating").generator_loss(fake), -torch.log(sigmoid(fake)).mean())
     assert_close(StandardGAN("minimax").generator_loss(fake), torch.log(1 - sigmoid(fake)).mean())
+
+
+def test_gan_estimate_is_log4_minus_the_critic_loss_over_two():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])
+    gan = StandardGAN()
+    assert_close(gan.estimate(real, fake), (math.log(4) - gan.critic_loss(real, fake)) / 2)
 
 
 def test_gan_loss_is_finite_for_extreme_logits():
@@ -38,7 +44,7 @@ def test_wasserstein_losses_match_hand_values():
     objective = Wasserstein()
     critic_loss = objective.critic_loss(real, fake)
     assert_close(critic_loss, torch.tensor(-2.0))
-    assert_close(objective.estimate(critic_loss), torch.tensor(2.0))
+    assert_close(objective.estimate(real, fake), torch.tensor(2.0))
     assert_close(objective.generator_loss(torch.tensor([1.0, -3.0])), torch.tensor(1.0))
 
 

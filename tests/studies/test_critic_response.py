@@ -12,9 +12,9 @@ SMALL = {"widths": "64,64,64", "batch_size": 256, "extra": ("optim.critic_lr=1e-
 def test_presets_give_the_papers_objectives():
     gan = critic_response.train_critic("gan", 0, 0, **SMALL)
     wgan = critic_response.train_critic("wgan", 0, 0, **SMALL)
-    assert isinstance(gan.objective, StandardGAN)
-    assert isinstance(wgan.objective, Wasserstein) and isinstance(wgan.constraint, WeightClip)
-    assert isinstance(wgan.critic_opt, torch.optim.RMSprop) and isinstance(gan.critic_opt, torch.optim.Adam)
+    assert isinstance(gan.loss, StandardGAN)
+    assert isinstance(wgan.loss, Wasserstein) and isinstance(wgan.constraint, WeightClip)
+    assert isinstance(wgan.critic.optimizer, torch.optim.RMSprop) and isinstance(gan.critic.optimizer, torch.optim.Adam)
     fake = gan.generator(torch.zeros(4, 1))
     assert_close(fake, torch.ones(4, 1))  # the fixed generator is z + 1
 

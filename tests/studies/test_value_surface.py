@@ -10,7 +10,7 @@ from wganlab.studies import value_surface
 def test_clipped_critic_weights_stay_within_c(clip):
     # init std 2c: about a third of the weights start outside [-c, c], so the clamp has work to do.
     state, norms = value_surface.train_critic("s_curve", f"clip {clip:g}", 5, 0, "64,64", init_std=2 * clip)
-    params = torch.cat([p.detach().flatten() for p in state.critic_module.parameters()])
+    params = torch.cat([p.detach().flatten() for p in state.critic.network.parameters()])
     bound = torch.tensor(clip, dtype=params.dtype)  # WeightClip clamps to the float32 value of c
     assert_close(params.abs().max(), bound, atol=0, rtol=0)  # some weights sit exactly on the bound
     facts = value_surface.critic_facts(state, f"clip {clip:g}", "s_curve", 0)
@@ -52,5 +52,5 @@ def test_same_seed_same_critic():
     a, norms_a = value_surface.train_critic("s_curve", "penalty", 3, 1, "32,32")
     b, norms_b = value_surface.train_critic("s_curve", "penalty", 3, 1, "32,32")
     assert norms_a == norms_b
-    for p, q in zip(a.critic_module.parameters(), b.critic_module.parameters(), strict=True):
+    for p, q in zip(a.critic.network.parameters(), b.critic.network.parameters(), strict=True):
         assert torch.equal(p, q)

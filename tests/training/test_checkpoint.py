@@ -14,15 +14,16 @@ from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from wganlab.objectives.wasserstein import Wasserstein
 from wganlab.training import loop
 from wganlab.training.checkpoint import load_checkpoint
+from wganlab.training.run_folder import RunFolder
 
 
 def assert_same_networks(a, b):
     for (name, x), (_, y) in zip(
-        a.generator_module.state_dict().items(), b.generator_module.state_dict().items(), strict=True
+        a.generator.network.state_dict().items(), b.generator.network.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
     for (name, x), (_, y) in zip(
-        a.critic_module.state_dict().items(), b.critic_module.state_dict().items(), strict=True
+        a.critic.network.state_dict().items(), b.critic.network.state_dict().items(), strict=True
     ):
         assert torch.equal(x, y), name
 
@@ -32,17 +33,17 @@ def train_records(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "sec_per_step"} for row in rows]
 
 
-@pytest.mark.parametrize("objective", ["gan", "wgan", "wgan-gp"])
+@pytest.mark.parametrize("objective", ["gan", "wgan", "wgan-gp", "sngan"])
 def test_resume_continues_bitwise(tiny_config, tmp_path, objective):
     common = ["log.log_every=3", "log.checkpoint_every=3", "log.sample_every=100"]
     whole = loop.train(tiny_config(objective, "train.steps=6", *common), tmp_path / "whole", progress=False)
     loop.train(tiny_config(objective, "train.steps=3", *common), tmp_path / "split", progress=False)
     resumed_config = tiny_config(objective, "train.steps=6", *common)
-    loop.check_resume(tmp_path / "split", resumed_config)
+    RunFolder(tmp_path / "split").check_resume(resumed_config)
     resumed = loop.train(resumed_config, tmp_path / "split", resume=True, progress=False)
     assert resumed.step == whole.step == 6
     assert_same_networks(whole, resumed)
-    for a, b in zip(whole.critic_opt.state.values(), resumed.critic_opt.state.values(), strict=True):
+    for a, b in zip(whole.critic.optimizer.state.values(), resumed.critic.optimizer.state.values(), strict=True):
         assert all(torch.equal(torch.as_tensor(a[k]), torch.as_tensor(b[k])) for k in a)
     assert torch.equal(whole.noise_rng.get_state(), resumed.noise_rng.get_state())
     assert train_records(tmp_path / "whole") == train_records(tmp_path / "split")
@@ -51,8 +52,8 @@ def test_resume_continues_bitwise(tiny_config, tmp_path, objective):
 def test_resume_refuses_a_changed_setting(tiny_config, tmp_path):
     loop.train(tiny_config("wgan", "train.steps=2"), tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="objective.clip_value"):
-        loop.check_resume(tmp_path / "run", tiny_config("wgan", "train.steps=4", "objective.clip_value=0.1"))
-    loop.check_resume(tmp_path / "run", tiny_config("wgan", "train.steps=4", "log.log_every=1"))
+        RunFolder(tmp_path / "run").check_resume(tiny_config("wgan", "train.steps=4", "objective.clip_value=0.1"))
+    RunFolder(tmp_path / "run").check_resume(tiny_config("wgan", "train.steps=4", "log.log_every=1"))
 
 
 def test_checkpoint_loads_with_weights_only_and_holds_everything(tiny_config, tmp_path):
@@ -84,9 +85,7 @@ def test_keeps_the_last_k_step_checkpoints_and_the_best(tiny_config, tmp_path):
     assert best["best_metric"] == min(r["w1"] for r in evals)
 
 
-def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
-    tiny_config, tmp_path, monkeypatch
-):
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path, monkeypatch):
     config = tiny_config("wgan-gp", "train.steps=10", "log.log_every=2", "log.checkpoint_every=3")
     original = Wasserstein.critic_loss
     calls = {"n": 0}
@@ -180,9 +179,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path, unin
     assert process.returncode == -signal.SIGKILL
     step = torch.load(out / "checkpoints/latest.pt", weights_only=True)["step"]
     assert 20 <= step < 60
-    subprocess.run(
-        [*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True
-    )
+    subprocess.run([*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True)
     resumed = final_generator(out)
     assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
 
@@ -197,9 +194,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_whole(tmp_pat
     )
     assert killed.returncode == -signal.SIGKILL
     assert torch.load(out / "checkpoints/latest.pt", weights_only=True)["step"] == 10  # the 2nd of 3 saves
-    subprocess.run(
-        [*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True
-    )
+    subprocess.run([*TRAIN, "--out", str(out), "--resume"], check=True, cwd=ROOT, env=ENV, capture_output=True)
     resumed = final_generator(out)
     assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
     assert not list((out / "checkpoints").glob(".*.tmp"))  # the half-written temp file was cleared away

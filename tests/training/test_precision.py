@@ -15,7 +15,7 @@ from wganlab.training.distributed import DistContext
 from wganlab.training.precision import autocast, loss_scale
 from wganlab.training.state import RunningStats, build_state
 
-CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+CPU = DistContext.local()
 TINY = ["model.generator_widths=64,64", "model.critic_widths=64,64", "train.batch_size=64"]
 TINY += ["train.device=cpu", "log.progress=false", "log.tensorboard=false", "model.init_std=0.2"]
 # bf16 keeps 8 significant bits (relative rounding 2^-9 = 0.002 per operation); a few layers of matmuls
@@ -45,7 +45,7 @@ def test_bf16_penalty_matches_fp32():
     assert low.dtype == torch.float32 and norms.dtype == torch.float32  # the norm is taken in fp32
     assert_close(low, exact, **BF16_TOLERANCE)
     # Far from zero, so the tolerance is a real test: lambda * E[(|g| - 1)^2] with |g| of order 10.
-    assert_close(exact > 1.0, torch.tensor(True))
+    assert exact > 1.0
 
 
 def _step_gradients(precision: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -53,7 +53,7 @@ def _step_gradients(precision: str) -> tuple[dict[str, torch.Tensor], dict[str, 
     config = load_config(None, ["objective.name=wgan-gp", *TINY, f"train.precision={precision}"])
     s = build_state(config, CPU, progress=False)
     loop.critic_step(s, s.data.next_batch(s.local_batch_size))
-    grads = {name: p.grad.clone() for name, p in s.critic_module.named_parameters()}
+    grads = {name: p.grad.clone() for name, p in s.critic.network.named_parameters()}
     assert all(g.dtype == torch.float32 for g in grads.values())  # fp32 master weights and gradients
     return grads, {k: torch.tensor(v) for k, v in s.stats.means().items()}
 
@@ -89,7 +89,8 @@ def test_penalty_at_a_loss_scale_equals_the_unscaled_penalty():
     results = []
     for scale in (None, torch.tensor(2.0**16, dtype=torch.float64)):
         critic.zero_grad(set_to_none=True)
-        value = penalty.penalty(critic, real, fake, torch.Generator().manual_seed(1), scale)
+        penalty.loss_scale = lambda scale=scale: scale
+        value = penalty.penalty(critic, real, fake, torch.Generator().manual_seed(1))
         value.backward()
         # The last layer's bias has no gradient: the input-gradient does not depend on it.
         results.append((value.detach(), [p.grad for p in critic.parameters()]))
@@ -121,16 +122,16 @@ def test_an_overflowing_step_is_skipped_and_the_clip_still_holds():
     scale; the clip after it leaves the (unchanged, already clipped) weights alone."""
     config = load_config(None, ["objective.name=wgan", *TINY, "objective.clip_value=0.01"])
     s = build_state(config, CPU, progress=False)
-    s.critic_scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+    s.critic.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     s.stats = RunningStats(skip_non_finite=True)
     real = s.data.next_batch(s.local_batch_size)
     loop.critic_step(s, real)  # a normal step first
-    before = [p.detach().clone() for p in s.critic_module.parameters()]
+    before = [p.detach().clone() for p in s.critic.network.parameters()]
     bad = real.clone()
     bad[0, 0] = float("inf")
     loop.critic_step(s, bad)
-    assert_close([p.detach() for p in s.critic_module.parameters()], before, rtol=0, atol=0)
-    assert_close(s.critic_scaler._scale, torch.tensor(2.0**7))
+    assert_close([p.detach() for p in s.critic.network.parameters()], before, rtol=0, atol=0)
+    assert_close(s.critic.scaler._scale, torch.tensor(2.0**7))
     means = s.stats.means()
     assert torch.isfinite(torch.tensor(means["critic_loss"]))  # the skipped step's loss is left out
 
@@ -144,14 +145,15 @@ def test_fp16_critic_step_matches_fp32_on_cuda():
         s = build_state(load_config(None, overrides), cuda, progress=False)
         loop.critic_step(s, s.data.next_batch(s.local_batch_size))
         # The scaler unscaled the gradients in place before its step; a skipped first step leaves inf.
-        grads[precision] = {n: p.grad.clone() for n, p in s.critic_module.named_parameters()}
-        assert s.critic_scaler.is_enabled() == (precision == "fp16")
+        grads[precision] = {n: p.grad.clone() for n, p in s.critic.network.named_parameters()}
+        assert s.critic.scaler.is_enabled() == (precision == "fp16")
     for name, exact in grads["fp32"].items():
         scale = exact.abs().max().item()
         assert_close(grads["fp16"][name], exact, rtol=0.0, atol=0.01 * scale, msg=name)
 
 
-def test_compile_is_refused_rather_than_ignored():
-    config = load_config(None, [*TINY, "train.compile=true"])
-    with pytest.raises(ConfigError, match=r"^train\.compile=true is not supported yet; set train\.compile=false"):
-        build_state(config, CPU, progress=False)
+def test_compile_is_not_a_setting():
+    # torch.compile cannot compile the penalty's double backward and measured no faster on CPU, so there is no
+    # train.compile to half-support: the key is unknown.
+    with pytest.raises(ConfigError, match=r"unknown key train\.compile in override"):
+        load_config(None, [*TINY, "train.compile=true"])

@@ -4,8 +4,8 @@ import torch
 
 from wganlab.data.toy import sample_toy
 from wganlab.metrics.transport import exact_w1
-from wganlab.training.evaluation import generate
 from wganlab.training.loop import train
+from wganlab.training.quality import generate
 
 
 def test_wgan_gp_on_eight_gaussians_reaches_a_small_exact_w1(tiny_config, tmp_path):
@@ -26,7 +26,7 @@ def test_wgan_gp_on_eight_gaussians_reaches_a_small_exact_w1(tiny_config, tmp_pa
         "log.sample_every=100000",
     )
     s = train(config, tmp_path / "run", progress=False)
-    fake = generate(s.generator_module, 2000, 2, torch.Generator().manual_seed(5), torch.device("cpu"))
+    fake = generate(s.generator.network, 2000, 2, torch.Generator().manual_seed(5), torch.device("cpu"))
     real = sample_toy("eight_gaussians", 2000, 0.0, torch.Generator().manual_seed(6), torch.device("cpu"))
     w1 = exact_w1(fake, real)
     assert w1 < 0.45, w1

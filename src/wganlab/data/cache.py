@@ -1,9 +1,8 @@
 """A decoded image set cached as one uint8 `.npy` (memory-mappable) plus a JSON manifest.
 
 The manifest records every source file (relative path, size, mtime) and every option that shaped the
-array; any difference rebuilds it. Writes are atomic: the array and the manifest are each written to a
-temp file and `os.replace`d, the old manifest removed first, so a reader never pairs a manifest with an
-array it does not describe.
+array; any difference rebuilds it. Both files are published with `atomic_write`, the old manifest removed
+first, so a reader never pairs a manifest with an array it does not describe.
 """
 
 import hashlib
@@ -16,9 +15,13 @@ from typing import Any
 import numpy as np
 
 from wganlab.errors import DataError
+from wganlab.files import atomic_write, atomic_write_text
 
 CACHE_FOLDER = ".wganlab-cache"
 FORMAT_VERSION = 1
+
+# fill(out) writes decoded rows into `out` and returns (indices of the rows it filled, extra manifest entries).
+Fill = Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]]
 
 
 def describe_files(root: Path, files: list[Path]) -> list[list[Any]]:
@@ -37,9 +40,7 @@ def cache_location(root: Path, cache_dir: str, options: dict[str, Any]) -> tuple
     return folder / f"images-{digest}.npy", folder / f"images-{digest}.json"
 
 
-def read_cache(
-    array_path: Path, manifest_path: Path, manifest: dict[str, Any]
-) -> tuple[np.ndarray, dict] | None:
+def read_cache(array_path: Path, manifest_path: Path, manifest: dict[str, Any]) -> tuple[np.ndarray, dict] | None:
     """The cached array (memory-mapped) and its stored manifest, or None when absent or out of date."""
     try:
         stored = json.loads(manifest_path.read_text())
@@ -57,53 +58,68 @@ def read_cache(
 
 
 def write_cache(
-    array_path: Path,
-    manifest_path: Path,
-    manifest: dict[str, Any],
-    shape: tuple[int, ...],
-    fill: Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]],
+    array_path: Path, manifest_path: Path, manifest: dict[str, Any], shape: tuple[int, ...], fill: Fill
 ) -> tuple[np.ndarray, dict]:
-    """Build the array with `fill(out)` into a temp memmap of `shape`, then publish it atomically.
-
-    `fill` writes into `out` and returns the indices of the rows it filled (inputs it skipped leave
-    rows unused) plus extra manifest entries, e.g. the skipped files.
-    """
+    """Build the array with `fill` into a memmap of `shape`, drop the rows it skipped, publish atomically."""
     folder = array_path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        temp_array = folder / f".{array_path.stem}.{os.getpid()}.tmp.npy"
-        out = np.lib.format.open_memmap(temp_array, mode="w+", dtype=np.uint8, shape=shape)
     except OSError as err:
         raise DataError(
-            f"cannot write the image cache in {folder} ({err.strerror}); "
-            "set data.cache_dir to a writable folder"
+            f"cannot write the image cache in {folder} ({err.strerror}); set data.cache_dir to a writable folder"
         ) from None
-    temp_paths = [temp_array]
-    try:
-        kept, extra = fill(out)
+    extra: dict[str, Any] = {}
+
+    def build(temp: str) -> None:
+        out = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=shape)
+        kept, more = fill(out)
+        extra.update(more)
         out.flush()
         if len(kept) != shape[0]:
-            # Copy the filled rows, a chunk at a time, into a second temp file of the right length.
-            temp_compact = folder / f".{array_path.stem}.{os.getpid()}.compact.tmp.npy"
-            temp_paths.append(temp_compact)
-            compact = np.lib.format.open_memmap(
-                temp_compact, mode="w+", dtype=np.uint8, shape=(len(kept), *shape[1:])
-            )
-            for start in range(0, len(kept), 1024):
-                compact[start : start + 1024] = out[kept[start : start + 1024]]
-            compact.flush()
-            del compact
-            os.replace(temp_compact, temp_array)
+            # Copy the filled rows, a chunk at a time, into a scratch file of the right length, then put it
+            # in temp's place (atomic_write publishes whatever temp holds when this returns).
+            scratch = folder / f".{array_path.stem}.{os.getpid()}.compact.tmp"
+            try:
+                compact = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(len(kept), *shape[1:]))
+                for start in range(0, len(kept), 1024):
+                    compact[start : start + 1024] = out[kept[start : start + 1024]]
+                compact.flush()
+                del compact
+                os.replace(scratch, temp)
+            finally:
+                scratch.unlink(missing_ok=True)
         del out
-        stored = {**manifest, **extra, "version": FORMAT_VERSION}
-        stored["shape"] = list(np.load(temp_array, mmap_mode="r").shape)
-        temp_manifest = folder / f".{manifest_path.stem}.{os.getpid()}.tmp.json"
-        temp_paths.append(temp_manifest)
-        temp_manifest.write_text(json.dumps(stored))
+
+    try:
         manifest_path.unlink(missing_ok=True)
-        os.replace(temp_array, array_path)
-        os.replace(temp_manifest, manifest_path)
-    finally:
-        for path in temp_paths:
-            path.unlink(missing_ok=True)
-    return np.load(array_path, mmap_mode="r"), stored
+        atomic_write(array_path, build)
+    except OSError as err:
+        raise DataError(
+            f"cannot write the image cache in {folder} ({err.strerror}); set data.cache_dir to a writable "
+            "folder with free space"
+        ) from None
+    array = np.load(array_path, mmap_mode="r")
+    stored = {**manifest, **extra, "version": FORMAT_VERSION, "shape": list(array.shape)}
+    atomic_write_text(manifest_path, json.dumps(stored))
+    return array, stored
+
+
+def load_or_build(
+    root: Path,
+    cache_dir: str,
+    options: dict[str, Any],
+    files: list[Path],
+    shape: Callable[[], tuple[int, ...]],
+    fill: Fill,
+) -> tuple[np.ndarray, dict]:
+    """The cached array for (`options`, the current state of `files`), built with `fill` when absent or stale.
+
+    `shape()` is asked only when building (finding a folder's native size opens every file). Returns the
+    memory-mapped array and its manifest (which holds whatever `fill` added, e.g. skipped files).
+    """
+    manifest = {**options, "files": describe_files(root, files)}
+    array_path, manifest_path = cache_location(root, cache_dir, options)
+    hit = read_cache(array_path, manifest_path, manifest)
+    if hit is not None:
+        return hit
+    return write_cache(array_path, manifest_path, manifest, shape(), fill)

@@ -40,9 +40,7 @@ def _unpickle_images(raw: bytes, where: str) -> np.ndarray:
     try:
         batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as err:  # a corrupt pickle can raise almost anything
-        raise DataError(
-            f"{where} is not a CIFAR-10 python batch ({err}); download the archive again"
-        ) from None
+        raise DataError(f"{where} is not a CIFAR-10 python batch ({err}); download the archive again") from None
     data = batch.get(b"data", batch.get("data")) if isinstance(batch, dict) else None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{where} has no uint8 b'data' array of shape (N, 3072); is it a CIFAR-10 batch?")
@@ -77,9 +75,7 @@ def _read_from_folder(folder: Path, names: list[str]) -> list[np.ndarray]:
 def load_cifar10(path: str, split: str) -> np.ndarray:
     """The `split` images of CIFAR-10 at `path`, uint8 (N, 3, 32, 32)."""
     if not path:
-        raise DataError(
-            f"data.path is empty; set it to {ARCHIVE_NAME} or its extracted {FOLDER_NAME}/ folder"
-        )
+        raise DataError(f"data.path is empty; set it to {ARCHIVE_NAME} or its extracted {FOLDER_NAME}/ folder")
     root = Path(path)
     names = SPLIT_BATCHES[split]
     if root.is_file():
@@ -91,9 +87,7 @@ def load_cifar10(path: str, split: str) -> np.ndarray:
     elif (root / ARCHIVE_NAME).is_file():
         arrays = _read_from_archive(root / ARCHIVE_NAME, names)
     elif root.exists():
-        raise DataError(
-            f"data.path={path!r} holds neither {ARCHIVE_NAME} nor {FOLDER_NAME}/ nor CIFAR batches"
-        )
+        raise DataError(f"data.path={path!r} holds neither {ARCHIVE_NAME} nor {FOLDER_NAME}/ nor CIFAR batches")
     else:
         raise DataError(f"data.path={path!r} does not exist; point it at {ARCHIVE_NAME} or {FOLDER_NAME}/")
     return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]

@@ -22,7 +22,6 @@ from wganlab.data import cache
 from wganlab.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
-FITS = ("crop", "pad")
 
 
 def list_image_files(root: Path) -> list[Path]:
@@ -112,9 +111,7 @@ def decode_all(
     failures = []
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         results = pool.map(task, range(len(items)))
-        for index, reason in enumerate(
-            tqdm(results, total=len(items), desc=description, disable=not progress)
-        ):
+        for index, reason in enumerate(tqdm(results, total=len(items), desc=description, disable=not progress)):
             if reason is not None:
                 failures.append((index, reason))
     failed = {index for index, _ in failures}
@@ -155,50 +152,38 @@ def native_size(files: list[Path], root: Path) -> tuple[int, int]:
     return next(iter(sizes))
 
 
-def load_folder(config: DataConfig, *, progress: bool = True, fit: str = "crop") -> np.ndarray:
+def load_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
     """The images under config.path as uint8 (N, C, S, S), memory-mapped from the cache (built if stale).
 
     channels 0 means RGB here: a folder may mix grayscale and colour files, so there is no one native count.
     """
-    if fit not in FITS:
-        raise DataError(f"fit={fit!r} must be one of {', '.join(FITS)}")
     if not config.path:
         raise DataError("data.path is empty; data.source='folder' needs a folder of images")
     root = Path(config.path)
     files = list_image_files(root)
     if not files:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
-    channels = config.channels or 3
-    options = {"kind": "folder", "image_size": config.image_size, "channels": channels, "fit": fit}
-    manifest = {**options, "files": cache.describe_files(root, files)}
-    array_path, manifest_path = cache.cache_location(root, config.cache_dir, options)
-    hit = cache.read_cache(array_path, manifest_path, manifest)
-    if hit is None:
-        if config.image_size:
-            height = width = config.image_size
-        else:
-            width, height = native_size(files, root)
-        names = [file.relative_to(root).as_posix() for file in files]
+    channels, size, fit = config.channels or 3, config.image_size, config.fit
+    names = [file.relative_to(root).as_posix() for file in files]
 
-        def fill(out: np.ndarray) -> tuple[np.ndarray, dict]:
-            kept, failures = decode_all(
-                out,
-                files,
-                lambda file: decode_image(file, config.image_size, channels, fit),
-                progress=progress,
-                description=f"decoding {root.name}",
-            )
-            skipped = [names[index] for index, _ in failures]
-            if len(kept) == 0:
-                raise DataError(
-                    f"none of the {len(files)} images under {root} could be read ({failures[0][1]})"
-                )
-            report_skipped(root, skipped, config.strict, len(files))
-            return kept, {"skipped": skipped}
-
-        hit = cache.write_cache(
-            array_path, manifest_path, manifest, (len(files), channels, height, width), fill
+    def fill(out: np.ndarray) -> tuple[np.ndarray, dict]:
+        kept, failures = decode_all(
+            out,
+            files,
+            lambda file: decode_image(file, size, channels, fit),
+            progress=progress,
+            description=f"decoding {root.name}",
         )
-    else:
-        report_skipped(root, hit[1].get("skipped", []), config.strict, len(files))
-    return hit[0]
+        if len(kept) == 0:
+            raise DataError(f"none of the {len(files)} images under {root} could be read ({failures[0][1]})")
+        return kept, {"skipped": [names[index] for index, _ in failures]}
+
+    options = {"kind": "folder", "image_size": size, "channels": channels, "fit": fit}
+
+    def shape() -> tuple[int, int, int, int]:
+        width, height = (size, size) if size else native_size(files, root)
+        return len(files), channels, height, width
+
+    array, manifest = cache.load_or_build(root, config.cache_dir, options, files, shape, fill)
+    report_skipped(root, manifest.get("skipped", []), config.strict, len(files))
+    return array

@@ -28,9 +28,7 @@ def find_idx_file(path: Path, split: str) -> Path:
     for name in (f"{prefix}-idx3-ubyte.gz", f"{prefix}-idx3-ubyte", f"{prefix}.idx3-ubyte"):
         if (path / name).is_file():
             return path / name
-    raise DataError(
-        f"no {prefix}-idx3-ubyte(.gz) in {path}; data.source='idx' expects MNIST-style IDX files there"
-    )
+    raise DataError(f"no {prefix}-idx3-ubyte(.gz) in {path}; data.source='idx' expects MNIST-style IDX files there")
 
 
 def _read_bytes(file: Path) -> bytes:
@@ -49,8 +47,7 @@ def read_idx_images(file: Path) -> np.ndarray:
     magic, count, height, width = struct.unpack(">IIII", payload[:16])
     if magic != IMAGES_MAGIC:
         raise DataError(
-            f"{file} has magic number {magic:#010x}, not {IMAGES_MAGIC:#010x} (IDX uint8 images); "
-            "is it a labels file?"
+            f"{file} has magic number {magic:#010x}, not {IMAGES_MAGIC:#010x} (IDX uint8 images); is it a labels file?"
         )
     expected = count * height * width
     if len(payload) - 16 != expected:

@@ -61,13 +61,11 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
     elif config.source == "cifar10":
         images = load_cifar10(config.path, config.split)
     elif config.source == "folder":
-        return load_folder(config, progress=progress, fit=config.fit)
+        return load_folder(config, progress=progress)
     elif config.source == "masked_folder":
         return load_masked_folder(config, progress=progress)
     else:
-        raise DataError(
-            f"data.source={config.source!r} is not an image source (idx, cifar10, folder, masked_folder)"
-        )
+        raise DataError(f"data.source={config.source!r} is not an image source (idx, cifar10, folder, masked_folder)")
     if config.image_size:
         images = resize_array(images, config.image_size)
     return convert_channels(images, config.channels)
@@ -126,12 +124,9 @@ class ImageBatches:
         self.num_images = len(images)
         self.per_epoch = self.num_images // world_size
         if stream is None:
-            stream = (
-                isinstance(images, np.memmap) and images.nbytes > memory_fraction * available_memory_bytes()
-            )
+            stream = isinstance(images, np.memmap) and images.nbytes > memory_fraction * available_memory_bytes()
         self.streaming = stream
         if stream:
-            self._array = images
             self._file = _RowReader(images)
             self.images = None
         else:
@@ -229,9 +224,7 @@ class ImageBatches:
         self.permutation = state["permutation"].to(torch.int64).cpu()
         self.flips = state["flips"].to(torch.bool).cpu()
         if self.flip and self.epoch and len(self.flips) != self.num_images:
-            raise DataError(
-                "the data position was saved without flips but data.flip is on; resume with the same flip"
-            )
+            raise DataError("the data position was saved without flips but data.flip is on; resume with the same flip")
         if self.epoch:
             self._split_share()
 

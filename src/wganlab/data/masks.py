@@ -6,7 +6,6 @@ work). The background becomes white, the image is cropped to the foreground's bo
 white to a square around it and resized (Lanczos) to the target size.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from wganlab.config import DataConfig
 from wganlab.data import cache
 from wganlab.data.folder import decode_all, flatten_alpha, list_image_files, report_skipped, to_chw
 from wganlab.errors import DataError
+from wganlab.files import atomic_write
 
 MASK_FOLDERS = ("mask", "masks")
 WHITE = 255
@@ -34,9 +34,7 @@ def find_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     """[(name, image, mask)] sorted by name; DataError when a file has no partner or a name repeats."""
     files = list_image_files(root)
     if not files:
-        raise DataError(
-            f"no images found under {root}; data.source='masked_folder' expects x.jpg + x_mask.gif pairs"
-        )
+        raise DataError(f"no images found under {root}; data.source='masked_folder' expects x.jpg + x_mask.gif pairs")
     images: dict[str, Path] = {}
     masks: dict[str, Path] = {}
     for file in files:
@@ -46,9 +44,7 @@ def find_pairs(root: Path) -> list[tuple[str, Path, Path]]:
         table = masks if is_mask else images
         if name in table:
             other = table[name].relative_to(root).as_posix()
-            raise DataError(
-                f"two files under {root} pair as {name!r} ({other}, {relative.as_posix()}); rename one"
-            )
+            raise DataError(f"two files under {root} pair as {name!r} ({other}, {relative.as_posix()}); rename one")
         table[name] = file
     lonely_masks = sorted(masks.keys() - images.keys())
     lonely_images = sorted(images.keys() - masks.keys())
@@ -68,9 +64,7 @@ def apply_mask(image: Image.Image, mask: Image.Image, size: int) -> Image.Image:
     rgb = np.array(flatten_alpha(image).convert("RGB"))
     alpha = np.asarray(mask.convert("L"))
     if alpha.shape != rgb.shape[:2]:
-        raise ValueError(
-            f"mask is {alpha.shape[1]}x{alpha.shape[0]} but image is {rgb.shape[1]}x{rgb.shape[0]}"
-        )
+        raise ValueError(f"mask is {alpha.shape[1]}x{alpha.shape[0]} but image is {rgb.shape[1]}x{rgb.shape[0]}")
     peak = int(alpha.max())
     if peak == 0:
         raise ValueError("mask is empty")
@@ -96,44 +90,33 @@ def process_pair(image_path: Path, mask_path: Path, size: int) -> Image.Image:
 def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
     """Processed pairs under config.path as uint8 (N, C, S, S), memory-mapped from their cache."""
     if not config.path:
-        raise DataError(
-            "data.path is empty; data.source='masked_folder' needs a folder of image + mask pairs"
-        )
+        raise DataError("data.path is empty; data.source='masked_folder' needs a folder of image + mask pairs")
     if not config.image_size:
-        raise DataError(
-            "data.source='masked_folder' needs data.image_size (the objects' boxes differ in size)"
-        )
+        raise DataError("data.source='masked_folder' needs data.image_size (the objects' boxes differ in size)")
     root = Path(config.path)
     pairs = find_pairs(root)
     channels = config.channels or 3
     size = config.image_size
+
+    def fill(out: np.ndarray) -> tuple[np.ndarray, dict]:
+        kept, failures = decode_all(
+            out,
+            pairs,
+            lambda pair: to_chw(process_pair(pair[1], pair[2], size), channels),
+            progress=progress,
+            description=f"masking {root.name}",
+        )
+        if len(kept) == 0:
+            raise DataError(f"none of the {len(pairs)} pairs under {root} could be read ({failures[0][1]})")
+        return kept, {"skipped": [pairs[index][1].relative_to(root).as_posix() for index, _ in failures]}
+
     options = {"kind": "masked_folder", "image_size": size, "channels": channels}
     files = [file for _, image, mask in pairs for file in (image, mask)]
-    manifest = {**options, "files": cache.describe_files(root, files)}
-    array_path, manifest_path = cache.cache_location(root, config.cache_dir, options)
-    hit = cache.read_cache(array_path, manifest_path, manifest)
-    if hit is None:
-
-        def fill(out: np.ndarray) -> tuple[np.ndarray, dict]:
-            kept, failures = decode_all(
-                out,
-                pairs,
-                lambda pair: to_chw(process_pair(pair[1], pair[2], size), channels),
-                progress=progress,
-                description=f"masking {root.name}",
-            )
-            skipped = [pairs[index][1].relative_to(root).as_posix() for index, _ in failures]
-            if len(kept) == 0:
-                raise DataError(
-                    f"none of the {len(pairs)} pairs under {root} could be read ({failures[0][1]})"
-                )
-            report_skipped(root, skipped, config.strict, len(pairs))
-            return kept, {"skipped": skipped}
-
-        hit = cache.write_cache(array_path, manifest_path, manifest, (len(pairs), channels, size, size), fill)
-    else:
-        report_skipped(root, hit[1].get("skipped", []), config.strict, len(pairs))
-    return hit[0]
+    array, manifest = cache.load_or_build(
+        root, config.cache_dir, options, files, lambda: (len(pairs), channels, size, size), fill
+    )
+    report_skipped(root, manifest.get("skipped", []), config.strict, len(pairs))
+    return array
 
 
 def prepare_masked_folder(
@@ -153,14 +136,11 @@ def prepare_masked_folder(
     def write(pair: tuple[str, Path, Path]) -> np.ndarray:
         name, image, mask = pair
         result = process_pair(image, mask, size)
-        temp = images_out / f".{name}.{os.getpid()}.tmp.png"
-        result.save(temp, format="PNG")
-        os.replace(temp, images_out / f"{name}.png")
+        # Thousands of derived files: renamed into place (never torn) without an fsync each.
+        atomic_write(images_out / f"{name}.png", lambda temp: result.save(temp, format="PNG"), durable=False)
         return np.empty(0)
 
-    kept, failures = decode_all(
-        None, pairs, write, progress=progress, description=f"preparing {Path(src).name}"
-    )
+    kept, failures = decode_all(None, pairs, write, progress=progress, description=f"preparing {Path(src).name}")
     skipped = [pairs[index][1].relative_to(src).as_posix() for index, _ in failures]
     if len(kept) == 0:
         raise DataError(f"none of the {len(pairs)} pairs under {src} could be read ({failures[0][1]})")
@@ -175,7 +155,5 @@ def prepare_masked_folder(
         with Image.open(images_out / f"{name}.png") as after:
             grid.paste(after.convert("RGB"), (column * size, size))
     grid_path = Path(out) / "before_after.png"
-    temp = grid_path.with_name(f".before_after.{os.getpid()}.tmp.png")
-    grid.save(temp, format="PNG")
-    os.replace(temp, grid_path)
+    atomic_write(grid_path, lambda temp: grid.save(temp, format="PNG"))
     return images_out

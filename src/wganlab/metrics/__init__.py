@@ -1,0 +1,14 @@
+"""Sample-quality metrics. The names a user can ask for live here once, torch-free (the CLI's help lists them
+without importing torch): each maps to the keys its values are written under."""
+
+TOY_METRICS: dict[str, tuple[str, ...]] = {
+    "w1": ("w1",),  # exact Wasserstein-1 distance to fresh real samples (POT)
+    "sliced_w2": ("sliced_w2",),
+    "modes": ("modes_hit", "modes_total", "high_quality_share"),
+}
+IMAGE_METRICS: dict[str, tuple[str, ...]] = {
+    "fid": ("fid",),
+    "kid": ("kid_mean", "kid_std"),
+    "pr": ("precision", "recall"),
+    "is": ("is_mean", "is_std"),
+}

@@ -7,33 +7,21 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from wganlab.metrics.features import (
-    NEEDS_LOGITS,
-    InceptionFeatures,
-    MetricError,
-    extract_features,
-    generated_batches,
-)
+from wganlab.errors import MetricError
+from wganlab.metrics import IMAGE_METRICS as METRICS
+from wganlab.metrics.features import NEEDS_LOGITS, InceptionFeatures, extract_features, generated_batches
 from wganlab.metrics.fid import feature_statistics, frechet_distance
 from wganlab.metrics.inception_score import inception_score
 from wganlab.metrics.kid import kid_from_features
 from wganlab.metrics.precision_recall import precision_recall
 from wganlab.metrics.reference import ReferenceStats, load_reference, save_reference
 
-METRICS = {
-    "fid": ("fid",),
-    "kid": ("kid_mean", "kid_std"),
-    "pr": ("precision", "recall"),
-    "is": ("is_mean", "is_std"),
-}
-
 
 def check_metrics(metrics: Sequence[str]) -> list[str]:
     unknown = [name for name in metrics if name not in METRICS]
     if unknown or not metrics:
         raise MetricError(
-            f"unknown image metric {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from {', '.join(METRICS)}"
+            f"unknown image metric {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(METRICS)}"
         )
     return list(dict.fromkeys(metrics))
 
@@ -76,8 +64,7 @@ def evaluate_images(
         raise MetricError(NEEDS_LOGITS)
     if "kid" in names and n < kid_subset_size:
         raise MetricError(
-            f"KID needs n >= kid subset_size={kid_subset_size} samples, got n={n}; "
-            "raise n or lower the subset size"
+            f"KID needs n >= kid subset_size={kid_subset_size} samples, got n={n}; raise n or lower the subset size"
         )
     if isinstance(fake, Tensor) and len(fake) < n:
         raise MetricError(f"asked for n={n} samples but only {len(fake)} fake images were given")
@@ -104,9 +91,7 @@ def evaluate_images(
     if needs_features:
         features = torch.cat(fake_features)
         if "fid" in names:
-            values["fid"] = frechet_distance(
-                *feature_statistics(features), reference.mean, reference.covariance
-            )
+            values["fid"] = frechet_distance(*feature_statistics(features), reference.mean, reference.covariance)
         if "kid" in names:
             values["kid_mean"], values["kid_std"] = kid_from_features(
                 features, reference.features, rng=rng, num_subsets=kid_subsets, subset_size=kid_subset_size

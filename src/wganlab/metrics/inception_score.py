@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 
 
 def inception_score(logits: Tensor, splits: int = 10) -> tuple[float, float]:

@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 
 
 def polynomial_kernel(x: Tensor, y: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ inside the fake manifold. Distances are computed `chunk` rows at a time: memory 
 import torch
 from torch import Tensor
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
 
 
 def squared_norms(features: Tensor) -> Tensor:
@@ -27,9 +27,7 @@ def squared_distances(a: Tensor, b: Tensor, b_norms: Tensor) -> Tensor:
 def knn_radii(features: Tensor, k: int, chunk: int) -> Tensor:
     """Squared distance of each row to its k-th nearest neighbour in the same set, itself not counted."""
     if len(features) <= k:
-        raise MetricError(
-            f"precision/recall with k={k} needs more than {k} samples per set, got {len(features)}"
-        )
+        raise MetricError(f"precision/recall with k={k} needs more than {k} samples per set, got {len(features)}")
     radii = torch.empty(len(features), dtype=features.dtype)
     norms = squared_norms(features)
     for start in range(0, len(features), chunk):

@@ -8,8 +8,6 @@ count never reuses stale statistics. Files are written to a temporary name, then
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from wganlab.metrics.features import MetricError
+from wganlab.errors import MetricError
+from wganlab.files import atomic_write
 from wganlab.metrics.fid import feature_statistics
 
 FORMAT_VERSION = 1
@@ -39,9 +38,7 @@ def file_sha256(path: Path) -> str:
     return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def make_reference_key(
-    *, source: str, path: str, split: str, image_size: int, count: int, feature_file: Path
-) -> str:
+def make_reference_key(*, source: str, path: str, split: str, image_size: int, count: int, feature_file: Path) -> str:
     """The cache key of a dataset's reference statistics under the feature network in `feature_file`."""
     fields = {
         "version": FORMAT_VERSION,
@@ -93,19 +90,11 @@ def load_reference(cache_dir: Path, key: str) -> ReferenceStats | None:
 def save_reference(cache_dir: Path, key: str, stats: ReferenceStats) -> Path:
     """Write atomically: a crash leaves either the old file or none, never a half-written one."""
     file = cache_file(cache_dir, key)
-    file.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "key": key,
         "mean": torch.from_numpy(stats.mean),
         "covariance": torch.from_numpy(stats.covariance),
         "features": stats.features,
     }
-    handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=file.name, suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, file)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    atomic_write(file, lambda temp: torch.save(payload, temp))
     return file

@@ -3,7 +3,8 @@
 Networks never know which objective trains them; `build_networks` picks the family from the config.
 """
 
-import warnings
+import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -30,13 +31,9 @@ def build_networks(
     return generator, critic
 
 
-def _construct(
-    config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool
-) -> tuple[nn.Module, nn.Module]:
+def _construct(config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> tuple[nn.Module, nn.Module]:
     if config.architecture == "mlp":
-        generator: nn.Module = MLPGenerator(
-            config.z_dim, config.generator_widths, sample_shape, tanh_out=is_image
-        )
+        generator: nn.Module = MLPGenerator(config.z_dim, config.generator_widths, sample_shape, tanh_out=is_image)
         critic: nn.Module = MLPCritic(
             sample_shape, config.critic_widths, leaky=config.critic_activation == "leaky_relu"
         )
@@ -59,11 +56,12 @@ def has_batch_norm(network: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules())
 
 
-def warn_if_batch_norm_critic(critic: nn.Module) -> None:
-    """The gradient penalty is defined per sample; batch norm couples the samples of a batch."""
-    if has_batch_norm(critic):
-        warnings.warn(
-            "the critic has batch norm, which the gradient penalty's per-sample gradients assume away; "
-            "WGAN-GP replaces it with layer norm (set model.critic_norm='layer')",
-            stacklevel=2,
-        )
+@contextlib.contextmanager
+def evaluating(network: nn.Module) -> Iterator[nn.Module]:
+    """`network` in eval mode (batch norm uses its running statistics) for the block, then as it was."""
+    was_training = network.training
+    network.eval()
+    try:
+        yield network
+    finally:
+        network.train(was_training)

@@ -67,9 +67,7 @@ def _geometry(sample_shape: tuple[int, ...]) -> tuple[int, int]:
 class DCGANGenerator(nn.Module):
     """z (batch, z_dim) -> image (batch, C, H, W) in [-1, 1]."""
 
-    def __init__(
-        self, z_dim: int, image_channels: int, channels: int, end: int, levels: int, *, use_batch_norm: bool
-    ):
+    def __init__(self, z_dim: int, image_channels: int, channels: int, end: int, levels: int, *, use_batch_norm: bool):
         super().__init__()
         widths = [channels * 2 ** (levels - 1 - i) for i in range(levels)]  # 64 px, channels 64: 512 ... 64
         layers: list[nn.Module] = []

@@ -10,10 +10,8 @@ def init_weights(network: nn.Module, std: float, rng: torch.Generator) -> None:
     """DCGAN's init: conv and linear weights from N(0, std), biases zero; norm layers keep weight 1, bias 0.
 
     Every draw takes `rng`, so two networks built from the same seed are identical whatever else ran before.
-    std == 0 keeps PyTorch's default (Kaiming-uniform) init, as the WGAN-GP reference code uses.
+    (std == 0, PyTorch's default init as the WGAN-GP reference code uses, is handled by `build_networks`.)
     """
-    if std == 0:
-        return
     with torch.no_grad():
         for module in network.modules():
             if isinstance(module, _INIT_LAYERS):

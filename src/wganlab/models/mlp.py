@@ -5,9 +5,7 @@ import math
 from torch import Tensor, nn
 
 
-def _stack(
-    n_in: int, widths: tuple[int, ...], n_out: int, activation: type[nn.Module] | nn.Module
-) -> nn.Sequential:
+def _stack(n_in: int, widths: tuple[int, ...], n_out: int, activation: type[nn.Module] | nn.Module) -> nn.Sequential:
     layers: list[nn.Module] = []
     for fan_in, fan_out in zip((n_in, *widths), widths, strict=False):
         layers += [nn.Linear(fan_in, fan_out), activation() if isinstance(activation, type) else activation]

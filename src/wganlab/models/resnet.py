@@ -115,9 +115,7 @@ def build_resnet(config: ModelConfig, sample_shape: tuple[int, int, int]) -> tup
         )
     image_channels, dim, norm = sample_shape[0], config.channels, config.critic_norm
     if size == 32:
-        generator = ResNetGenerator(
-            config.z_dim, image_channels, [dim] * 4, config.generator_norm, conv1_bias=True
-        )
+        generator = ResNetGenerator(config.z_dim, image_channels, [dim] * 4, config.generator_norm, conv1_bias=True)
         blocks: list[nn.Module] = [
             ResidualBlock(dim, dim, "down", norm, conv1_bias=True),
             ResidualBlock(dim, dim, "none", norm, conv1_bias=True),

@@ -1,46 +1,62 @@
-"""Objectives (what the critic and generator optimise) and Lipschitz constraints, built from the config."""
+"""Objectives: losses, Lipschitz constraints and the recipes that pair them, built from the config.
 
-from wganlab.config import ObjectiveConfig
-from wganlab.objectives.constraints import GradientPenalty, LipschitzConstraint, NoConstraint, WeightClip
-from wganlab.objectives.gan import StandardGAN
-from wganlab.objectives.wasserstein import Wasserstein
+Every module in this package registers its losses, constraints or recipes on import (see `registry`); the
+package imports them all, so a new file is picked up without being listed anywhere.
+"""
 
-Objective = StandardGAN | Wasserstein
+import pkgutil
+from importlib import import_module
+
+from wganlab.errors import ConfigError
+from wganlab.objectives.registry import (
+    CONSTRAINTS,
+    LOSSES,
+    RECIPES,
+    BuildContext,
+    Constraint,
+    Loss,
+    Recipe,
+    register_constraint,
+    register_loss,
+    register_recipe,
+)
+
+for _module in pkgutil.iter_modules(__path__):
+    import_module(f"{__name__}.{_module.name}")
+
+from wganlab.objectives.constraints import GradientPenalty, NoConstraint, WeightClip  # noqa: E402
+from wganlab.objectives.schedule import critic_updates  # noqa: E402
+from wganlab.objectives.spectral import SpectralNorm  # noqa: E402
+from wganlab.objectives.standard import StandardGAN  # noqa: E402
+from wganlab.objectives.wasserstein import Wasserstein  # noqa: E402
 
 
-def build_objective(config: ObjectiveConfig) -> tuple[Objective, LipschitzConstraint]:
-    objective: Objective = StandardGAN(config.generator_loss) if config.name == "gan" else Wasserstein()
-    constraint: LipschitzConstraint = {
-        "none": NoConstraint,
-        "clip": lambda: WeightClip(config.clip_value),
-        "penalty": lambda: GradientPenalty(
-            config.penalty_weight,
-            one_sided=config.penalty_kind == "one_sided",
-            target_norm=config.target_norm,
-        ),
-    }[config.resolved_constraint]()
-    return objective, constraint
-
-
-def critic_updates(config: ObjectiveConfig, generator_step: int) -> int:
-    """Critic updates before generator update number `generator_step` (0-based).
-
-    'reference' is the WGAN authors' code: 100 critic updates for the first 25 generator updates and every
-    500th, so the critic is near optimal whenever the W-estimate is read.
-    """
-    if config.critic_schedule == "reference" and (generator_step < 25 or generator_step % 500 == 0):
-        return 100
-    return config.n_critic
+def build_objective(config, context: BuildContext | None = None) -> tuple[Loss, Constraint]:
+    """(loss, constraint) named by an ObjectiveConfig."""
+    context = context or BuildContext()
+    for kind, name, table in (("loss", config.loss, LOSSES), ("constraint", config.constraint, CONSTRAINTS)):
+        if name not in table:
+            raise ConfigError(f"objective.{kind}={name!r} is not one of {', '.join(table)}")
+    return LOSSES[config.loss].from_config(config, context), CONSTRAINTS[config.constraint].from_config(config, context)
 
 
 __all__ = [
+    "CONSTRAINTS",
+    "LOSSES",
+    "RECIPES",
+    "BuildContext",
+    "Constraint",
     "GradientPenalty",
-    "LipschitzConstraint",
+    "Loss",
     "NoConstraint",
-    "Objective",
+    "Recipe",
+    "SpectralNorm",
     "StandardGAN",
     "Wasserstein",
     "WeightClip",
     "build_objective",
     "critic_updates",
+    "register_constraint",
+    "register_loss",
+    "register_recipe",
 ]

@@ -17,7 +17,7 @@ from wganlab.config import load_config
 from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
 from wganlab.training.distributed import DistContext
 from wganlab.training.loop import critic_step
-from wganlab.training.state import TrainState, build_state, make_generator
+from wganlab.training.state import TrainState, build_state, make_rng
 
 CPU = torch.device("cpu")
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -44,7 +44,7 @@ def fixed_generator_state(
         [*overrides, f"train.seed={seed}", "train.device=cpu", "log.progress=false", "log.tensorboard=false"],
     )
     state = build_state(config, DistContext(rank=0, world_size=1, local_rank=0, device=CPU), progress=False)
-    state.generator = state.generator_module = generator
+    state.generator.network = state.generator.wrapped = generator
     return state
 
 
@@ -82,7 +82,7 @@ def measure(iterations: int, seed: int, points: int = 1001, **sizes) -> tuple[li
     curves, summary = {}, {"iterations": iterations, "seed": seed}
     for objective in ("gan", "wgan"):
         state = train_critic(objective, iterations, seed, **sizes)
-        value, value_grad, score_grad = response(state.critic_module, x, use_sigmoid=objective == "gan")
+        value, value_grad, score_grad = response(state.critic.network, x, use_sigmoid=objective == "gan")
         curves[objective] = (value, value_grad, score_grad)
         at = int(np.argmin(np.abs(x[:, 0].numpy() - PROBE_X)))
         peak = float(np.abs(value_grad).max())
@@ -123,7 +123,7 @@ def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
 
 
 def plot(out: Path, rows: list[dict], seed: int) -> Path:
-    rng = make_generator(seed, "eval")
+    rng = make_rng(seed, "eval")
     real = (-1.0 + torch.randn(20_000, generator=rng)).numpy()
     fake = (1.0 + torch.randn(20_000, generator=rng)).numpy()
     x = np.array([r["x"] for r in rows])
@@ -144,16 +144,12 @@ def plot(out: Path, rows: list[dict], seed: int) -> Path:
     gan_grad, wgan_grad = np.abs([r["gan_dD_dx"] for r in rows]), np.abs([r["wgan_df_dx"] for r in rows])
     tiny = 1e-12  # log axes: an exactly-zero gradient is drawn at the floor
     gan_style, wgan_style = {"color": "tab:red"}, {"color": "tab:green"}
-    axes[1, 0].semilogy(
-        x, np.maximum(gan_grad / gan_grad.max(), tiny), **gan_style, label="GAN: |dD/dx| / max |dD/dx|"
-    )
+    axes[1, 0].semilogy(x, np.maximum(gan_grad / gan_grad.max(), tiny), **gan_style, label="GAN: |dD/dx| / max |dD/dx|")
     axes[1, 0].semilogy(
         x, np.maximum(wgan_grad / wgan_grad.max(), tiny), **wgan_style, label="WGAN: |df/dx| / max |df/dx|"
     )
     axes[1, 0].axvline(PROBE_X, color="grey", ls="--", lw=1, label=f"x = {PROBE_X:g}")
-    axes[1, 0].set(
-        title="Gradient relative to its own peak (scale-free)", xlabel="x", ylabel="relative |gradient|"
-    )
+    axes[1, 0].set(title="Gradient relative to its own peak (scale-free)", xlabel="x", ylabel="relative |gradient|")
     axes[1, 1].semilogy(x, np.maximum(gan_grad, tiny), **gan_style, label="GAN |dD/dx|")
     axes[1, 1].semilogy(
         x, np.maximum(np.abs([r["gan_dscore_dx"] for r in rows]), tiny), **gan_style, ls=":",
@@ -229,7 +225,7 @@ def section(summary: dict, figure_path: Path) -> Section:
             "Real N(−1, 1) (the `gaussian_1d` toy), fake N(+1, 1) from a fixed generator z + 1, fresh "
             "batches of "
             "1024 each update; critic 1 → 512 → 512 → 512 → 1, ReLU, no batch norm, init N(0, 0.02).",
-            f"GAN: `StandardGAN.critic_loss`, Adam 2e-4, betas (0.5, 0.999). WGAN: `Wasserstein` + "
+            f"GAN: `StandardGAN.critic_loss` (loss `standard`), Adam 2e-4, betas (0.5, 0.999). WGAN: `Wasserstein` + "
             f"`WeightClip(0.01)`, RMSProp 5e-5 (the `configs/gaussian_1d` presets). "
             f"{summary['iterations']:,} "
             f"updates each via `training.loop.critic_step` (seed 002: 10,000), seed {summary['seed']}.",

@@ -4,7 +4,6 @@ Writes one PNG (samples over time and the loss/quality curves of each objective)
 summary of the measured numbers, plus the three run folders.
 """
 
-import json
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import torch  # noqa: E402
 
 from wganlab.config import load_config  # noqa: E402
 from wganlab.data.toy import sample_toy  # noqa: E402
-from wganlab.models import build_networks  # noqa: E402
 from wganlab.training.loop import train  # noqa: E402
+from wganlab.training.run_folder import RunFolder  # noqa: E402
 from wganlab.training.samples import plot_points  # noqa: E402
 
 OBJECTIVES = {
@@ -53,20 +52,13 @@ def demo_config(objective: str, steps: int):
 
 
 def read_metrics(run_dir: Path, kind: str) -> list[dict]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return [row for row in rows if row["kind"] == kind]
+    return RunFolder(run_dir).records(kind)
 
 
-def snapshot_samples(run_dir: Path, config, z: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+def snapshot_samples(run_dir: Path, z: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
     """Samples of the same z from each kept step checkpoint."""
-    generator, _ = build_networks(config.model, (2,), torch.Generator().manual_seed(0), is_image=False)
-    snapshots = []
-    for path in sorted((run_dir / "checkpoints").glob("step-*.pt")):
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        generator.load_state_dict(payload["generator"])
-        with torch.no_grad():
-            snapshots.append((payload["step"], generator.eval()(z)))
-    return snapshots
+    with torch.no_grad():
+        return [(step, generator(z)) for step, generator in RunFolder(run_dir).generator_snapshots()]
 
 
 def run_demo(out: Path, steps: int | None = None) -> Path:
@@ -94,12 +86,9 @@ def run_demo(out: Path, steps: int | None = None) -> Path:
 def draw_figure(runs: dict[str, Path], path: Path, steps: int) -> None:
     z = torch.randn(1000, 2, generator=torch.Generator().manual_seed(123))
     real = sample_toy("eight_gaussians", 1000, 0.0, torch.Generator().manual_seed(7), torch.device("cpu"))
-    figure, axes = plt.subplots(
-        len(runs), SNAPSHOTS + 2, figsize=(3.0 * (SNAPSHOTS + 2), 3.0 * len(runs)), dpi=100
-    )
+    figure, axes = plt.subplots(len(runs), SNAPSHOTS + 2, figsize=(3.0 * (SNAPSHOTS + 2), 3.0 * len(runs)), dpi=100)
     for row, (objective, run_dir) in enumerate(runs.items()):
-        config = demo_config(objective, steps)
-        for column, (step, fake) in enumerate(snapshot_samples(run_dir, config, z)[-SNAPSHOTS:]):
+        for column, (step, fake) in enumerate(snapshot_samples(run_dir, z)[-SNAPSHOTS:]):
             axis = axes[row, column]
             plot_points(axis, fake, real, f"{objective.upper()}, step {step}", legend=False)
             axis.set_xlim(-2.2, 2.2)
@@ -108,9 +97,7 @@ def draw_figure(runs: dict[str, Path], path: Path, steps: int) -> None:
         estimate = "js_estimate" if objective == "gan" else "w_estimate"
         axis = axes[row, SNAPSHOTS]
         axis.plot([r["step"] for r in train_rows], [r[estimate] for r in train_rows], color="tab:purple")
-        axis.set_title(
-            f"{objective.upper()}: critic's {'JS' if objective == 'gan' else 'W'} estimate", fontsize=10
-        )
+        axis.set_title(f"{objective.upper()}: critic's {'JS' if objective == 'gan' else 'W'} estimate", fontsize=10)
         axis.set_xlabel("generator step")
         axis = axes[row, SNAPSHOTS + 1]
         axis.plot([r["step"] for r in eval_rows], [r["w1"] for r in eval_rows], marker="o", color="tab:green")

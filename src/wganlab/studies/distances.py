@@ -92,9 +92,7 @@ def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
             )
         for d in d_checks:
             sampled = w1_gaussians_sampled(float(d), variance, n, rng)
-            check_rows.append(
-                {"variance": variance, "d": float(d), "w1_closed_form": abs(d), "w1_pot": sampled}
-            )
+            check_rows.append({"variance": variance, "d": float(d), "w1_closed_form": abs(d), "w1_pot": sampled})
     n_lines = 1_000 if quick else 2_000  # ot.emd2 holds an n x n cost matrix
     lines = parallel_lines(np.round(np.linspace(-1, 1, 21), 6), n_lines, rng, bin_width=0.02)
 
@@ -162,9 +160,7 @@ def plot(out: Path, curve_rows: list[dict], check_rows: list[dict], lines: list[
     for variance in VARIANCES:
         axes[2].plot([], [], color=colours[variance], label=f"|dJS/dd|, C = {variance}")
     theta = [r["theta"] for r in lines]
-    axes[3].plot(
-        theta, [r["w1_closed_form"] for r in lines], color="tab:purple", lw=3, alpha=0.4, label="W = |θ|"
-    )
+    axes[3].plot(theta, [r["w1_closed_form"] for r in lines], color="tab:purple", lw=3, alpha=0.4, label="W = |θ|")
     axes[3].plot(theta, [r["w1_pot_samples"] for r in lines], "o", ms=4, color="tab:purple", label="W, POT")
     # JS is log 2 on both sides and 0 only at theta = 0: drawn as two flat pieces and the point between.
     axes[3].plot([-1, -1e-9], [LOG2, LOG2], color="tab:red", lw=3, alpha=0.4, label="JS (log 2 if θ ≠ 0)")
@@ -219,8 +215,7 @@ def section(summary: dict, figure_path: Path, n: int, n_lines: int, quick: bool)
         figures=[
             Figure(
                 figure_path,
-                "JS and W1 between N(0, C) and N(d, C) (C a variance), the JS gradient, and the parallel "
-                "lines.",
+                "JS and W1 between N(0, C) and N(d, C) (C a variance), the JS gradient, and the parallel lines.",
             )
         ],
         tables=[

@@ -138,8 +138,7 @@ def section(rows: list[dict], settings: dict, figure_path: Path, reused: bool) -
         figures=[
             Figure(
                 figure_path,
-                "Each run's logged estimate against the exact W1 of its samples at the same steps, joined "
-                "in time.",
+                "Each run's logged estimate against the exact W1 of its samples at the same steps, joined in time.",
             )
         ],
         tables=[
@@ -151,9 +150,7 @@ def section(rows: list[dict], settings: dict, figure_path: Path, reused: bool) -
             )
         ],
         setup=[
-            "Runs: the toy-training study's ("
-            + ("reused from its folder" if reused else "trained here")
-            + "), "
+            "Runs: the toy-training study's (" + ("reused from its folder" if reused else "trained here") + "), "
             f"evaluated every {settings['eval_every']} steps; the train record at a step averages the "
             "losses of "
             f"the {settings['eval_every']} steps before it (log_every = eval_every).",

@@ -5,7 +5,6 @@ Every run is `training.loop.train` on the shipped preset `configs/<toy>/<objecti
 three quarters and the end, from which the scatter plots are regenerated with one fixed z.
 """
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,12 +12,11 @@ import numpy as np
 import torch
 
 from wganlab.config import RunConfig, load_config, to_toml
-from wganlab.data.toy import SPECS
-from wganlab.models import build_networks
 from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.training.loop import train
+from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import plot_points
-from wganlab.training.state import make_generator
+from wganlab.training.state import make_rng
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 TOYS = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll")
@@ -68,7 +66,7 @@ def train_runs(runs: Path, settings: dict) -> list[Path]:
                 config = run_config(toy, objective, seed, settings)
                 folder = runs / toy / objective / f"seed-{seed}"
                 if not is_finished(folder, config):
-                    train(config, folder, progress=False)
+                    train(config, folder, resume=RunFolder(folder).holds_run(), progress=False)
                 folders.append(folder)
     return folders
 
@@ -81,23 +79,17 @@ def is_finished(folder: Path, config: RunConfig) -> bool:
 
 def read_metrics(folder: Path) -> tuple[list[dict], list[dict]]:
     """(train records, eval records) of a run's metrics.jsonl."""
-    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["kind"] == "train"], [r for r in rows if r["kind"] == "eval"]
+    run = RunFolder(folder)
+    return run.records("train"), run.records("eval")
 
 
 def snapshots(folder: Path, n: int = 1000) -> list[tuple[int, torch.Tensor]]:
     """(step, samples) from every step checkpoint of a run, all drawn from the same fixed z."""
-    config = load_config(folder / "config.toml")
-    dims = SPECS[config.data.source].dims
-    generator, _ = build_networks(config.model, (dims,), torch.Generator().manual_seed(0), is_image=False)
-    z = torch.randn(n, config.model.z_dim, generator=make_generator(config.train.seed, "grid"))
-    found = []
-    for path in sorted((folder / "checkpoints").glob("step-*.pt")):
-        generator.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["generator"])
-        generator.eval()
-        with torch.no_grad():
-            found.append((int(path.stem.split("-")[1]), generator(z)))
-    return found
+    run = RunFolder(folder)
+    config = run.read_config()
+    z = torch.randn(n, config.model.z_dim, generator=make_rng(config.train.seed, "grid"))
+    with torch.no_grad():
+        return [(step, generator(z)) for step, generator in run.generator_snapshots()]
 
 
 def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
@@ -155,7 +147,7 @@ def collect(runs: Path, settings: dict) -> tuple[list[dict], list[dict]]:
 def plot_scatter(out: Path, toy: str) -> Path:
     from wganlab.data.toy import sample_toy
 
-    real = sample_toy(toy, 1000, 0.0, make_generator(0, "grid", offset=1), torch.device("cpu"))
+    real = sample_toy(toy, 1000, 0.0, make_rng(0, "grid", offset=1), torch.device("cpu"))
     per_objective = {o: snapshots(out / "runs" / toy / o / "seed-0") for o in OBJECTIVES}
     columns = max(len(s) for s in per_objective.values())
     figure, axes = plt.subplots(
@@ -188,9 +180,7 @@ def plot_curves(out: Path, toy: str, curve_rows: list[dict]) -> Path:
             steps = sorted({r["step"] for r in rows})
             values = np.array([[r[key] for r in rows if r["step"] == s] for s in steps])
             axis.plot(steps, values.mean(axis=1), color=COLOURS[objective], label=objective.upper())
-            axis.fill_between(
-                steps, values.min(axis=1), values.max(axis=1), color=COLOURS[objective], alpha=0.2
-            )
+            axis.fill_between(steps, values.min(axis=1), values.max(axis=1), color=COLOURS[objective], alpha=0.2)
         axis.set(title=title, xlabel="generator step")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
@@ -219,12 +209,10 @@ def section(final_rows: list[dict], settings: dict, figures: list[Figure]) -> Se
             best.setdefault(toy, []).append((float(np.mean(w1)), objective))
     steps = final_rows[0]["step"]
     ranking = "; ".join(
-        f"{TOY_TITLES[t]}: " + " < ".join(f"{o.upper()} ({fmt(w)})" for w, o in sorted(v))
-        for t, v in best.items()
+        f"{TOY_TITLES[t]}: " + " < ".join(f"{o.upper()} ({fmt(w)})" for w, o in sorted(v)) for t, v in best.items()
     )
     findings = [
-        f"After {steps:,} generator steps, mean final exact W1 over {settings['seeds']} seeds ranks "
-        f"{ranking}.",
+        f"After {steps:,} generator steps, mean final exact W1 over {settings['seeds']} seeds ranks {ranking}.",
         "The table gives the spread over seeds and, for the mixtures, the modes hit and the share of samples "
         "within 3 std of a mode centre.",
     ]

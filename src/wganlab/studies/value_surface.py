@@ -23,7 +23,7 @@ from wganlab.objectives import GradientPenalty
 from wganlab.studies.critic_response import fixed_generator_state
 from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
 from wganlab.training.loop import critic_step
-from wganlab.training.state import TrainState, make_generator
+from wganlab.training.state import TrainState, make_rng
 
 CLIP_VALUES = (0.1, 0.01, 0.001)
 SETTINGS = tuple(f"clip {c:g}" for c in CLIP_VALUES) + ("penalty",)
@@ -69,9 +69,9 @@ def train_critic(
     if init_std is not None:
         overrides.append(f"model.init_std={init_std!r}")
     overrides += extra
-    generator = RealPlusNoise(toy, make_generator(seed, "data", offset=1))
+    generator = RealPlusNoise(toy, make_rng(seed, "data", offset=1))
     state = fixed_generator_state(objective, toy, overrides, generator, seed)
-    layers = [m for m in state.critic_module.modules() if isinstance(m, nn.Linear)]
+    layers = [m for m in state.critic.network.modules() if isinstance(m, nn.Linear)]
     norms = []
     for _ in range(iterations):
         critic_step(state, state.data.next_batch(state.local_batch_size))
@@ -89,9 +89,9 @@ def surface(critic: nn.Module, points: int) -> np.ndarray:
 
 def critic_facts(state: TrainState, setting: str, toy: str, seed: int) -> dict:
     """Weights at the clip bound, the W estimate vs exact W1, and input-gradient norms on interpolates."""
-    critic = state.critic_module
+    critic = state.critic.network
     params = torch.cat([p.detach().flatten() for p in critic.parameters()])
-    rng = make_generator(seed, "eval")
+    rng = make_rng(seed, "eval")
     real = sample_toy(toy, 1000, 0.0, rng, torch.device("cpu"))
     fake = sample_toy(toy, 1000, 0.0, rng, torch.device("cpu")) + torch.randn(1000, 2, generator=rng)
     with torch.no_grad():
@@ -123,10 +123,8 @@ def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
     for toy in toys:
         for setting in SETTINGS:
             state, _ = train_critic(toy, setting, iterations, seed, SURFACE_WIDTHS)
-            surfaces[toy, setting] = surface(state.critic_module, points)
-            weights[toy, setting] = torch.cat(
-                [p.detach().flatten() for p in state.critic_module.parameters()]
-            )
+            surfaces[toy, setting] = surface(state.critic.network, points)
+            weights[toy, setting] = torch.cat([p.detach().flatten() for p in state.critic.network.parameters()])
             facts.append(critic_facts(state, setting, toy, seed))
     deep = {}
     for setting in SETTINGS:
@@ -169,7 +167,7 @@ def plot_surfaces(out: Path, toys: tuple[str, ...], surfaces: dict, seed: int) -
         len(toys), len(SETTINGS), figsize=(3.3 * len(SETTINGS), 3.1 * len(toys)), layout="constrained",
         squeeze=False,
     )  # fmt: skip
-    rng = make_generator(seed, "grid")
+    rng = make_rng(seed, "grid")
     for row, toy in enumerate(toys):
         real = sample_toy(toy, 400, 0.0, rng, torch.device("cpu")).numpy()
         for col, setting in enumerate(SETTINGS):
@@ -218,9 +216,7 @@ def plot_deep(out: Path, deep: dict) -> Path:
     return save_figure(figure, out, "deep_gradient_norms")
 
 
-def section(
-    facts: list[dict], summary: dict, paths: list[Path], toys: tuple[str, ...], quick: bool
-) -> Section:
+def section(facts: list[dict], summary: dict, paths: list[Path], toys: tuple[str, ...], quick: bool) -> Section:
     rows = [
         [
             TOY_TITLES[f["toy"]],
@@ -263,12 +259,8 @@ def section(
         title="Value surfaces and gradients: clipped vs penalised critics (WGAN-GP Fig. 1; seed 002 Fig. 3)",
         findings=findings,
         figures=[
-            Figure(
-                paths[0], "Critic value surfaces, real data in white; the fixed generator is real + N(0, I)."
-            ),
-            Figure(
-                paths[1], f"Critic parameters on the {TOY_TITLES[toys[0]]} (log counts); red lines at ±c."
-            ),
+            Figure(paths[0], "Critic value surfaces, real data in white; the fixed generator is real + N(0, I)."),
+            Figure(paths[1], f"Critic parameters on the {TOY_TITLES[toys[0]]} (log counts); red lines at ±c."),
             Figure(
                 paths[2],
                 "Gradient norm of the critic loss w.r.t. each layer's weights, 12-layer critic on the "

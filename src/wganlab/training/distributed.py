@@ -16,6 +16,11 @@ class DistContext:
     local_rank: int
     device: torch.device
 
+    @classmethod
+    def local(cls, device: torch.device | str = "cpu") -> "DistContext":
+        """One process on one device (what a script or a notebook uses)."""
+        return cls(rank=0, world_size=1, local_rank=0, device=torch.device(device))
+
     @property
     def is_main(self) -> bool:
         return self.rank == 0

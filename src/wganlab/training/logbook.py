@@ -2,26 +2,30 @@
 
 import json
 import math
-import os
 import time
-from pathlib import Path
 
 from tqdm import tqdm
+
+from wganlab.files import atomic_write_text
+from wganlab.training.run_folder import RunFolder
 
 
 class Logbook:
     def __init__(
         self,
-        run_dir: Path,
+        folder: RunFolder,
         *,
         total_steps: int,
         start_step: int,
         enabled: bool,
         progress: bool,
         tensorboard: bool,
+        shown: tuple[str, ...] = (),
     ):
+        """`shown`: the keys kept on the progress bar (the loss's estimate and the quality headline)."""
         self.enabled = enabled
-        self.metrics_path = run_dir / "metrics.jsonl"
+        self.folder = folder
+        self.shown_keys = shown
         self.writer = None
         self.bar = None
         self.shown: dict[str, str] = {}
@@ -33,22 +37,16 @@ class Logbook:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=start_step or None)
+            self.writer = SummaryWriter(log_dir=str(folder.path), purge_step=start_step or None)
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
     def _truncate_after(self, step: int) -> None:
         """On resume, drop records written after the checkpoint we restart from: they will be written again."""
-        if not self.metrics_path.exists():
+        if not self.folder.metrics_path.exists():
             return
-        kept = [
-            line
-            for line in self.metrics_path.read_text().splitlines()
-            if line.strip() and json.loads(line)["step"] <= step
-        ]
-        partial = self.metrics_path.with_suffix(".jsonl.tmp")  # replaced whole, so a crash here loses nothing
-        partial.write_text("".join(line + "\n" for line in kept))
-        os.replace(partial, self.metrics_path)
+        kept = [row for row in self.folder.records() if row["step"] <= step]
+        atomic_write_text(self.folder.metrics_path, "".join(json.dumps(row) + "\n" for row in kept))
 
     def seconds_per_step(self, step: int) -> float:
         now = time.perf_counter()
@@ -60,7 +58,7 @@ class Logbook:
         if not self.enabled:
             return
         row = {"step": step, "images_seen": images_seen, "kind": kind, **values}
-        with open(self.metrics_path, "a") as handle:
+        with open(self.folder.metrics_path, "a") as handle:
             handle.write(json.dumps(row) + "\n")
         if self.writer is not None:
             for name, value in values.items():
@@ -69,9 +67,7 @@ class Logbook:
         if self.bar is not None:
             # Training and evaluation records arrive at different steps: keep the latest of each on the bar.
             self.shown.update(
-                (k, f"{v:.4g}")
-                for k, v in values.items()
-                if k in ("w_estimate", "js_estimate", "w1", "fid") and isinstance(v, float)
+                (k, f"{v:.4g}") for k, v in values.items() if k in self.shown_keys and isinstance(v, float)
             )
             if self.shown:
                 self.bar.set_postfix(self.shown, refresh=False)

@@ -3,14 +3,11 @@
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import Tensor  # noqa: E402
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import Tensor
 
 
 def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> np.ndarray:
@@ -63,11 +60,10 @@ def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "", *, leg
 
 
 def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "") -> None:
-    figure, axis = plt.subplots(figsize=(5, 5), dpi=110)
-    plot_points(axis, fake, real, title)
-    figure.tight_layout()
+    # A Figure object renders to a file without pyplot, so a notebook's backend is never touched.
+    figure = Figure(figsize=(5, 5), dpi=110, layout="tight")
+    plot_points(figure.subplots(), fake, real, title)
     figure.savefig(path)
-    plt.close(figure)
 
 
 def save_samples(samples: Tensor, path: Path, real: Tensor | None = None, title: str = "") -> None:

@@ -1,7 +1,13 @@
-"""Everything a training run holds, built from the config; the loop reads and updates it."""
+"""Everything a training run holds, built from the config; the loop reads and updates it, and it saves itself.
+
+`TrainState.state_dict()` is the whole of a checkpoint's training content (both players, every RNG, the data
+position, counters), made of plain tensors, dicts and numbers so that it loads with `weights_only=True`.
+"""
 
 import contextlib
+import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,19 +17,19 @@ from torch.nn.parallel import DistributedDataParallel
 from wganlab.config import RunConfig
 from wganlab.data import DataSource, build_data, data_rng_device
 from wganlab.errors import ConfigError
-from wganlab.models import build_networks, warn_if_batch_norm_critic
-from wganlab.objectives import GradientPenalty, LipschitzConstraint, Objective, build_objective
+from wganlab.models import build_networks
+from wganlab.objectives import BuildContext, Constraint, Loss, build_objective
 from wganlab.training.distributed import DistContext
 from wganlab.training.precision import autocast, loss_scale, make_scaler
 
+# Streams of randomness, each seeded from (seed, stream, offset); new streams go at the end, so existing
+# streams keep their seeds.
 STREAMS = ("init", "data", "noise", "grid", "eval")
 
 
-def make_generator(
-    seed: int, stream: str, device: torch.device | str = "cpu", offset: int = 0
-) -> torch.Generator:
-    """A generator seeded from (seed, stream, offset): independent streams that do not shift when another
-    stream draws more or less."""
+def make_rng(seed: int, stream: str, device: torch.device | str = "cpu", offset: int = 0) -> torch.Generator:
+    """A torch.Generator seeded from (seed, stream, offset): independent streams that do not shift when
+    another stream draws more or less."""
     words = np.random.SeedSequence([seed, STREAMS.index(stream), offset]).generate_state(2, np.uint32)
     return torch.Generator(device=device).manual_seed(int(words[0]) << 32 | int(words[1]))
 
@@ -67,22 +73,77 @@ class RunningStats:
 
 
 @dataclass
+class Player:
+    """One side of the game: its network, what the loop calls (DDP-wrapped under torchrun), its optimiser and
+    its fp16 loss scaler (a pass-through unless train.precision is fp16)."""
+
+    network: nn.Module
+    wrapped: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.wrapped(x)
+
+    def update(self, loss: Tensor) -> None:
+        """Backward `loss` and step the optimiser (through the scaler, which unscales and may skip)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+
+def _global_rng_states() -> dict[str, Any]:
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, python_state, gauss = random.getstate()
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(position),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": {
+            "version": int(version),
+            "state": torch.tensor(python_state, dtype=torch.int64),
+            "gauss": gauss,
+        },
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _restore_global_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    numpy_state = states["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached"],
+        )
+    )
+    python_state = states["python"]
+    random.setstate((python_state["version"], tuple(python_state["state"].tolist()), python_state["gauss"]))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+@dataclass
 class TrainState:
     config: RunConfig
     dist: DistContext
-    generator: nn.Module  # what the loop calls: DDP-wrapped under torchrun
-    critic: nn.Module
-    generator_module: nn.Module  # the plain networks (for checkpoints, sampling and frozen use)
-    critic_module: nn.Module
-    generator_opt: torch.optim.Optimizer
-    critic_opt: torch.optim.Optimizer
-    objective: Objective
-    constraint: LipschitzConstraint
+    generator: Player
+    critic: Player
+    loss: Loss
+    constraint: Constraint
     data: DataSource
     data_rng: torch.Generator
     noise_rng: torch.Generator
-    generator_scaler: torch.amp.GradScaler
-    critic_scaler: torch.amp.GradScaler
     step: int = 0
     images_seen: int = 0
     best_metric: float = float("inf")
@@ -111,9 +172,43 @@ class TrainState:
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.config.train.precision)
 
-    def penalty_scale(self) -> Tensor | None:
-        """fp16 only: the loss scale the penalty's inner gradient must be taken at (and divided out of)."""
-        return loss_scale(self.critic_scaler, self.device)
+    def state_dict(self) -> dict[str, Any]:
+        """Both players, every RNG state, the data position and the counters (not the config: the
+        checkpoint writer adds what it needs to check a resume)."""
+        return {
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "best_metric": self.best_metric,
+            "generator": self.generator.network.state_dict(),
+            "critic": self.critic.network.state_dict(),
+            "generator_opt": self.generator.optimizer.state_dict(),
+            "critic_opt": self.critic.optimizer.state_dict(),
+            "generator_scaler": self.generator.scaler.state_dict(),
+            "critic_scaler": self.critic.scaler.state_dict(),
+            "rng": {"data": self.data_rng.get_state(), "noise": self.noise_rng.get_state(), **_global_rng_states()},
+            "data": self.data.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.network.load_state_dict(state["generator"])
+        self.critic.network.load_state_dict(state["critic"])
+        self.generator.optimizer.load_state_dict(state["generator_opt"])
+        self.critic.optimizer.load_state_dict(state["critic_opt"])
+        self.generator.scaler.load_state_dict(state["generator_scaler"])
+        self.critic.scaler.load_state_dict(state["critic_scaler"])
+        self.data_rng.set_state(state["rng"]["data"])
+        self.noise_rng.set_state(state["rng"]["noise"])
+        _restore_global_rng_states(state["rng"])
+        self.data.load_state_dict(state["data"])
+        self.step = state["step"]
+        self.images_seen = state["images_seen"]
+        self.best_metric = state["best_metric"]
+
+    def parameters_finite(self) -> bool:
+        flags = [
+            torch.isfinite(p).all() for p in (*self.generator.network.parameters(), *self.critic.network.parameters())
+        ]
+        return bool(torch.stack(flags).all())
 
 
 def _optimizer(config: RunConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -132,18 +227,24 @@ def check_precision(config: RunConfig, device: torch.device) -> None:
         raise ConfigError("train.precision='bf16' is not supported by this GPU; use 'fp16' or 'fp32'")
 
 
+def _player(config: RunConfig, dist: DistContext, network: nn.Module, lr: float, scaler) -> Player:
+    wrapped = network
+    if dist.is_distributed:
+        # Wrapped separately: each phase all-reduces only the gradients of the network it trains.
+        wrapped = DistributedDataParallel(
+            network, device_ids=[dist.device.index] if dist.device.type == "cuda" else None
+        )
+    return Player(network, wrapped, _optimizer(config, network.parameters(), lr), scaler)
+
+
 def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) -> TrainState:
     check_precision(config, dist.device)
-    if config.train.compile:
-        # Not silently ignored: compiling the critic breaks the penalty's double backward (aot_autograd), and
-        # on CPU compiled steps were measured no faster (shared/research/ecosystem.md section 5).
-        raise ConfigError("train.compile=true is not supported yet; set train.compile=false (eager)")
     if config.train.batch_size % dist.world_size:
         raise ConfigError(
             f"train.batch_size={config.train.batch_size} must be divisible by the {dist.world_size} processes"
         )
     seed = config.train.seed
-    data_rng = make_generator(seed, "data", data_rng_device(config.data, dist.device))
+    data_rng = make_rng(seed, "data", data_rng_device(config.data, dist.device))
     data = build_data(
         config.data,
         device=dist.device,
@@ -153,37 +254,28 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
         progress=progress and dist.is_main,
     )
     # Same init on every process (DDP would broadcast rank 0's anyway; this keeps single and multi identical).
+    init_rng = make_rng(seed, "init")
     generator, critic = build_networks(
-        config.model, tuple(data.sample_shape), make_generator(seed, "init"), is_image=not config.data.is_toy
+        config.model, tuple(data.sample_shape), init_rng, is_image=not config.data.is_toy
     )
+    critic_scaler = make_scaler(dist.device, config.train.precision)
+    context = BuildContext(
+        rank=dist.rank, world_size=dist.world_size, loss_scale=lambda: loss_scale(critic_scaler, dist.device)
+    )
+    loss, constraint = build_objective(config.objective, context)
+    constraint.attach(critic, init_rng)  # before the optimiser: spectral norm reparametrises the weights
     generator, critic = generator.to(dist.device), critic.to(dist.device)
-    objective, constraint = build_objective(config.objective)
-    if isinstance(constraint, GradientPenalty):
-        warn_if_batch_norm_critic(critic)
-        constraint.rank, constraint.world_size = dist.rank, dist.world_size
-    generator_opt = _optimizer(config, generator.parameters(), config.optim.generator_lr)
-    critic_opt = _optimizer(config, critic.parameters(), config.optim.critic_lr)
-    wrapped_generator, wrapped_critic = generator, critic
-    if dist.is_distributed:
-        ids = [dist.device.index] if dist.device.type == "cuda" else None
-        # Wrapped separately: each phase all-reduces only the gradients of the network it trains.
-        wrapped_generator = DistributedDataParallel(generator, device_ids=ids)
-        wrapped_critic = DistributedDataParallel(critic, device_ids=ids)
     return TrainState(
         config=config,
         dist=dist,
-        generator=wrapped_generator,
-        critic=wrapped_critic,
-        generator_module=generator,
-        critic_module=critic,
-        generator_opt=generator_opt,
-        critic_opt=critic_opt,
-        objective=objective,
+        generator=_player(
+            config, dist, generator, config.optim.generator_lr, make_scaler(dist.device, config.train.precision)
+        ),
+        critic=_player(config, dist, critic, config.optim.critic_lr, critic_scaler),
+        loss=loss,
         constraint=constraint,
         data=data,
         data_rng=data_rng,
-        noise_rng=make_generator(seed, "noise", dist.device),
-        generator_scaler=make_scaler(dist.device, config.train.precision),
-        critic_scaler=make_scaler(dist.device, config.train.precision),
+        noise_rng=make_rng(seed, "noise", dist.device),
         stats=RunningStats(skip_non_finite=config.train.precision == "fp16"),
     )

@@ -1,0 +1,219 @@
+"""Sample quality of a generator, one object per kind of data, used by the loop's evaluations, `wganlab eval`
+and the studies alike.
+
+`build_quality(config)` gives `ToyQuality` (exact W1, sliced W2, modes) or `ImageQuality` (FID, KID,
+precision/recall, IS). Each says which metric names it offers (from `wganlab.metrics`, defined once), which it
+measures during training, and its headline key, the number a run is judged by (lower is better).
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from wganlab.config import RunConfig
+from wganlab.errors import ConfigError
+from wganlab.files import atomic_write_text
+from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+from wganlab.models import evaluating
+
+
+@torch.no_grad()
+def generate(
+    generator: nn.Module, n: int, z_dim: int, rng: torch.Generator, device: torch.device, batch_size: int = 1024
+) -> Tensor:
+    """n samples in eval mode (batch norm uses its running statistics), drawn in batches of z from `rng`."""
+    with evaluating(generator):
+        chunks = []
+        for start in range(0, n, batch_size):
+            z = torch.randn(min(batch_size, n - start), z_dim, generator=rng, device=device)
+            chunks.append(generator(z).float())
+    return torch.cat(chunks)
+
+
+class Quality(Protocol):
+    headline: str
+    """The key a run is judged by (lower is better); best.pt keeps the checkpoint with the lowest."""
+    options: dict[str, tuple[str, ...]]
+    """Metric names a user may ask for -> the keys each writes."""
+    during_training: tuple[str, ...]
+    """The metrics measured at every log.eval_every."""
+    for_eval: tuple[str, ...]
+    """What `wganlab eval` measures when no --metrics are given."""
+
+    def measure(
+        self,
+        generator: nn.Module,
+        metrics: tuple[str, ...],
+        *,
+        n: int,
+        rng: torch.Generator,
+        progress: bool = False,
+        inception_path: Path | None = None,
+    ) -> dict[str, float]:
+        """The values of `metrics` for `n` samples of `generator`, their z (and any real draws) from `rng`."""
+        ...
+
+    def reference(self, n: int) -> str:
+        """What the samples were compared with, in words."""
+        ...
+
+
+def check_metrics(quality: Quality, metrics: list[str] | tuple[str, ...], kind: str) -> tuple[str, ...]:
+    unknown = [m for m in metrics if m not in quality.options]
+    if unknown or not metrics:
+        given = ", ".join(unknown) if unknown else "(none given)"
+        raise ConfigError(f"--metrics: unknown {kind} metric {given}; choose from {', '.join(quality.options)}")
+    return tuple(dict.fromkeys(metrics))
+
+
+class ToyQuality:
+    """Exact W1 (POT) and sliced W2 to fresh real samples; for mixtures the modes hit and high-quality share."""
+
+    headline = "w1"
+    options = TOY_METRICS
+    during_training = tuple(TOY_METRICS)
+    for_eval = tuple(TOY_METRICS)
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+
+    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+        from wganlab.data.toy import mode_centres, mode_std, sample_toy
+        from wganlab.metrics.transport import exact_w1, mode_coverage, sliced_w2
+
+        source, noise_std = self.config.data.source, self.config.data.noise_std
+        fake = generate(generator, n, self.config.model.z_dim, rng, rng.device)
+        real = sample_toy(source, n, noise_std, rng, rng.device)
+        values: dict[str, float] = {}
+        if "w1" in metrics:
+            values["w1"] = exact_w1(fake, real)
+        if "sliced_w2" in metrics and fake.shape[1] > 1:
+            values["sliced_w2"] = sliced_w2(fake, real)
+        centres = mode_centres(source)
+        if "modes" in metrics and centres is not None:
+            values.update(mode_coverage(fake, centres, mode_std(source, noise_std)))
+        return values
+
+    def reference(self, n: int) -> str:
+        return f"{self.config.data.source} ({n} fresh samples)"
+
+
+def reference_cache_dir() -> Path:
+    """Where reference statistics of real data are kept between runs (XDG cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wganlab" / "reference"
+
+
+class ImageQuality:
+    """FID, KID, precision/recall and IS against held-out real images where the dataset has a test split (as
+    published FIDs are), else against the training images. Real features are cached per dataset."""
+
+    headline = "fid"
+    options = IMAGE_METRICS
+    during_training = ("fid",)
+    for_eval = ("fid", "kid")
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        data = config.data
+        self.data = dataclasses.replace(data, split="test") if data.source in ("idx", "cifar10") else data
+
+    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+        from wganlab.data.images import ImageBatches, load_image_array
+        from wganlab.metrics.evaluate import evaluate_images
+        from wganlab.metrics.features import resolve_inception_path
+        from wganlab.metrics.reference import make_reference_key
+
+        images = load_image_array(self.data, progress=progress)
+        count = min(n, len(images))
+        feature_file = resolve_inception_path(inception_path)
+        key = make_reference_key(
+            source=self.data.source,
+            path=self.data.path or "default",
+            split=self.data.split,
+            image_size=images.shape[-1],
+            count=count,
+            feature_file=feature_file,
+        )
+        real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
+        real = real_source.reference(count, torch.Generator().manual_seed(0))
+        # KID draws its subsets on the CPU: a second generator seeded from `rng`, so one seed decides all.
+        subsets_rng = torch.Generator().manual_seed(
+            int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device))
+        )
+        z_dim = self.config.model.z_dim
+
+        @torch.no_grad()
+        def draw(batch: int) -> Tensor:
+            return generator(torch.randn(batch, z_dim, generator=rng, device=rng.device)).float()
+
+        with evaluating(generator):
+            return evaluate_images(
+                draw,
+                real,
+                list(metrics),
+                n=n,
+                reference_key=key,
+                cache_dir=reference_cache_dir(),
+                rng=subsets_rng,
+                device=rng.device,
+                progress=progress,
+                inception_path=feature_file,
+                kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
+            )
+
+    def reference(self, n: int) -> str:
+        data = self.data
+        return f"{data.source}:{data.path or 'default'}:{data.split} (up to {n} images)"
+
+
+def build_quality(config: RunConfig) -> Quality:
+    return ToyQuality(config) if config.data.is_toy else ImageQuality(config)
+
+
+def evaluate_run(
+    run_dir: Path,
+    *,
+    metrics: list[str] | None,
+    n: int | None,
+    seed: int,
+    device: torch.device,
+    checkpoint: str | int = "latest",
+    inception_path: Path | None = None,
+) -> dict:
+    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json."""
+    from wganlab.training.run_folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    loaded = folder.load_generator(checkpoint, device)
+    quality = build_quality(loaded.config)
+    kind = "toy" if loaded.config.data.is_toy else "image"
+    chosen = check_metrics(quality, metrics or quality.for_eval, kind)
+    n = n or (2000 if loaded.config.data.is_toy else 10_000)
+    if n < 2:
+        raise ConfigError(f"--n {n} must be at least 2")
+    started = time.perf_counter()
+    values = quality.measure(
+        loaded.network,
+        chosen,
+        n=n,
+        rng=torch.Generator(device).manual_seed(seed),
+        progress=True,
+        inception_path=inception_path,
+    )
+    results = {
+        "step": loaded.step,
+        "checkpoint": str(checkpoint),
+        "n": n,
+        "seed": seed,
+        "reference": quality.reference(n),
+        "seconds": round(time.perf_counter() - started, 2),
+        "metrics": values,
+    }
+    atomic_write_text(folder.path / "eval.json", json.dumps(results, indent=2) + "\n")
+    return results

@@ -1,0 +1,248 @@
+"""A run folder: what it holds, who may write it, and how everything else reads it back.
+
+    config.toml    the resolved config (usable as input again)      run.json   provenance (run_facts)
+    command.txt    the command as typed                              metrics.jsonl  one record per line
+    checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors
+    samples/       reals.png, step-XXXXXXXX.png                      .lock      held by the writing process
+
+Everything that opens a run (the loop, `sample`, `eval`, the studies, the demo) goes through `RunFolder`.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import wganlab
+from wganlab.config import RunConfig, differences, load_config, to_toml
+from wganlab.errors import CheckpointError, ConfigError
+from wganlab.files import atomic_write_text
+
+# Settings that may change when resuming: how long to train and how to log it.
+RESUMABLE_CHANGES = ("train.steps", "train.device", "log", "name")
+
+
+@dataclass
+class LoadedGenerator:
+    """A run's trained generator (in eval mode) with what it takes to use it."""
+
+    config: RunConfig
+    network: nn.Module
+    sample_shape: tuple[int, ...]
+    step: int | None
+
+
+class RunFolder:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def facts_path(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    def holds_run(self) -> bool:
+        return self.checkpoints.is_dir() and any(self.checkpoints.iterdir())
+
+    # -- starting and resuming ---------------------------------------------------------------------------
+
+    def check_new(self) -> None:
+        """Refuse to start a run over an existing one."""
+        if self.holds_run():
+            raise ConfigError(
+                f"--out {self.path} already holds a run; add --resume to continue it, or choose another --out"
+            )
+
+    def check_resume(self, config: RunConfig) -> None:
+        """Refuse to resume a run whose settings changed in a way that matters."""
+        if not self.config_path.exists():
+            raise ConfigError(f"--resume: {self.path} has no config.toml; is it a wganlab run folder?")
+        stored = load_config(self.config_path)
+        changed = differences(stored, config, ignore=RESUMABLE_CHANGES)
+        if changed:
+            raise ConfigError(
+                f"--resume: settings differ from {self.config_path}: {'; '.join(changed)} "
+                "(only train.steps, train.device and log.* may change; start a new run instead)"
+            )
+
+    def start(self, config: RunConfig, facts: dict[str, Any]) -> None:
+        """config.toml, run.json and command.txt of a new run; any old metrics.jsonl is dropped."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_config(config)
+        atomic_write_text(self.path / "command.txt", " ".join(sys.argv) + "\n")
+        atomic_write_text(self.facts_path, json.dumps(facts, indent=2) + "\n")
+        self.metrics_path.unlink(missing_ok=True)
+        self.samples.mkdir(exist_ok=True)
+
+    def write_config(self, config: RunConfig) -> None:
+        atomic_write_text(self.config_path, to_toml(config))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the folder while writing it; a second writer gets a one-line error.
+
+        flock on `.lock`: the kernel drops it when the process ends, however it ends, so a killed run never
+        leaves the folder locked.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"{self.path} is being written by {holder}; wait for it to finish, or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def read_config(self) -> RunConfig:
+        if not self.config_path.exists():
+            raise CheckpointError(f"{self.config_path} is missing; is {self.path} a wganlab run folder?")
+        return load_config(self.config_path)
+
+    def read_facts(self) -> dict[str, Any]:
+        if not self.facts_path.exists():
+            raise CheckpointError(f"{self.facts_path} is missing; is {self.path} a wganlab run folder?")
+        return json.loads(self.facts_path.read_text())
+
+    def records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The records of metrics.jsonl in order (only those of `kind`, "train" or "eval", when given).
+
+        A last line that does not parse is a record torn by a crash mid-append; it is left out.
+        """
+        if not self.metrics_path.exists():
+            return []
+        lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):
+                    break
+                raise CheckpointError(
+                    f"{self.metrics_path} line {number} is not valid JSON; the file was edited or damaged"
+                ) from None
+        return rows if kind is None else [row for row in rows if row.get("kind") == kind]
+
+    def checkpoint_file(self, which: str | int = "latest") -> Path:
+        """checkpoints/latest.pt, best.pt or step-XXXXXXXX.pt; CheckpointError naming what exists if missing."""
+        if isinstance(which, int) or str(which).isdigit():
+            path = self.checkpoints / f"step-{int(which):08d}.pt"
+        elif which in ("latest", "best"):
+            path = self.checkpoints / f"{which}.pt"
+        else:
+            raise ConfigError(f"--checkpoint {which!r} must be latest, best or a step number")
+        if not path.is_file():
+            kept = [f"{step}" for step, _ in self.step_checkpoints()]
+            extra = f"; steps kept: {', '.join(kept)}" if kept else ""
+            raise CheckpointError(f"no checkpoint {path}{extra}")
+        return path
+
+    def step_checkpoints(self) -> list[tuple[int, Path]]:
+        """(step, path) of every step-XXXXXXXX.pt, oldest first."""
+        found = sorted(self.checkpoints.glob("step-*.pt"))
+        return [(int(path.stem.split("-")[1]), path) for path in found]
+
+    def build_generator(self) -> tuple[RunConfig, nn.Module, tuple[int, ...]]:
+        """The run's generator network with untrained weights, its config and sample shape."""
+        from wganlab.models import build_networks
+
+        config = self.read_config()
+        sample_shape = tuple(self.read_facts()["sample_shape"])
+        generator, _ = build_networks(
+            config.model, sample_shape, torch.Generator().manual_seed(0), is_image=not config.data.is_toy
+        )
+        return config, generator, sample_shape
+
+    def load_generator(self, which: str | int = "latest", device: torch.device | str = "cpu") -> LoadedGenerator:
+        """The generator of `which` checkpoint in eval mode: "latest" reads generator.safetensors (no
+        optimiser state to load), "best" or a step reads that checkpoint file."""
+        config, generator, sample_shape = self.build_generator()
+        if which == "latest":
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            source = self.checkpoints / "generator.safetensors"
+            if not source.is_file():
+                raise CheckpointError(f"{source} is missing; is {self.path} a wganlab run folder with a checkpoint?")
+            weights = load_file(source)
+            with safe_open(source, "pt") as handle:
+                step = (handle.metadata() or {}).get("step")
+            step = int(step) if step is not None else None
+        else:
+            from wganlab.training.checkpoint import load_checkpoint
+
+            source = self.checkpoint_file(which)
+            payload = load_checkpoint(source)
+            weights, step = payload["generator"], payload["step"]
+        try:
+            generator.load_state_dict(weights)
+        except Exception as err:
+            raise CheckpointError(f"{source} does not load into this run's generator ({type(err).__name__})") from None
+        return LoadedGenerator(config, generator.to(device).eval(), sample_shape, step)
+
+    def generator_snapshots(self) -> Iterator[tuple[int, nn.Module]]:
+        """(step, generator in eval mode) for every kept step checkpoint, oldest first (one network, reloaded)."""
+        _, generator, _ = self.build_generator()
+        for step, path in self.step_checkpoints():
+            generator.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["generator"])
+            yield step, generator.eval()
+
+
+def run_facts(config: RunConfig, device: torch.device, world_size: int, sample_shape: tuple[int, ...]) -> dict:
+    """Provenance written to run.json when a run starts."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "wganlab": wganlab.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "git_commit": commit or None,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "world_size": world_size,
+        "sample_shape": list(sample_shape),
+        "threads": torch.get_num_threads(),
+    }
