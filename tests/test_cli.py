@@ -50,8 +50,12 @@ def test_train_writes_the_run_folder(trained_run):
         "generator_loss",
         "w_estimate",
         "penalty",
-        "sec_per_step",
     } <= set(train_rows[-1])
+    timing = [json.loads(line) for line in (trained_run / "timing.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in timing] == [r["step"] for r in train_rows]
+    assert all(0 < r["train_seconds"] <= r["seconds"] for r in timing)
+    outcome = json.loads((trained_run / "outcome.json").read_text())
+    assert outcome["status"] == "finished" and outcome["step"] == train_rows[-1]["step"]
     assert [r["step"] for r in rows if r["kind"] == "eval"] == [2, 4]
     assert {p.name for p in (trained_run / "samples").iterdir()} == {"reals.png", "step-00000004.png"}
 

@@ -5,6 +5,7 @@ The only module that sets process-wide switches. A UserError becomes one line on
 
 import argparse
 import json
+import os
 import re
 import sys
 import warnings
@@ -14,7 +15,9 @@ import numpy as np
 import torch
 
 from wganlab.config import SECTIONS, field_docs, load_config, to_toml
-from wganlab.errors import ConfigError, UserError
+from wganlab.errors import ConfigError, TrainingDiverged, UserError
+
+EXIT_DIVERGED = 3
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -27,7 +30,7 @@ def command_train(args: argparse.Namespace) -> int:
     from wganlab.training.distributed import init_distributed, shutdown_distributed
     from wganlab.training.loop import train
 
-    config = load_config(Path(args.config), args.overrides)
+    config = load_config(args.config, args.overrides)
     if args.dry_run:
         print(to_toml(config), end="")
         return 0
@@ -104,10 +107,33 @@ def command_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_study(args: argparse.Namespace) -> int:
-    from wganlab.studies import run_study
+def command_presets(args: argparse.Namespace) -> int:
+    from wganlab.config import presets
 
-    run_study(args.name, quick=args.quick, seeds=args.seeds, out=Path(args.out) if args.out else None)
+    found = presets()
+    width = max(map(len, found))
+    for name, path in found.items():
+        first = path.read_text().splitlines()[0].lstrip("# ").strip()
+        print(f"{name:<{width}}  {first}")
+    return 0
+
+
+def command_study(args: argparse.Namespace) -> int:
+    from wganlab.studies import run_study, run_task
+
+    if args.quick and args.scale != "default":
+        raise ConfigError("--quick and --scale are two sizes; give one")
+    size = "quick" if args.quick else args.scale
+    out = Path(args.out) if args.out else None
+    if args.task:
+        run_task(args.name, args.task, size=size, seeds=args.seeds, out=out)
+        return 0
+    if args.plan and args.collect:
+        raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
+    mode = "plan" if args.plan else "collect" if args.collect else "run"
+    report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode)
+    if report is not None:
+        print(f"wrote {report}", file=sys.stderr)
     return 0
 
 
@@ -145,12 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("config", help="TOML config, e.g. configs/eight_gaussians/wgan-gp.toml")
+    train.add_argument(
+        "config", help="a TOML file or a preset name, e.g. eight_gaussians/wgan-gp (`wganlab presets` lists them)"
+    )
     train.add_argument("overrides", nargs="*", metavar="section.key=value", help="overrides, e.g. train.steps=200")
     train.add_argument("--out", help="run folder (default: runs/NNNNN-<objective>-<data>-<model>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/latest.pt")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     train.set_defaults(handler=command_train)
+
+    listing = commands.add_parser("presets", help="list the shipped presets, one line each")
+    listing.set_defaults(handler=command_presets)
 
     sample = commands.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("run_dir")
@@ -172,13 +203,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=command_eval)
 
-    study = commands.add_parser("study", help="run one of the studies (or all) and write its report")
+    study = commands.add_parser(
+        "study",
+        help="plan, run and report one of the studies (or all); resumable",
+        description="A study is a plan of runs: it runs the unfinished ones (--jobs at a time; a killed study "
+        "continues where it stopped) and builds its report from their folders.",
+    )
     study.add_argument(
         "name", help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy, or all"
     )
-    study.add_argument("--quick", action="store_true", help="small settings that finish in minutes")
-    study.add_argument("--seeds", type=int, default=None, help="seeds per setting (default per study)")
-    study.add_argument("--out", help="output folder (default studies/<name>)")
+    study.add_argument("--quick", action="store_true", help="CI smoke size (about 2 minutes); never a result")
+    study.add_argument(
+        "--scale", choices=("default", "paper"), default="default",
+        help="default: sized for 2 CPU cores; paper: the seeds' own sizes (for a GPU)",
+    )  # fmt: skip
+    study.add_argument("--seeds", type=int, default=None, help="seeds per setting (default per study, >= 3)")
+    study.add_argument("--jobs", type=int, default=1, help="runs at once, each with its share of the CPU threads")
+    study.add_argument("--plan", action="store_true", help="print the command of every unfinished run and stop")
+    study.add_argument("--collect", action="store_true", help="build the report from finished run folders only")
+    study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper])")
+    study.add_argument("--task", help=argparse.SUPPRESS)  # one of a study's own runs; what --plan prints
     study.set_defaults(handler=command_study)
 
     demo = commands.add_parser("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")
@@ -205,9 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
     try:
         return args.handler(args)
+    except TrainingDiverged as err:
+        # Not a mistake in the input (exit 2): training ran and diverged. The last good checkpoint is intact.
+        print(f"wganlab {args.command}: diverged: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
     except UserError as err:
         print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into a reader that stopped early (`wganlab study x --plan | head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"wganlab {args.command}: interrupted; the last checkpoint is intact", file=sys.stderr)
         return 130

@@ -392,18 +392,49 @@ def parse_overrides(overrides: list[str]) -> dict[str, dict[str, Any]]:
     return nested
 
 
+def presets() -> dict[str, Path]:
+    """Shipped presets by name ("eight_gaussians/wgan-gp") -> file, from the installed package."""
+    root = Path(__file__).parent / "configs"
+    return {path.relative_to(root).with_suffix("").as_posix(): path for path in sorted(root.glob("*/*.toml"))}
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file: an existing path, or a preset's name ("eight_gaussians/wgan-gp", with or without a
+    leading "configs/" and a trailing ".toml", so the repository's paths work from any directory)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise ConfigError(f"config {str(path)!r} is a directory, not a TOML file; give a file or a preset name")
+    name = path.as_posix().removeprefix("configs/").removesuffix(".toml")
+    found = presets().get(name)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(name, list(presets()), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"config file {name_or_path} does not exist and is not a preset name{hint} (`wganlab presets` lists them)"
+    )
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; see configs/ for presets") from None
+        raise ConfigError(f"config file {path} does not exist (`wganlab presets` lists the shipped ones)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {path} is a directory, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; is it a TOML file?") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
 
 
-def load_config(path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Build a RunConfig from defaults, the objective's published defaults, a TOML file and overrides."""
+def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build a RunConfig from defaults, the recipe's published settings, a TOML file (a path or a preset
+    name) and overrides."""
+    path = resolve_config(path) if path is not None else None
     file_layer = read_toml(path) if path is not None else {}
     override_layer = parse_overrides(overrides or [])
     origin = str(path) if path is not None else "defaults"

@@ -1,8 +1,12 @@
+import json
+
 import torch
 from torch.testing import assert_close
 
 from wganlab.objectives import StandardGAN, Wasserstein, WeightClip
 from wganlab.studies import critic_response
+from wganlab.studies.report import read_csv
+from wganlab.studies.runner import Plan
 
 # A small, fast setting that reliably shows the effect (width 64, batch 256, critic lr 1e-3, 300 updates):
 # at seed 0 the GAN's slope at x = 4 is ~0.01 of its peak and the WGAN's ~0.2 of its peak.
@@ -19,9 +23,18 @@ def test_presets_give_the_papers_objectives():
     assert_close(fake, torch.ones(4, 1))  # the fixed generator is z + 1
 
 
-def test_gan_gradient_vanishes_at_4_but_wgan_does_not():
-    rows, summary = critic_response.measure(300, 0, points=201, **SMALL)
-    gan, wgan = summary["gan"], summary["wgan"]
+def small_plan(iterations: int, seeds: int = 1) -> Plan:
+    plan = critic_response.plan("quick", seeds)
+    plan.settings.update(iterations=iterations, **SMALL)
+    return plan
+
+
+def test_gan_gradient_vanishes_at_4_but_wgan_does_not(tmp_path, in_process):
+    plan = small_plan(300)
+    in_process(plan, tmp_path, critic_response)
+    results = {run.label("objective"): json.loads((plan.folder(tmp_path, run) / "result.json").read_text())
+               for run in plan.runs}  # fmt: skip
+    gan, wgan = results["gan"], results["wgan"]
     # Both learned the direction: real (x = -1) scores above fake (x = +1).
     assert gan["value_at_minus_1"] > 0.5 > gan["value_at_plus_1"]
     assert wgan["value_at_minus_1"] > wgan["value_at_plus_1"]
@@ -30,14 +43,20 @@ def test_gan_gradient_vanishes_at_4_but_wgan_does_not():
     assert 0 < gan["relative_grad_at_4"] < 0.03
     # ... while the clipped critic keeps at least 10% of its peak slope: 4x or more the GAN's, relatively.
     assert 0.1 < wgan["relative_grad_at_4"] <= 1.0
-    assert summary["relative_grad_ratio_gan_over_wgan"] < 0.25
-    # The table rows are the curves the figure draws.
-    x4 = min(rows, key=lambda r: abs(r["x"] - 4.0))
-    assert_close(x4["gan_dD_dx"], gan["grad_at_4"])
-    assert_close(x4["wgan_df_dx"], wgan["grad_at_4"])
+    section = critic_response.collect(plan, tmp_path)
+    ratio = json.loads((tmp_path / "summary.json").read_text())["relative_grad_ratio_gan_over_wgan"]
+    assert ratio[0] < 0.25
+    # The curves the figure draws are the ones measured: the response at x = 4 holds the slope of the result.
+    curve = read_csv(plan.folder(tmp_path, plan.find(objective="gan")[0]) / "response.csv")
+    x4 = min(curve, key=lambda r: abs(float(r["x"]) - 4.0))
+    assert_close(float(x4["dvalue_dx"]), gan["grad_at_4"])
+    assert (tmp_path / "plots" / "critic_response.png").exists() and section.figures
 
 
-def test_same_seed_same_numbers():
-    first = critic_response.measure(5, 3, points=11, **SMALL)
-    second = critic_response.measure(5, 3, points=11, **SMALL)
-    assert first == second
+def test_same_seed_same_numbers(tmp_path, in_process):
+    plan = small_plan(5)
+    for name in ("a", "b"):
+        in_process(plan, tmp_path / name, critic_response)
+    for run in plan.runs:
+        a, b = (plan.folder(tmp_path / name, run) / "response.csv" for name in ("a", "b"))
+        assert a.read_bytes() == b.read_bytes()

@@ -64,15 +64,23 @@ def test_parallel_lines():
         assert_close(row["w1_pot_samples"], abs(row["theta"]), atol=0.05, rtol=0)
 
 
-def test_study_numbers_and_identical_rerun(tmp_path):
-    first = distances.run(tmp_path / "a", quick=True, seeds=None)
-    distances.run(tmp_path / "b", quick=True, seeds=None)
-    for name in ("gaussians.csv", "w1_pot_check.csv", "parallel_lines.csv"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    checks = read_csv(tmp_path / "a" / "w1_pot_check.csv")
-    for row in checks:
+def test_study_numbers_and_identical_rerun(tmp_path, in_process):
+    plan = distances.plan("quick", 2)
+    plan.settings.update(n_lines=300)  # ot.emd2 on 300 x 300 per theta: the check, not the precision
+    for name in ("a", "b"):
+        in_process(plan, tmp_path / name, distances)
+    section = distances.collect(plan, tmp_path / "a")
+    distances.collect(plan, tmp_path / "b")
+    assert (tmp_path / "a" / "gaussians.csv").read_bytes() == (tmp_path / "b" / "gaussians.csv").read_bytes()
+    for run in plan.runs:
+        for name in ("w1_pot_check.csv", "parallel_lines.csv"):
+            a, b = (plan.folder(tmp_path / folder, run) / name for folder in ("a", "b"))
+            assert a.read_bytes() == b.read_bytes()
+    seeds = [read_csv(plan.folder(tmp_path / "a", run) / "w1_pot_check.csv") for run in plan.runs]
+    assert seeds[0] != seeds[1]  # each seed draws its own samples
+    for row in seeds[0] + seeds[1]:
         std = math.sqrt(float(row["variance"]))
         assert_close(float(row["w1_pot"]), abs(float(row["d"])), atol=5 * std * math.sqrt(2 / 2000), rtol=0)
     assert (tmp_path / "a" / "plots" / "distances.png").stat().st_size > 10_000
     assert (tmp_path / "a" / "plots" / "distances.svg").exists()
-    assert first.findings and "log 2" in first.findings[0]
+    assert section.findings and "log 2" in section.findings[0] and "over 2 seeds" in section.findings[1]

@@ -1,10 +1,10 @@
 import base64
 
-import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from wganlab.errors import ConfigError
-from wganlab.studies import STUDIES, run_study
+from wganlab.studies import STUDIES, run_study, style
 from wganlab.studies.report import (
     Figure,
     Section,
@@ -13,9 +13,12 @@ from wganlab.studies.report import (
     markdown,
     markdown_table,
     mean_std,
+    provenance,
+    read_csv,
     save_figure,
     write_combined,
     write_csv,
+    write_section,
 )
 
 
@@ -33,9 +36,10 @@ def test_markdown_table():
 
 
 def section_with_figure(folder) -> Section:
-    figure, axis = plt.subplots()
-    axis.plot([0, 1], [0, 1])
-    path = save_figure(figure, folder, "line")
+    with style.rc():
+        figure, axes = style.figure(width=3, height=2)
+        axes[0, 0].plot([0, 1], [0, 1])
+        path = save_figure(figure, folder, "line")
     write_csv(folder / "numbers.csv", [{"x": 0.1, "y": 2}])
     return Section(
         name="demo-study",
@@ -59,12 +63,38 @@ def test_combined_report_links_and_embeds_every_figure(tmp_path):
     section = section_with_figure(tmp_path / "demo-study")
     md_path, html_path = write_combined([section], tmp_path, "title")
     md, page = md_path.read_text(), html_path.read_text()
-    assert "![a line](demo-study/plots/line.png)" in md and "(demo-study/plots/line.svg)" in md
+    assert "![Figure 1. a line](demo-study/plots/line.png)" in md and "(demo-study/plots/line.svg)" in md
+    assert "<b>Figure 1.</b> a line" in page
     png = (tmp_path / "demo-study" / "plots" / "line.png").read_bytes()
     assert base64.b64encode(png).decode() in page
     assert 'href="demo-study/plots/line.svg"' in page and 'href="demo-study/numbers.csv"' in page
     assert "<code>study</code>" in page and "1 &lt; 2" in page
     assert markdown(section).startswith('<a id="demo-study"></a>\n\n## A `study`')
+
+
+def test_figures_are_numbered_across_a_combined_report(tmp_path):
+    first, second = (section_with_figure(tmp_path / name) for name in ("one", "two"))
+    second.name, second.figures = "two", second.figures * 2
+    first.name = "one"
+    md, _ = write_combined([first, second], tmp_path, "t", folders={"one": "one", "two": "two"})
+    text = md.read_text()
+    assert [text.count(f"**Figure {n}.**") for n in (1, 2, 3, 4)] == [1, 1, 1, 0]
+
+
+def test_every_report_carries_its_provenance(tmp_path):
+    section = section_with_figure(tmp_path)
+    section.header = provenance("default", 3, 12, 7200.0, command="wganlab study x")
+    md_path, html_path = write_section(section, tmp_path)
+    text = md_path.read_text()
+    assert "wganlab 0.1.0" in text and "`wganlab study x`" in text and "3 seeds, 12 runs, 2.00 h" in text
+    assert " cores" in text and "torch " in text and "UTC" in text
+    assert "wganlab study x" in html_path.read_text()
+
+
+def test_csv_numbers_are_plain_numbers(tmp_path):
+    write_csv(tmp_path / "n.csv", [{"a": np.float64(5.0), "b": np.int64(3), "c": 0.1, "d": True, "e": "x"}])
+    assert (tmp_path / "n.csv").read_text().splitlines()[1] == "5.0,3,0.1,True,x"
+    assert read_csv(tmp_path / "n.csv")[0]["a"] == "5.0"
 
 
 def test_registry_and_errors(tmp_path):
@@ -79,20 +109,24 @@ def test_registry_and_errors(tmp_path):
         run_study("distance", out=tmp_path)
     with pytest.raises(ConfigError, match="seeds"):
         run_study("distances", seeds=0, out=tmp_path)
+    with pytest.raises(ConfigError, match="jobs"):
+        run_study("distances", jobs=0, out=tmp_path)
 
 
-def test_distances_through_the_registry(tmp_path):
-    report = run_study("distances", quick=True, out=tmp_path / "d")
+@pytest.mark.slow
+def test_distances_through_the_registry_and_the_runner(tmp_path):
+    report = run_study("distances", size="quick", jobs=2, out=tmp_path / "d", progress=False)
     text = report.read_text()
-    assert "\n# JS divergence vs Wasserstein-1" in text
+    assert "\n# JS divergence vs Wasserstein-1" in text and "quick size, 2 seeds" in text
     assert "(plots/distances.png)" in text and (tmp_path / "d" / "timing.json").exists()
+    assert (tmp_path / "d" / "report.html").exists()
 
 
 @pytest.mark.slow
 def test_all_quick(tmp_path):
-    report = run_study("all", quick=True, out=tmp_path)
+    report = run_study("all", size="quick", jobs=2, out=tmp_path, progress=False)
     page = (tmp_path / "report.html").read_text()
     for name in STUDIES:
-        assert (tmp_path / name / "report.md").exists()
+        assert (tmp_path / f"{name}-quick" / "report.md").exists()
         assert f'id="{name}"' in page
     assert report.read_text().count("![") >= 8

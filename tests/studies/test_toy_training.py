@@ -1,51 +1,77 @@
 import math
 
+import numpy as np
 import pytest
 from torch.testing import assert_close
 
 from wganlab.studies import loss_vs_quality, toy_training
-from wganlab.studies.report import read_csv, write_csv
+from wganlab.studies.report import write_csv
+from wganlab.studies.runner import Plan
+from wganlab.studies.toys import OBJECTIVES, snapshots, training_runs
 
-TINY = {"toys": ("eight_gaussians",), "seeds": 1, "steps": 4, "eval_every": 2, "eval_samples": 64}
+TINY = ("model.generator_widths=32,32", "model.critic_widths=32,32", "train.batch_size=32")
+SETTINGS = {"toys": ("eight_gaussians",), "steps": 4, "eval_every": 2, "eval_samples": 64}
+
+
+def tiny_plan() -> Plan:
+    runs = training_runs(("eight_gaussians",), OBJECTIVES, 1, steps=4, eval_every=2, eval_samples=64, extra=TINY)
+    return Plan(toy_training.NAME, "quick", 1, runs, dict(SETTINGS))
 
 
 @pytest.fixture(scope="module")
-def study_root(tmp_path_factory):
-    """TINY runs laid out as `wganlab study all` writes them: <root>/toy-training/runs."""
-    root = tmp_path_factory.mktemp("studies")
-    toy_training.train_runs(root / "toy-training" / "runs", TINY)
-    return root
+def study(tmp_path_factory, in_process):
+    study_dir = tmp_path_factory.mktemp("studies") / "toy-training"
+    in_process(tiny_plan(), study_dir)
+    return study_dir
 
 
-def test_runs_use_presets_and_log_at_every_eval_step(study_root):
-    config = toy_training.run_config("eight_gaussians", "wgan", 0, TINY)
-    assert config.objective.clip_value == 0.01 and config.optim.optimizer == "rmsprop"
-    assert config.log.log_every == config.log.eval_every == 2
-    runs = study_root / "toy-training" / "runs"
-    finals, curves = toy_training.collect(runs, TINY)
-    assert [r["objective"] for r in finals] == ["gan", "wgan", "wgan-gp"]
-    assert {r["step"] for r in curves} == {2, 4}
-    assert all(not math.isnan(r["estimate"]) and r["w1"] > 0 for r in curves)
-    assert all(r["modes_total"] == 8 for r in finals)
-    steps = [s for s, _ in toy_training.snapshots(runs / "eight_gaussians" / "gan" / "seed-0")]
+def test_plans_use_the_presets_and_log_at_every_eval_step():
+    plan = toy_training.plan("default", None)
+    assert len(plan.runs) == 3 * 4 * 5 and plan.seeds == 5
+    wgan = plan.find(toy="eight_gaussians", objective="wgan", seed=0)[0].config()
+    assert wgan.objective.clip_value == 0.01 and wgan.optim.optimizer == "rmsprop"
+    assert wgan.log.log_every == wgan.log.eval_every == 100 and wgan.train.steps == 2000
+    sngan = plan.find(objective="sngan")[0].config()
+    assert (sngan.objective.loss, sngan.objective.constraint) == ("hinge", "spectral")
+    assert toy_training.plan("default", 3).seeds == 3
+
+
+def test_collect_reads_every_run(study):
+    plan = tiny_plan()
+    section = toy_training.collect(plan, study)
+    finals = (study / "final.csv").read_text().splitlines()
+    assert len(finals) == 1 + len(OBJECTIVES)
+    assert "np.float64" not in (study / "curves.csv").read_text()  # numbers, not numpy reprs
+    steps = [s for s, _ in snapshots(plan.folder(study, plan.runs[0]))]
     assert steps == [1, 2, 3, 4]  # checkpoint_every = steps // 4
+    assert {f.path.name for f in section.figures} == {"samples_eight_gaussians", "curves_eight_gaussians"}
+    assert all((study / f"{f.path}.png").stat().st_size > 10_000 for f in section.figures)
+    rows = section.tables[0].rows
+    assert [row[1] for row in rows] == ["GAN", "WGAN", "WGAN-GP", "SNGAN"]
+    assert all(row[4].endswith("/ 8") for row in rows)  # modes of 8 Gaussians
+    assert any("loss `hinge`, constraint `spectral`" in line for line in section.setup)
 
 
-def test_rerun_writes_identical_csvs(study_root, tmp_path):
-    toy_training.train_runs(tmp_path / "b" / "runs", TINY)
-    for name, runs in (("a", study_root / "toy-training" / "runs"), ("b", tmp_path / "b" / "runs")):
-        finals, curves = toy_training.collect(runs, TINY)
-        write_csv(tmp_path / name / "final.csv", finals)
-        write_csv(tmp_path / name / "curves.csv", curves)
-    for csv in ("final.csv", "curves.csv"):
-        assert (tmp_path / "a" / csv).read_bytes() == (tmp_path / "b" / csv).read_bytes()
-    assert read_csv(tmp_path / "a" / "final.csv")[0]["toy"] == "eight_gaussians"
+def test_rerun_writes_identical_result_files(study, tmp_path, in_process):
+    plan = tiny_plan()
+    in_process(plan, tmp_path)
+    for folder in (study, tmp_path):
+        finals, curves = toy_training.read_runs(plan, folder)
+        write_csv(folder / "rerun" / "final.csv", finals)
+        write_csv(folder / "rerun" / "curves.csv", curves)
+    for name in ("final.csv", "curves.csv"):
+        assert (study / "rerun" / name).read_bytes() == (tmp_path / "rerun" / name).read_bytes()
 
 
-def test_finished_runs_are_found_and_reused(study_root):
-    out = study_root / "loss-vs-quality-toy"
-    assert loss_vs_quality.find_runs(out, TINY) == study_root / "toy-training" / "runs"
-    assert loss_vs_quality.find_runs(out, {**TINY, "steps": 6}) == out / "runs"
+def test_loss_vs_quality_reads_toy_trainings_runs(study):
+    shared = tiny_plan()
+    plan = Plan(loss_vs_quality.NAME, "quick", 1, shared.runs, shared.settings, runs_dir="../toy-training/runs")
+    out = study.parent / "loss-vs-quality-toy"
+    out.mkdir()
+    section = loss_vs_quality.collect(plan, out)
+    assert section.tables[0].rows[0][3] == "2"  # two evaluation steps per run
+    assert (out / "plots" / "loss_vs_w1.png").exists()
+    assert loss_vs_quality.plan("quick", None).runs_dir == "../toy-training-quick/runs"
 
 
 def test_correlations_hand_values():
@@ -55,3 +81,4 @@ def test_correlations_hand_values():
     assert_close(result["pearson"], 5 / math.sqrt(2 * 114 / 9))
     assert_close(loss_vs_quality.correlations([3.0, 2.0, 1.0], [1.0, 2.0, 3.0])["spearman"], -1.0)
     assert math.isnan(loss_vs_quality.correlations([1.0, 1.0], [1.0, 2.0])["pearson"])
+    assert not np.isnan(loss_vs_quality.correlations([1.0, 2.0], [2.0, 1.0])["spearman"])

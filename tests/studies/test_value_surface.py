@@ -4,6 +4,7 @@ from torch.testing import assert_close
 
 from wganlab.objectives import GradientPenalty
 from wganlab.studies import value_surface
+from wganlab.studies.report import read_csv
 
 
 @pytest.mark.parametrize("clip", value_surface.CLIP_VALUES)
@@ -54,3 +55,16 @@ def test_same_seed_same_critic():
     assert norms_a == norms_b
     for p, q in zip(a.critic.network.parameters(), b.critic.network.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_tasks_and_collect_on_a_tiny_plan(tmp_path, in_process):
+    plan = value_surface.plan("quick", 2)
+    plan.settings.update(iterations=3, deep_iterations=2, points=11)
+    in_process(plan, tmp_path, value_surface)
+    section = value_surface.collect(plan, tmp_path)
+    rows = section.tables[0].rows
+    assert [row[1] for row in rows] == list(value_surface.SETTINGS)
+    assert all(" ± " in row[3] for row in rows)  # exact W1 over two seeds
+    assert {f.path.name for f in section.figures} == {"value_surfaces", "weights", "deep_gradient_norms"}
+    deep = read_csv(tmp_path / "deep_gradient_norms.csv")
+    assert len(deep) == len(value_surface.SETTINGS) * 2 * 12  # settings x seeds x layers

@@ -30,7 +30,7 @@ def assert_same_networks(a, b):
 
 def train_records(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k != "sec_per_step"} for row in rows]
+    return rows
 
 
 @pytest.mark.parametrize("objective", ["gan", "wgan", "wgan-gp", "sngan"])
@@ -100,6 +100,8 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_
     with pytest.raises(TrainingDiverged, match=r"step 6: non-finite loss .*latest\.pt left untouched"):
         loop.train(config, tmp_path / "run", progress=False)
     assert torch.load(latest, weights_only=True)["step"] == 3
+    outcome = RunFolder(tmp_path / "run").outcome()
+    assert (outcome["status"], outcome["step"]) == ("diverged", 6) and "non-finite loss" in outcome["message"]
 
 
 def test_corrupt_or_missing_checkpoint_gives_a_clear_error_and_overwrites_nothing(tiny_config, tmp_path):

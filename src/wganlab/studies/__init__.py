@@ -1,19 +1,26 @@
-"""Studies: each reproduces a figure or a claim of the seeds by calling training and the objectives.
+"""Studies: each reproduces a figure or a claim of the seeds, as a plan of runs (see `runner`).
 
-`run_study(name, quick=, seeds=, out=)` runs one study into `out` (default `studies/<name>/`), or every study
-for `all` (default `studies/`, one folder per study) plus one `report.md` and a self-contained `report.html`.
+A study module has `NAME`, `plan(size, seeds) -> Plan` and `collect(plan, study_dir) -> Section`; a study
+whose runs are its own computations rather than training runs also has `run_task(plan, run, folder)`, and any
+may have `summary(run, folder) -> str` for the line printed when a run finishes.
+
+    run_study(name, size=, seeds=, jobs=, out=, mode=)   mode: "run" (plan, run, collect), "plan", "collect"
 """
 
+import json
 import sys
 import time
-from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 
 from wganlab.errors import ConfigError
-from wganlab.studies.report import Section, write_combined, write_json, write_section
+from wganlab.files import atomic_write_text
+from wganlab.studies import runner
+from wganlab.studies.report import Section, provenance, write_combined, write_section
+from wganlab.studies.runner import SIZES, Plan, StudyError
 
-# name -> module under wganlab.studies with run(out, *, quick, seeds) -> Section. Filled here, read-only.
+# name -> module under wganlab.studies. Filled here, read-only.
 STUDIES: dict[str, str] = {
     "distances": "distances",
     "critic-response-1d": "critic_response",
@@ -23,37 +30,114 @@ STUDIES: dict[str, str] = {
 }
 
 
-def study_function(name: str) -> Callable[..., Section]:
-    return import_module(f"wganlab.studies.{STUDIES[name]}").run
-
-
-def run_study(name: str, *, quick: bool = False, seeds: int | None = None, out: Path | None = None) -> Path:
-    """Run study `name` (or `all`); returns the report.md written."""
-    if name != "all" and name not in STUDIES:
+def study_module(name: str) -> ModuleType:
+    if name not in STUDIES:
         raise ConfigError(f"unknown study {name!r}; choose one of {', '.join(STUDIES)} or all")
+    return import_module(f"wganlab.studies.{STUDIES[name]}")
+
+
+def make_plan(name: str, size: str, seeds: int | None) -> Plan:
+    if size not in SIZES:
+        raise ConfigError(f"unknown study size {size!r}; choose {', '.join(SIZES)}")
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds={seeds} must be >= 1")
+    return study_module(name).plan(size, seeds)
+
+
+def run_study(
+    name: str,
+    *,
+    size: str = "default",
+    seeds: int | None = None,
+    jobs: int = 1,
+    out: Path | None = None,
+    mode: str = "run",
+    progress: bool = True,
+) -> Path | None:
+    """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
+    mode "plan", which prints one command per unfinished run instead)."""
+    if jobs < 1:
+        raise ConfigError(f"--jobs={jobs} must be >= 1")
+    names = list(STUDIES) if name == "all" else [name]
+    plans = [make_plan(n, size, seeds) for n in names]
+    root = Path(out) if out is not None else Path("studies")
+    if name != "all":
+        folders = {name: root if out is not None else root / runner.folder_name(name, size)}
+    else:
+        folders = {n: root / runner.folder_name(n, size) for n in names}
+    if mode == "plan":
+        for plan in plans:
+            runner.print_plan(plan, folders[plan.study])
+        return None
+    sections = []
+    for plan in plans:
+        study_dir = folders[plan.study]
+        study_dir.mkdir(parents=True, exist_ok=True)
+        module = study_module(plan.study)
+        if mode == "run":
+            failed = runner.execute(plan, study_dir, jobs=jobs, summary=getattr(module, "summary", None),
+                                    progress=progress)  # fmt: skip
+            if failed:
+                raise StudyError(
+                    f"{len(failed)} run(s) of {plan.study} failed ({', '.join(failed[:3])}); their console.txt "
+                    "says why; rerun the same command to retry them (finished runs are kept)"
+                )
+        sections.append(collect(plan, study_dir, module))
     if name == "all":
-        root = Path(out) if out is not None else Path("studies")
-        sections = [_run_one(study, root / study, quick, seeds) for study in STUDIES]
-        md, html = write_combined(sections, root, "wganlab toy studies" + (" (quick)" if quick else ""))
-        print(f"wrote {md} and {html}", file=sys.stderr)
+        md, _ = write_combined(sections, root, "wganlab toy studies" + ("" if size == "default" else f" ({size})"),
+                               folders={s.name: folders[s.name].relative_to(root) for s in sections})  # fmt: skip
         return md
-    folder = Path(out) if out is not None else Path("studies") / name
-    _run_one(name, folder, quick, seeds)
-    return folder / "report.md"
+    return folders[name] / "report.md"
 
 
-def _run_one(name: str, folder: Path, quick: bool, seeds: int | None) -> Section:
-    folder.mkdir(parents=True, exist_ok=True)
+def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
+    """The study's report from its run folders; StudyError naming what is missing when runs are unfinished."""
+    missing = runner.missing(plan, study_dir)
+    if missing:
+        flags = " ".join(runner.size_flags(plan.size, plan.seeds))
+        raise StudyError(
+            f"{len(missing)} of {len(plan.runs)} runs of {plan.study} are not finished (first: {missing[0].key}); "
+            f"run `wganlab study {plan.study} {flags}` (or the commands of --plan) first"
+        )
     started = time.perf_counter()
-    section = study_function(name)(folder, quick=quick, seeds=seeds)
-    write_section(section, folder)
-    seconds = time.perf_counter() - started
-    # Kept out of report.md and the CSVs, so a rerun writes identical files there.
-    write_json(folder / "timing.json", {"study": name, "quick": quick, "seconds": round(seconds, 1)})
-    print(f"study {name}: {seconds:.1f} s -> {folder / 'report.md'}", file=sys.stderr)
+    section = module.collect(plan, study_dir)
+    run_seconds = sum(run_time(plan.folder(study_dir, run), run) for run in plan.runs)
+    section.header = provenance(plan.size, plan.seeds, len(plan.runs), run_seconds)
+    write_section(section, study_dir)
+    record = {
+        "study": plan.study,
+        "size": plan.size,
+        "seeds": plan.seeds,
+        "runs": len(plan.runs),
+        "run_seconds": round(run_seconds, 1),
+        "collect_seconds": round(time.perf_counter() - started, 1),
+    }
+    atomic_write_text(study_dir / "timing.json", json.dumps(record, indent=2) + "\n")
+    print(f"study {plan.study}: {len(plan.runs)} runs, {run_seconds / 3600:.2f} h of run time -> "
+          f"{study_dir / 'report.md'}", file=sys.stderr)  # fmt: skip
     return section
 
 
-__all__ = ["STUDIES", "run_study", "study_function"]
+def run_time(folder: Path, run: runner.Run) -> float:
+    """Wall-clock seconds a finished run took (its outcome.json or result.json)."""
+    path = folder / ("result.json" if run.task else "outcome.json")
+    return float(json.loads(path.read_text()).get("seconds", 0.0))
+
+
+def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | None) -> Path:
+    """`wganlab study NAME --task KEY`: one of a study's own runs (what the runner's subprocesses call)."""
+    plan = make_plan(name, size, seeds)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size)
+    matches = [run for run in plan.runs if run.key == key and run.task]
+    if not matches:
+        raise ConfigError(f"study {name} has no task {key!r} at size {size} (see `wganlab study {name} --plan`)")
+    folder = plan.folder(study_dir, matches[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = study_module(name).run_task(plan, matches[0], folder)
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    atomic_write_text(folder / "result.json", json.dumps(result, indent=2) + "\n")
+    return folder
+
+
+__all__ = ["STUDIES", "make_plan", "run_study", "run_task", "study_module"]

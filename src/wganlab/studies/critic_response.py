@@ -8,19 +8,19 @@ generator is replaced by a fixed shift of its noise, so the updates are exactly 
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from wganlab.config import load_config
-from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
+from wganlab.studies import style
+from wganlab.studies.report import Figure, Section, Table, mean_std, read_csv, save_figure, write_csv, write_json
+from wganlab.studies.runner import Plan, Run, read_json
 from wganlab.training.distributed import DistContext
 from wganlab.training.loop import critic_step
 from wganlab.training.state import TrainState, build_state, make_rng
 
 CPU = torch.device("cpu")
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 PROBE_X = 4.0
 
 
@@ -40,12 +40,17 @@ def fixed_generator_state(
 ) -> TrainState:
     """A CPU TrainState from configs/<source>/<objective>.toml whose generator is `generator` (fixed)."""
     config = load_config(
-        CONFIGS / source / f"{objective}.toml",
+        f"{source}/{objective}",
         [*overrides, f"train.seed={seed}", "train.device=cpu", "log.progress=false", "log.tensorboard=false"],
     )
     state = build_state(config, DistContext(rank=0, world_size=1, local_rank=0, device=CPU), progress=False)
     state.generator.network = state.generator.wrapped = generator
     return state
+
+
+def train_config(objective: str, seed: int, widths: str = "512,512,512", batch_size: int = 1024):
+    overrides = [f"train.batch_size={batch_size}", "model.z_dim=1", f"model.critic_widths={widths}"]
+    return load_config(f"gaussian_1d/{objective}", [*overrides, f"train.seed={seed}"])
 
 
 def train_critic(
@@ -75,161 +80,198 @@ def response(critic: nn.Module, x: Tensor, use_sigmoid: bool) -> tuple[np.ndarra
     return (value.detach().numpy(), value_grad[:, 0].numpy(), score_grad[:, 0].numpy())
 
 
-def measure(iterations: int, seed: int, points: int = 1001, **sizes) -> tuple[list[dict], dict]:
-    """Train both critics (`sizes`: widths, batch_size, extra); return their responses on [-5, 5] as rows,
-    and the headline numbers."""
-    x = torch.linspace(-5, 5, points).unsqueeze(1)
-    curves, summary = {}, {"iterations": iterations, "seed": seed}
-    for objective in ("gan", "wgan"):
-        state = train_critic(objective, iterations, seed, **sizes)
-        value, value_grad, score_grad = response(state.critic.network, x, use_sigmoid=objective == "gan")
-        curves[objective] = (value, value_grad, score_grad)
-        at = int(np.argmin(np.abs(x[:, 0].numpy() - PROBE_X)))
-        peak = float(np.abs(value_grad).max())
-        summary[objective] = {
-            "value_at_4": float(value[at]),
-            "grad_at_4": float(value_grad[at]),
-            "score_grad_at_4": float(score_grad[at]),
-            "max_abs_grad": peak,
-            "relative_grad_at_4": abs(float(value_grad[at])) / peak,
-            "value_at_minus_1": float(value[int(np.argmin(np.abs(x[:, 0].numpy() + 1)))]),
-            "value_at_plus_1": float(value[int(np.argmin(np.abs(x[:, 0].numpy() - 1)))]),
-        }
-    summary["relative_grad_ratio_gan_over_wgan"] = (
-        summary["gan"]["relative_grad_at_4"] / summary["wgan"]["relative_grad_at_4"]
-    )
-    rows = [
-        {
-            "x": float(x[i, 0]),
-            "gan_D": float(curves["gan"][0][i]),
-            "gan_dD_dx": float(curves["gan"][1][i]),
-            "gan_dscore_dx": float(curves["gan"][2][i]),
-            "wgan_f": float(curves["wgan"][0][i]),
-            "wgan_df_dx": float(curves["wgan"][1][i]),
-        }
-        for i in range(points)
+NAME = "critic-response-1d"
+SIZES = {
+    "quick": {"seeds": 2, "iterations": 100},
+    "default": {"seeds": 3, "iterations": 10_000},  # seed 002: 10,000 iterations
+    "paper": {"seeds": 5, "iterations": 10_000},
+}
+OBJECTIVES = ("gan", "wgan")
+POINTS = 1001
+
+
+def plan(size: str, seeds: int | None) -> Plan:
+    settings = dict(SIZES[size])
+    settings["seeds"] = seeds or settings["seeds"]
+    runs = [
+        Run(
+            key=f"{objective}/seed-{seed}",
+            task=True,
+            cost=settings["iterations"] * (1.0 if objective == "gan" else 1.3),
+            labels=(("objective", objective), ("seed", seed)),
+        )  # fmt: skip
+        for objective in OBJECTIVES
+        for seed in range(settings["seeds"])
     ]
-    return rows, summary
+    return Plan(NAME, size, settings["seeds"], runs, settings)
 
 
-def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
-    iterations = 100 if quick else 10_000
-    seed = 0
-    rows, summary = measure(iterations, seed)
-    write_csv(out / "response.csv", rows)
-    write_json(out / "summary.json", summary)
-    figure_path = plot(out, rows, seed)
-    return section(summary, figure_path)
+def run_task(plan: Plan, run: Run, folder: Path) -> dict:
+    """Train one critic against the fixed N(+1, 1) and record its response on [-5, 5]."""
+    objective, seed = run.label("objective"), run.label("seed")
+    # Tests run smaller critics by putting widths, batch_size and extra overrides into the plan's settings.
+    sizes = {key: plan.settings[key] for key in ("widths", "batch_size", "extra") if key in plan.settings}
+    state = train_critic(objective, plan.settings["iterations"], seed, **sizes)
+    x = torch.linspace(-5, 5, POINTS).unsqueeze(1)
+    value, value_grad, score_grad = response(state.critic.network, x, use_sigmoid=objective == "gan")
+    write_csv(folder / "response.csv", [
+        {"x": float(x[i, 0]), "value": float(value[i]), "dvalue_dx": float(value_grad[i]),
+         "dscore_dx": float(score_grad[i])}
+        for i in range(POINTS)
+    ])  # fmt: skip
+    xs = x[:, 0].numpy()
+    at = int(np.argmin(np.abs(xs - PROBE_X)))
+    peak = float(np.abs(value_grad).max())
+    return {
+        "value_at_4": float(value[at]),
+        "grad_at_4": float(value_grad[at]),
+        "score_grad_at_4": float(score_grad[at]),
+        "max_abs_grad": peak,
+        "relative_grad_at_4": abs(float(value_grad[at])) / peak,
+        "value_at_minus_1": float(value[int(np.argmin(np.abs(xs + 1)))]),
+        "value_at_plus_1": float(value[int(np.argmin(np.abs(xs - 1)))]),
+    }
 
 
-def plot(out: Path, rows: list[dict], seed: int) -> Path:
-    rng = make_rng(seed, "eval")
+def collect(plan: Plan, study_dir: Path) -> Section:
+    results = {(run.label("objective"), run.label("seed")): read_json(plan.folder(study_dir, run) / "result.json")
+               for run in plan.runs}  # fmt: skip
+    curves = {(run.label("objective"), run.label("seed")): read_csv(plan.folder(study_dir, run) / "response.csv")
+              for run in plan.runs}  # fmt: skip
+    rows = [{"objective": o, "seed": seed, **r} for (o, seed), r in results.items()]
+    write_csv(study_dir / "critics.csv", rows)
+    ratios = [
+        results["gan", seed]["relative_grad_at_4"] / results["wgan", seed]["relative_grad_at_4"]
+        for seed in range(plan.seeds)
+    ]
+    write_json(
+        study_dir / "summary.json",
+        {"iterations": plan.settings["iterations"], "seeds": plan.seeds, "relative_grad_ratio_gan_over_wgan": ratios},
+    )
+    return section(plan, results, ratios, plot(study_dir, curves, plan.seeds))
+
+
+def plot(study_dir: Path, curves: dict, seeds: int) -> Path:
+    rng = make_rng(0, "eval")
     real = (-1.0 + torch.randn(20_000, generator=rng)).numpy()
     fake = (1.0 + torch.randn(20_000, generator=rng)).numpy()
-    x = np.array([r["x"] for r in rows])
     bins = np.linspace(-5, 5, 81)
-    figure, axes = plt.subplots(2, 2, figsize=(12, 8), layout="constrained")
-    for axis, key, title, label in (
-        (axes[0, 0], "gan_D", "GAN discriminator", "D(x) = sigmoid(score)"),
-        (axes[0, 1], "wgan_f", "WGAN critic (weights clipped to ±0.01)", "critic f(x)"),
-    ):
-        axis.hist(real, bins=bins, density=True, alpha=0.45, color="tab:blue", label="real N(-1, 1)")
-        axis.hist(fake, bins=bins, density=True, alpha=0.45, color="tab:orange", label="fake N(+1, 1)")
-        axis.set(xlabel="x", ylabel="density", title=title, xlim=(-5, 5))
-        twin = axis.twinx()
-        twin.plot(x, [r[key] for r in rows], color="tab:green", lw=2, label=label)
-        twin.set_ylabel(label, color="tab:green")
-        handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        twin.legend(handles=handles, fontsize=8, loc="upper left", framealpha=0.95)  # the top layer
-    gan_grad, wgan_grad = np.abs([r["gan_dD_dx"] for r in rows]), np.abs([r["wgan_df_dx"] for r in rows])
     tiny = 1e-12  # log axes: an exactly-zero gradient is drawn at the floor
-    gan_style, wgan_style = {"color": "tab:red"}, {"color": "tab:green"}
-    axes[1, 0].semilogy(x, np.maximum(gan_grad / gan_grad.max(), tiny), **gan_style, label="GAN: |dD/dx| / max |dD/dx|")
-    axes[1, 0].semilogy(
-        x, np.maximum(wgan_grad / wgan_grad.max(), tiny), **wgan_style, label="WGAN: |df/dx| / max |df/dx|"
-    )
-    axes[1, 0].axvline(PROBE_X, color="grey", ls="--", lw=1, label=f"x = {PROBE_X:g}")
-    axes[1, 0].set(title="Gradient relative to its own peak (scale-free)", xlabel="x", ylabel="relative |gradient|")
-    axes[1, 1].semilogy(x, np.maximum(gan_grad, tiny), **gan_style, label="GAN |dD/dx|")
-    axes[1, 1].semilogy(
-        x, np.maximum(np.abs([r["gan_dscore_dx"] for r in rows]), tiny), **gan_style, ls=":",
-        label="GAN |d score/dx|",
-    )  # fmt: skip
-    axes[1, 1].semilogy(x, np.maximum(wgan_grad, tiny), **wgan_style, label="WGAN |df/dx|")
-    axes[1, 1].axvline(PROBE_X, color="grey", ls="--", lw=1)
-    axes[1, 1].set(title="Absolute gradients", xlabel="x", ylabel="|gradient|")
-    for axis in axes[1]:
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-        axis.set_xlim(-5, 5)
-    return save_figure(figure, out, "critic_response")
+
+    def column(objective: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        table = [curves[objective, seed] for seed in range(seeds)]
+        x = np.array([float(r["x"]) for r in table[0]])
+        return x, np.array([[float(r[key]) for r in rows] for rows in table])
+
+    with style.rc():
+        figure, axes = style.figure(2, 2, width=12, height=8.4)
+        for axis, objective, name, label in (
+            (axes[0, 0], "gan", "GAN discriminator", "D(x) = sigmoid(score)"),
+            (axes[0, 1], "wgan", "WGAN critic (weights clipped to ±0.01)", "critic f(x)"),
+        ):
+            axis.hist(real, bins=bins, density=True, alpha=0.35, color=style.REAL_COLOUR, label="real N(−1, 1)")
+            axis.hist(fake, bins=bins, density=True, alpha=0.35, color=style.EXTRA_COLOURS[0], label="fake N(+1, 1)")
+            axis.set(xlabel="x", ylabel="density", title=name, xlim=(-5, 5))
+            twin = axis.twinx()
+            x, values = column(objective, "value")
+            for index, curve in enumerate(values):
+                twin.plot(x, curve, color=style.colour(objective), lw=1.8, alpha=0.8,
+                          label=f"{label}, {seeds} seeds" if index == 0 else None)  # fmt: skip
+            twin.set_ylabel(label, color=style.colour(objective))
+            twin.grid(False)
+            handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+            twin.legend(handles=handles, loc="upper left", framealpha=0.95)
+        for objective in OBJECTIVES:
+            x, grads = column(objective, "dvalue_dx")
+            grads = np.abs(grads)
+            name = "GAN |dD/dx|" if objective == "gan" else "WGAN |df/dx|"
+            for index, curve in enumerate(grads):
+                extra = {"label": name if index == 0 else None}
+                axes[1, 0].semilogy(x, np.maximum(curve / curve.max(), tiny), color=style.colour(objective), **extra)
+                axes[1, 1].semilogy(x, np.maximum(curve, tiny), color=style.colour(objective), **extra)
+        x, score = column("gan", "dscore_dx")
+        for index, curve in enumerate(np.abs(score)):
+            axes[1, 1].semilogy(x, np.maximum(curve, tiny), color=style.colour("gan"), ls=":",
+                                label="GAN |d score/dx|" if index == 0 else None)  # fmt: skip
+        axes[1, 0].set(title="Slope relative to its own peak (scale-free)", xlabel="x", ylabel="|slope| / max |slope|")
+        axes[1, 1].set(title="Absolute slopes", xlabel="x", ylabel="|slope|")
+        for axis in axes[1]:
+            axis.axvline(PROBE_X, color="grey", ls="--", lw=1, label=f"x = {PROBE_X:g}")
+            axis.set_xlim(-5, 5)
+            axis.legend(loc="lower left")
+        return save_figure(figure, study_dir, "critic_response")
 
 
-def section(summary: dict, figure_path: Path) -> Section:
-    gan, wgan = summary["gan"], summary["wgan"]
+def section(plan: Plan, results: dict, ratios: list[float], figure_path: Path) -> Section:
+    def stat(objective: str, key: str) -> str:
+        return mean_std([results[objective, seed][key] for seed in range(plan.seeds)])
+
     rows = [
-        [
-            name,
-            fmt(v["value_at_minus_1"]),
-            fmt(v["value_at_plus_1"]),
-            fmt(v["value_at_4"]),
-            fmt(v["grad_at_4"]),
-            fmt(v["max_abs_grad"]),
-            fmt(v["relative_grad_at_4"]),
-        ]
-        for name, v in (("GAN: D = sigmoid(score)", gan), ("WGAN: f", wgan))
+        [name]
+        + [
+            stat(objective, key)
+            for key in (
+                "value_at_minus_1",
+                "value_at_plus_1",
+                "value_at_4",
+                "grad_at_4",
+                "max_abs_grad",
+                "relative_grad_at_4",
+            )
+        ]  # fmt: skip
+        for name, objective in (("GAN: D = sigmoid(score)", "gan"), ("WGAN: f", "wgan"))
     ]
+    iterations = plan.settings["iterations"]
     findings = [
-        f"After {summary['iterations']:,} critic updates, the GAN discriminator gives D(4) = "
-        f"{fmt(gan['value_at_4'])} "
-        f"with dD/dx(4) = {fmt(gan['grad_at_4'])}, {fmt(gan['relative_grad_at_4'])} of its own peak slope; "
-        "the WGAN "
-        f"critic's slope at x = 4 is {fmt(wgan['grad_at_4'])}, {fmt(wgan['relative_grad_at_4'])} of its "
-        "peak, so "
-        f"relative to each function's scale the GAN's gradient at x = 4 is "
-        f"{fmt(summary['relative_grad_ratio_gan_over_wgan'])} times the WGAN's.",
-        f"The GAN's raw score keeps a slope (d score/dx(4) = {fmt(gan['score_grad_at_4'])}): what vanishes "
-        "is the "
-        "gradient through the sigmoid, which is what the minimax generator loss log(1 − D) sees; the "
+        f"After {iterations:,} critic updates ({plan.seeds} seeds, mean ± std), the GAN discriminator gives "
+        f"D(4) = {stat('gan', 'value_at_4')} with dD/dx(4) = {stat('gan', 'grad_at_4')}, "
+        f"{stat('gan', 'relative_grad_at_4')} of its own peak slope; the WGAN critic's slope at x = 4 is "
+        f"{stat('wgan', 'grad_at_4')}, {stat('wgan', 'relative_grad_at_4')} of its peak. Relative to each "
+        f"function's scale, the GAN's gradient at x = 4 is {mean_std(ratios)} times the WGAN's.",
+        f"The GAN's raw score keeps a slope (d score/dx(4) = {stat('gan', 'score_grad_at_4')}): what vanishes is "
+        "the gradient through the sigmoid, which is what the minimax generator loss log(1 − D) sees; the "
         "non-saturating loss −log D rescales it by 1/D.",
     ]
+    gan_config, wgan_config = (train_config(o, 0) for o in OBJECTIVES)
     return Section(
-        name="critic-response-1d",
+        name=NAME,
         title="Critic response in 1-D: vanishing GAN gradient vs WGAN critic (seed 002 Fig. 2)",
         findings=findings,
         figures=[
             Figure(
                 figure_path,
-                "Top: D(x) of the GAN and f(x) of the WGAN critic over the real (blue) and fixed fake "
-                "(orange) "
-                "histograms. Bottom: |gradient| along x, relative to its peak (left) and absolute (right).",
+                "Top: D(x) of the GAN and f(x) of the WGAN critic (one line per seed) over the "
+                "real and the fixed fake histograms. Bottom: |slope| along x, relative to its peak (left) "
+                "and absolute (right).",
             )
-        ],
+        ],  # fmt: skip
         tables=[
             Table(
-                "Critic values and slopes",
+                f"Critic values and slopes (mean ± std over {plan.seeds} seeds)",
                 [
                     "critic",
                     "value at x=−1",
                     "value at x=+1",
                     "value at x=4",
                     "slope at x=4",
-                    "max abs slope",
+                    "max |slope|",
                     "slope at 4 / max",
                 ],
                 rows,
-                "response.csv",
-            )  # fmt: skip
-        ],
+                "critics.csv",
+            )
+        ],  # fmt: skip
         setup=[
-            "Real N(−1, 1) (the `gaussian_1d` toy), fake N(+1, 1) from a fixed generator z + 1, fresh "
-            "batches of "
-            "1024 each update; critic 1 → 512 → 512 → 512 → 1, ReLU, no batch norm, init N(0, 0.02).",
-            f"GAN: `StandardGAN.critic_loss` (loss `standard`), Adam 2e-4, betas (0.5, 0.999). WGAN: `Wasserstein` + "
-            f"`WeightClip(0.01)`, RMSProp 5e-5 (the `configs/gaussian_1d` presets). "
-            f"{summary['iterations']:,} "
-            f"updates each via `training.loop.critic_step` (seed 002: 10,000), seed {summary['seed']}.",
-            "Slopes by autograd on 1,001 points in [−5, 5]. The WGAN critic's scale is set by the clipping "
-            "(its K), so the scale-free comparison divides each slope by its own maximum.",
+            f"Real N(−1, 1) (the `gaussian_1d` toy), fake N(+1, 1) from a fixed generator z + 1, fresh batches of "
+            f"{gan_config.train.batch_size} each update; critic 1 → "
+            f"{' → '.join(str(w) for w in gan_config.model.critic_widths)} → 1, ReLU, no batch norm, init "
+            f"N(0, {gan_config.model.init_std:g}).",
+            f"GAN: loss `{gan_config.objective.loss}`, Adam {gan_config.optim.critic_lr:g}, betas "
+            f"{tuple(gan_config.optim.betas)}. WGAN: loss `{wgan_config.objective.loss}` + clip c = "
+            f"{wgan_config.objective.clip_value:g}, RMSProp {wgan_config.optim.critic_lr:g} (the `gaussian_1d` "
+            f"presets). {iterations:,} updates each via `training.loop.critic_step` (seed 002: 10,000), seeds "
+            f"0–{plan.seeds - 1}.",
+            "Slopes by autograd on 1,001 points in [−5, 5]. The WGAN critic's scale is set by the clipping (its K), "
+            "so the scale-free comparison divides each slope by its own maximum.",
         ],
     )

@@ -6,18 +6,23 @@ A study builds one `Section` from its measured numbers; nothing here computes an
 
 import base64
 import csv
+import datetime
 import html
 import json
 import math
+import numbers
+import os
+import platform
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
+import wganlab
 
 
 @dataclass
@@ -47,17 +52,59 @@ class Section:
     """How it was measured: sizes, optimisers, iterations, deviations from the papers."""
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    header: str = ""
+    """Provenance: version, commit, date, machine, the command and the study's size (see `provenance`)."""
 
 
 def save_figure(figure, folder: Path, stem: str) -> Path:
     """Write plots/<stem>.png and .svg reproducibly (no dates, fixed SVG ids); returns plots/<stem>."""
     plots = folder / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context({"svg.hashsalt": "wganlab", "svg.fonttype": "none"}):
+    with matplotlib.rc_context({"svg.hashsalt": "wganlab", "svg.fonttype": "none"}):
         figure.savefig(plots / f"{stem}.png", dpi=120, metadata={"Software": None})
         figure.savefig(plots / f"{stem}.svg", metadata={"Date": None, "Creator": None})
-    plt.close(figure)
     return Path("plots") / stem
+
+
+def git_commit() -> str:
+    """The commit of wganlab's own repository when the package runs from a checkout of it, else ""."""
+    source = Path(wganlab.__file__).resolve().parents[2]
+    if not (source / ".git").exists():
+        return ""
+    try:
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=source)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=source)  # fmt: skip
+    except OSError:
+        return ""
+    commit = found.stdout.strip()
+    return commit + (" with uncommitted changes" if commit and dirty.stdout.strip() else "")
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {cores} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def provenance(size: str, seeds: int, runs: int, run_seconds: float, command: str | None = None) -> str:
+    """One line for the top of a report: what made it, where, when, and how much compute it took."""
+    command = command or "wganlab " + " ".join(sys.argv[1:])
+    commit = git_commit()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"wganlab {wganlab.__version__}{f' (commit {commit})' if commit else ''} · {when} · {machine()} · "
+        f"`{command}` · {size} size, {seeds} seed{'s' if seeds != 1 else ''}, {runs} runs, "
+        f"{run_seconds / 3600:.2f} h of run time in total"
+    )
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -80,8 +127,13 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return repr(value)
+    """Numbers as plain numbers (numpy scalars included, which repr as "np.float64(...)"), full precision."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
     return value
 
 
@@ -104,15 +156,18 @@ def mean_std(values: list[float], digits: int = 3) -> str:
     return f"{fmt(mean, digits)} ± {fmt(std, 2)}"
 
 
-def markdown(section: Section, prefix: str = "", level: int = 2) -> str:
-    """The section as Markdown; `prefix` goes before file paths (the study folder, seen from the report)."""
+def markdown(section: Section, prefix: str = "", level: int = 2, first_figure: int = 1) -> str:
+    """The section as Markdown; `prefix` goes before file paths (the study folder, seen from the report).
+    Figures are numbered from `first_figure`."""
     hashes = "#" * level
     lines = [f'<a id="{section.name}"></a>', "", f"{hashes} {section.title}", ""]  # the contents' link target
+    if section.header:
+        lines += [f"<sub>{section.header}</sub>", ""]
     lines += [" ".join(section.findings), ""]
-    for figure in section.figures:
+    for number, figure in enumerate(section.figures, start=first_figure):
         png = f"{prefix}{figure.path}.png"
-        lines += [f"![{figure.caption}]({png})", ""]
-        lines += [f"*{figure.caption}* ([PNG]({png}), [SVG]({prefix}{figure.path}.svg))", ""]
+        lines += [f"![Figure {number}. {figure.caption}]({png})", ""]
+        lines += [f"**Figure {number}.** *{figure.caption}* ([PNG]({png}), [SVG]({prefix}{figure.path}.svg))", ""]
     for table in section.tables:
         lines += [f"**{table.title}**" + (f" (`{prefix}{table.csv_name}`)" if table.csv_name else ""), ""]
         lines += [markdown_table(table.columns, table.rows), ""]
@@ -128,11 +183,11 @@ def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: Section, folder: Path) -> Path:
-    """The study's own report.md (figure paths relative to its folder)."""
+def write_section(section: Section, folder: Path) -> tuple[Path, Path]:
+    """The study's own report.md and self-contained report.html (paths relative to its folder)."""
     path = folder / "report.md"
     path.write_text(markdown(section, level=1) + "\n")
-    return path
+    return path, write_html([section], folder, section.title, prefix=lambda s: "")
 
 
 def _inline(text: str) -> str:
@@ -143,16 +198,19 @@ def _inline(text: str) -> str:
     return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
 
 
-def html_section(section: Section, root: Path, prefix: str = "") -> str:
+def html_section(section: Section, root: Path, prefix: str = "", first_figure: int = 1) -> str:
     """The section as HTML with its PNGs embedded (read from root/prefix/...) and linked to PNG and SVG."""
     parts = [f'<section id="{html.escape(section.name)}">', f"<h2>{_inline(section.title)}</h2>"]
+    if section.header:
+        parts.append(f'<p class="header">{_inline(section.header)}</p>')
     parts.append(f"<p>{_inline(' '.join(section.findings))}</p>")
-    for figure in section.figures:
+    for number, figure in enumerate(section.figures, start=first_figure):
         png = f"{prefix}{figure.path}.png"
         data = base64.b64encode((root / png).read_bytes()).decode("ascii")
         parts.append(
             f'<figure><a href="{html.escape(png)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{html.escape(figure.caption)}"></a><figcaption>{_inline(figure.caption)} '
+            f'alt="Figure {number}. {html.escape(figure.caption)}"></a><figcaption><b>Figure {number}.</b> '
+            f"{_inline(figure.caption)} "
             f'(<a href="{html.escape(png)}">PNG</a>, <a href="{html.escape(prefix + str(figure.path))}.svg">'
             "SVG</a>)</figcaption></figure>"
         )
@@ -176,21 +234,42 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 code { background: #f4f4f4; padding: 0 0.2em; }
+.header { font-size: 0.85em; color: #555; }
 """
 
 
-def write_combined(sections: list[Section], root: Path, title: str) -> tuple[Path, Path]:
-    """root/report.md and root/report.html for studies written to root/<section.name>/."""
-    contents = [f"- [{s.title}](#{s.name})" for s in sections]
-    md = [f"# {title}", "", *contents, ""]
-    md += [markdown(s, prefix=f"{s.name}/") for s in sections]
-    (root / "report.md").write_text("\n".join(md) + "\n")
+def write_html(sections: list[Section], root: Path, title: str, prefix) -> Path:
+    """root/report.html: the sections with their figures embedded, numbered across the whole page."""
     links = "".join(f'<li><a href="#{html.escape(s.name)}">{_inline(s.title)}</a></li>' for s in sections)
-    body = "\n".join(html_section(s, root, prefix=f"{s.name}/") for s in sections)
+    bodies, number = [], 1
+    for section in sections:
+        bodies.append(html_section(section, root, prefix=prefix(section), first_figure=number))
+        number += len(section.figures)
+    contents = f"<ul>{links}</ul>\n" if len(sections) > 1 else ""
     page = (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1><ul>{links}</ul>\n{body}\n"
-        "</body></html>\n"
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{contents}"
+        + "\n".join(bodies)
+        + "\n</body></html>\n"
     )
     (root / "report.html").write_text(page)
-    return root / "report.md", root / "report.html"
+    return root / "report.html"
+
+
+def write_combined(
+    sections: list[Section], root: Path, title: str, folders: dict[str, Path] | None = None
+) -> tuple[Path, Path]:
+    """root/report.md and root/report.html for studies written to root/<folder>/ (`folders` by section name;
+    the section's name by default)."""
+    folders = folders or {}
+
+    def prefix(section: Section) -> str:
+        return f"{folders.get(section.name, section.name)}/"
+
+    contents = [f"- [{s.title}](#{s.name})" for s in sections]
+    md, number = [f"# {title}", "", *contents, ""], 1
+    for section in sections:
+        md.append(markdown(section, prefix=prefix(section), first_figure=number))
+        number += len(section.figures)
+    (root / "report.md").write_text("\n".join(md) + "\n")
+    return root / "report.md", write_html(sections, root, title, prefix=prefix)

@@ -10,18 +10,21 @@ uses a 12-linear-layer critic on the Swiss roll, as in WGAN-GP Fig. 1(b).
 """
 
 import math
+import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from wganlab.config import load_config
 from wganlab.data.toy import sample_toy
 from wganlab.metrics.transport import exact_w1
 from wganlab.objectives import GradientPenalty
+from wganlab.studies import style
 from wganlab.studies.critic_response import fixed_generator_state
-from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
+from wganlab.studies.report import Figure, Section, Table, mean_std, save_figure, write_csv, write_json
+from wganlab.studies.runner import Plan, Run, read_json
 from wganlab.training.loop import critic_step
 from wganlab.training.state import TrainState, make_rng
 
@@ -51,6 +54,23 @@ class RealPlusNoise(nn.Module):
         return sample_toy(self.source, len(z), 0.0, self.rng, z.device) + z
 
 
+def setting_overrides(
+    setting: str, widths: str, init_std: float | None, extra: tuple[str, ...]
+) -> tuple[str, list[str]]:
+    objective = "wgan-gp" if setting == "penalty" else "wgan"
+    overrides = [f"model.critic_widths={widths}", "model.z_dim=2", "train.batch_size=256"]
+    if setting != "penalty":
+        overrides.append(f"objective.clip_value={setting.split()[1]}")
+    if init_std is not None:
+        overrides.append(f"model.init_std={init_std!r}")
+    return objective, overrides + list(extra)
+
+
+def fixed_config(toy: str, setting: str, seed: int, widths: str):
+    objective, overrides = setting_overrides(setting, widths, None, ())
+    return load_config(f"{toy}/{objective}", [*overrides, f"train.seed={seed}"])
+
+
 def train_critic(
     toy: str,
     setting: str,
@@ -62,13 +82,7 @@ def train_critic(
 ) -> tuple[TrainState, list[list[float]]]:
     """`iterations` critic updates; returns the state and, per update, ||dL/dW|| of every linear layer.
     `extra` overrides go last (tests use them for small, fast settings)."""
-    objective = "wgan-gp" if setting == "penalty" else "wgan"
-    overrides = [f"model.critic_widths={widths}", "model.z_dim=2", "train.batch_size=256"]
-    if setting != "penalty":
-        overrides.append(f"objective.clip_value={setting.split()[1]}")
-    if init_std is not None:
-        overrides.append(f"model.init_std={init_std!r}")
-    overrides += extra
+    objective, overrides = setting_overrides(setting, widths, init_std, extra)
     generator = RealPlusNoise(toy, make_rng(seed, "data", offset=1))
     state = fixed_generator_state(objective, toy, overrides, generator, seed)
     layers = [m for m in state.critic.network.modules() if isinstance(m, nn.Linear)]
@@ -113,186 +127,250 @@ def critic_facts(state: TrainState, setting: str, toy: str, seed: int) -> dict:
     return facts
 
 
-def run(out: Path, *, quick: bool, seeds: int | None) -> Section:
-    toys = TOYS[:1] if quick else TOYS
-    iterations = 100 if quick else 86_000  # seed 002's appendix: 86,000 critic updates
-    deep_iterations = 20 if quick else 5_000
-    seed, points = 0, 81 if quick else 201
+NAME = "value-surface"
+SIZES = {
+    "quick": {"toys": TOYS[:1], "seeds": 1, "iterations": 100, "deep_iterations": 20, "points": 81},
+    "default": {"toys": TOYS, "seeds": 3, "iterations": 10_000, "deep_iterations": 5_000, "points": 201},
+    "paper": {"toys": TOYS, "seeds": 3, "iterations": 86_000, "deep_iterations": 5_000, "points": 201},  # seed 002
+}
 
-    facts, surfaces, weights = [], {}, {}
-    for toy in toys:
-        for setting in SETTINGS:
-            state, _ = train_critic(toy, setting, iterations, seed, SURFACE_WIDTHS)
-            surfaces[toy, setting] = surface(state.critic.network, points)
-            weights[toy, setting] = torch.cat([p.detach().flatten() for p in state.critic.network.parameters()])
-            facts.append(critic_facts(state, setting, toy, seed))
-    deep = {}
-    for setting in SETTINGS:
-        _, norms = train_critic("swiss_roll", setting, deep_iterations, seed, DEEP_WIDTHS, DEEP_INIT_STD)
-        tail = np.array(norms[-max(1, deep_iterations // 10) :])  # the last 10% of updates
-        deep[setting] = tail.mean(axis=0)
 
-    write_csv(out / "critics.csv", facts)
-    deep_rows = [
-        {"setting": s, "layer": i + 1, "grad_norm": float(v)}
-        for s, values in deep.items()
-        for i, v in enumerate(values)
+def setting_key(setting: str) -> str:
+    return setting.replace(" ", "-")
+
+
+def plan(size: str, seeds: int | None) -> Plan:
+    settings = dict(SIZES[size])
+    settings["seeds"] = seeds or settings["seeds"]
+    # Seconds per update on one thread (512-wide critics, batch 256): clip about 0.012, penalty about 0.03.
+    cost = {setting: 3.0 if setting == "penalty" else 1.0 for setting in SETTINGS}
+    runs = [
+        Run(
+            key=f"{toy}/{setting_key(setting)}/seed-{seed}",
+            task=True,
+            cost=cost[setting] * settings["iterations"],
+            labels=(("kind", "surface"), ("toy", toy), ("setting", setting), ("seed", seed)),
+        )  # fmt: skip
+        for toy in settings["toys"]
+        for setting in SETTINGS
+        for seed in range(settings["seeds"])
+    ] + [
+        Run(
+            key=f"deep/{setting_key(setting)}/seed-{seed}",
+            task=True,
+            cost=4 * cost[setting] * settings["deep_iterations"],
+            labels=(("kind", "deep"), ("toy", "swiss_roll"), ("setting", setting), ("seed", seed)),
+        )  # fmt: skip
+        for setting in SETTINGS
+        for seed in range(settings["seeds"])
     ]
-    write_csv(out / "deep_gradient_norms.csv", deep_rows)
-    surface_rows = [
-        {"toy": toy, "setting": setting, "min": float(v.min()), "max": float(v.max())}
-        for (toy, setting), v in surfaces.items()
+    return Plan(NAME, size, settings["seeds"], runs, settings)
+
+
+def run_task(plan: Plan, run: Run, folder: Path) -> dict:
+    setting, seed = run.label("setting"), run.label("seed")
+    if run.label("kind") == "deep":
+        iterations = plan.settings["deep_iterations"]
+        _, norms = train_critic("swiss_roll", setting, iterations, seed, DEEP_WIDTHS, DEEP_INIT_STD)
+        tail = np.array(norms[-max(1, iterations // 10) :])  # the last 10% of updates
+        return {"layer_grad_norms": [float(v) for v in tail.mean(axis=0)]}
+    toy = run.label("toy")
+    state, _ = train_critic(toy, setting, plan.settings["iterations"], seed, SURFACE_WIDTHS)
+    np.save(folder / "surface.npy", surface(state.critic.network, plan.settings["points"]))
+    params = torch.cat([p.detach().flatten() for p in state.critic.network.parameters()])
+    np.save(folder / "parameters.npy", params.numpy())
+    return critic_facts(state, setting, toy, seed)
+
+
+def collect(plan: Plan, study_dir: Path) -> Section:
+    toys = plan.settings["toys"]
+    surface_runs = [run for run in plan.runs if run.label("kind") == "surface"]
+    facts = [
+        {**read_json(plan.folder(study_dir, run) / "result.json"), "seed": run.label("seed")} for run in surface_runs
     ]
-    write_csv(out / "surfaces_range.csv", surface_rows)
-    np.savez_compressed(out / "surfaces.npz", **{f"{t}|{s}": v for (t, s), v in surfaces.items()})
-    summary = {
-        "iterations": iterations,
-        "deep_iterations": deep_iterations,
-        "deep_median_layer_norm": {s: float(np.median(v)) for s, v in deep.items()},
-        "deep_min_layer_norm": {s: float(v.min()) for s, v in deep.items()},
-        "deep_max_layer_norm": {s: float(v.max()) for s, v in deep.items()},
-        "deep_zero_layers": {s: int((v == 0).sum()) for s, v in deep.items()},
+    for row in facts:
+        row.pop("seconds", None)
+    write_csv(study_dir / "critics.csv", facts)
+    deep = {
+        setting: np.array(
+            [
+                read_json(plan.folder(study_dir, run) / "result.json")["layer_grad_norms"]
+                for run in plan.find(kind="deep", setting=setting)
+            ]
+        )  # fmt: skip
+        for setting in SETTINGS
     }
-    write_json(out / "summary.json", summary)
-    paths = [
-        plot_surfaces(out, toys, surfaces, seed),
-        plot_weights(out, toys[0], weights),
-        plot_deep(out, deep),
+    deep_rows = [
+        {"setting": setting, "seed": seed, "layer": layer + 1, "grad_norm": float(value)}
+        for setting, values in deep.items()
+        for seed, per_layer in enumerate(values)
+        for layer, value in enumerate(per_layer)
     ]
-    return section(facts, summary, paths, toys, quick)
+    write_csv(study_dir / "deep_gradient_norms.csv", deep_rows)
+    first = {
+        (run.label("toy"), run.label("setting")): plan.folder(study_dir, run)
+        for run in surface_runs
+        if run.label("seed") == 0
+    }
+    surfaces = {key: np.load(folder / "surface.npy") for key, folder in first.items()}
+    weights = {setting: np.load(first[toys[0], setting] / "parameters.npy") for setting in SETTINGS}
+    summary = {
+        "iterations": plan.settings["iterations"],
+        "deep_iterations": plan.settings["deep_iterations"],
+        "seeds": plan.seeds,
+        "deep_median_layer_norm": {s: [float(np.median(v)) for v in values] for s, values in deep.items()},
+        "deep_min_layer_norm": {s: [float(v.min()) for v in values] for s, values in deep.items()},
+        "deep_max_layer_norm": {s: [float(v.max()) for v in values] for s, values in deep.items()},
+        "deep_zero_layers": {s: [int((v == 0).sum()) for v in values] for s, values in deep.items()},
+    }
+    write_json(study_dir / "summary.json", summary)
+    paths = [
+        plot_surfaces(study_dir, toys, surfaces),
+        plot_weights(study_dir, toys[0], weights),
+        plot_deep(study_dir, deep),
+    ]
+    return section(plan, facts, summary, paths)
 
 
-def plot_surfaces(out: Path, toys: tuple[str, ...], surfaces: dict, seed: int) -> Path:
-    figure, axes = plt.subplots(
-        len(toys), len(SETTINGS), figsize=(3.3 * len(SETTINGS), 3.1 * len(toys)), layout="constrained",
-        squeeze=False,
-    )  # fmt: skip
-    rng = make_rng(seed, "grid")
-    for row, toy in enumerate(toys):
-        real = sample_toy(toy, 400, 0.0, rng, torch.device("cpu")).numpy()
-        for col, setting in enumerate(SETTINGS):
-            axis, values = axes[row, col], surfaces[toy, setting]
-            extent = (-LIMIT, LIMIT, -LIMIT, LIMIT)
-            image = axis.imshow(values, origin="lower", extent=extent, cmap="viridis", aspect="equal")
-            axis.contour(values, levels=12, extent=extent, colors="k", linewidths=0.4, alpha=0.6)
-            axis.scatter(real[:, 0], real[:, 1], s=2, c="white", alpha=0.8)
-            figure.colorbar(image, ax=axis, shrink=0.8)  # the default formatter shows an offset when needed
-            axis.set_title(f"{TOY_TITLES[toy]}: {setting}", fontsize=10)
-            axis.tick_params(labelsize=7)
-    return save_figure(figure, out, "value_surfaces")
+SETTING_COLOURS = dict(zip(SETTINGS, (*style.EXTRA_COLOURS[:3], style.colour("wgan-gp")), strict=True))
 
 
-def plot_weights(out: Path, toy: str, weights: dict) -> Path:
-    figure, axes = plt.subplots(1, len(SETTINGS), figsize=(3.4 * len(SETTINGS), 3.0), layout="constrained")
-    for axis, setting in zip(axes, SETTINGS, strict=True):
-        values = weights[toy, setting].numpy()
-        axis.hist(values, bins=80, color="tab:blue" if setting != "penalty" else "tab:green")
-        axis.set_yscale("log")
-        axis.set(title=f"{TOY_TITLES[toy]}: {setting}", xlabel="critic parameter value", ylabel="count")
-        if setting != "penalty":
-            c = float(setting.split()[1])
-            for bound in (-c, c):
-                axis.axvline(bound, color="tab:red", ls="--", lw=1)
-        axis.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-    return save_figure(figure, out, "weights")
+def plot_surfaces(study_dir: Path, toys: tuple[str, ...], surfaces: dict) -> Path:
+    rng = make_rng(0, "grid")
+    extent = (-LIMIT, LIMIT, -LIMIT, LIMIT)
+    with style.rc():
+        figure, axes = style.figure(len(toys), len(SETTINGS), width=3.4 * len(SETTINGS), height=3.0 * len(toys))
+        for row, toy in enumerate(toys):
+            real = sample_toy(toy, 400, 0.0, rng, torch.device("cpu")).numpy()
+            for col, setting in enumerate(SETTINGS):
+                axis, values = axes[row, col], surfaces[toy, setting]
+                image = axis.imshow(values, origin="lower", extent=extent, cmap="viridis", aspect="equal")
+                axis.contour(values, levels=12, extent=extent, colors="k", linewidths=0.4, alpha=0.6)
+                axis.scatter(real[:, 0], real[:, 1], s=2, c="white", alpha=0.8)
+                bar = figure.colorbar(image, ax=axis, shrink=0.8)  # the default formatter shows an offset when needed
+                bar.set_label("critic value f(x)")
+                axis.set_title(f"{TOY_TITLES[toy]}: {setting}")
+                axis.set(xlabel="x₁", ylabel="x₂" if col == 0 else None)
+                axis.grid(False)
+        return save_figure(figure, study_dir, "value_surfaces")
 
 
-def plot_deep(out: Path, deep: dict) -> Path:
-    figure, axis = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
-    for setting, values in deep.items():
-        layers = np.arange(1, len(values) + 1)
-        style = {"ls": "--", "color": "black"} if setting == "penalty" else {}
-        shown = np.where(values > 0, values, np.nan)  # a norm of exactly 0 (float32 underflow) has no log
-        zeros = int((values == 0).sum())
-        label = setting + (f" ({zeros} layers exactly 0, not drawn)" if zeros else "")
-        axis.semilogy(layers, shown, marker="o", ms=4, label=label, **style)
-    axis.set(
-        title="Deep critic (12 linear layers), Swiss roll",
-        xlabel="critic layer (1 = input side)",
-        ylabel="‖∂ loss / ∂ W_layer‖ (log scale)",
-    )
-    axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=8)
-    return save_figure(figure, out, "deep_gradient_norms")
+def plot_weights(study_dir: Path, toy: str, weights: dict) -> Path:
+    with style.rc():
+        figure, axes = style.figure(1, len(SETTINGS), width=3.5 * len(SETTINGS), height=3.2)
+        for axis, setting in zip(axes[0], SETTINGS, strict=True):
+            axis.hist(weights[setting], bins=80, color=SETTING_COLOURS[setting])
+            axis.set_yscale("log")
+            axis.set(title=f"{TOY_TITLES[toy]}: {setting}", xlabel="critic parameter value", ylabel="count (log)")
+            if setting != "penalty":
+                c = float(setting.split()[1])
+                for bound in (-c, c):
+                    axis.axvline(bound, color="black", ls="--", lw=1)
+            axis.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        return save_figure(figure, study_dir, "weights")
 
 
-def section(facts: list[dict], summary: dict, paths: list[Path], toys: tuple[str, ...], quick: bool) -> Section:
+def plot_deep(study_dir: Path, deep: dict) -> Path:
+    with style.rc():
+        figure, axes = style.figure(width=7.5, height=4.4)
+        axis = axes[0, 0]
+        for setting, values in deep.items():  # values: (seeds, layers)
+            layers = np.arange(1, values.shape[1] + 1)
+            shown = np.where(values > 0, values, np.nan)  # a norm of exactly 0 (float32 underflow) has no log
+            zeros = int((values == 0).sum())
+            label = setting + (f" ({zeros} layer-seeds exactly 0, not drawn)" if zeros else "")
+            colour = SETTING_COLOURS[setting]
+            with warnings.catch_warnings():  # a layer whose norm is 0 for every seed has nothing to draw
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median, low, high = (f(shown, axis=0) for f in (np.nanmedian, np.nanmin, np.nanmax))
+            axis.semilogy(layers, median, marker="o", ms=4, color=colour, label=label)
+            axis.fill_between(layers, low, high, color=colour, alpha=0.2, lw=0)
+        axis.set(title="Deep critic (12 linear layers), Swiss roll", xlabel="critic layer (1 = input side)",
+                 ylabel="‖∂ loss / ∂ W_layer‖ (log scale)")  # fmt: skip
+        axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        return save_figure(figure, study_dir, "deep_gradient_norms")
+
+
+def section(plan: Plan, facts: list[dict], summary: dict, paths: list[Path]) -> Section:
+    toys, seeds = plan.settings["toys"], plan.seeds
+
+    def stat(toy: str, setting: str, key: str, scale: float = 1.0, digits: int = 3) -> str:
+        return mean_std([scale * f[key] for f in facts if f["toy"] == toy and f["setting"] == setting], digits)
+
     rows = [
         [
-            TOY_TITLES[f["toy"]],
-            f["setting"],
-            fmt(f["w_estimate"]),
-            fmt(f["exact_w1"]),
-            f"{fmt(f['grad_norm_mean'])} ± {fmt(f['grad_norm_std'], 2)}",
-            fmt(f["max_abs_param"]),
-            "–" if f["setting"] == "penalty" else f"{100 * f['share_params_at_bound']:.1f}%",
-        ]
-        for f in facts
+            TOY_TITLES[toy],
+            setting,
+            stat(toy, setting, "w_estimate"),
+            stat(toy, setting, "exact_w1"),
+            stat(toy, setting, "grad_norm_mean"),
+            stat(toy, setting, "max_abs_param"),
+            "–" if setting == "penalty" else stat(toy, setting, "share_params_at_bound", 100) + " %",
+        ]  # fmt: skip
+        for toy in toys
+        for setting in SETTINGS
     ]
-    first = [f for f in facts if f["toy"] == toys[0]]
-    by_setting = {f["setting"]: f for f in first}
-    median, low, high = (summary[f"deep_{k}_layer_norm"] for k in ("median", "min", "max"))
-    zeros = summary["deep_zero_layers"]
+    first = toys[0]
+    median, zeros = summary["deep_median_layer_norm"], summary["deep_zero_layers"]
     findings = [
-        f"On the {TOY_TITLES[toys[0]]} after {summary['iterations']:,} critic updates, the penalty "
-        "critic's input-"
-        f"gradient norm on interpolates is {fmt(by_setting['penalty']['grad_norm_mean'])} ± "
-        f"{fmt(by_setting['penalty']['grad_norm_std'], 2)}, while the clipped critics' are "
-        + ", ".join(f"{fmt(by_setting[s]['grad_norm_mean'])} (c = {s.split()[1]})" for s in SETTINGS[:3])
-        + f"; every clipped parameter stays within ±c, with "
-        f"{100 * by_setting['clip 0.01']['share_params_at_bound']:.1f}% "
-        f"exactly at ±0.01 and {100 * by_setting['clip 0.1']['share_params_at_bound']:.1f}% at ±0.1.",
-        f"The penalty critic's W estimate is {fmt(by_setting['penalty']['w_estimate'])} against an exact "
-        "W1 of "
-        f"{fmt(by_setting['penalty']['exact_w1'])} on the same samples; with c = 0.01 the estimate is "
-        f"{fmt(by_setting['clip 0.01']['w_estimate'])}, i.e. W scaled by the clipped critic's small "
-        "Lipschitz "
-        "constant.",
-        f"In the 12-layer critic (Swiss roll, {summary['deep_iterations']:,} updates) the median over "
-        "layers of ‖∂loss/∂W‖ is "
-        + ", ".join(f"{fmt(median[s])} ({s}; layers {fmt(low[s])}–{fmt(high[s])})" for s in SETTINGS)
-        + "".join(f"; with {s}, {zeros[s]} layers had exactly zero gradient" for s in SETTINGS if zeros[s])
+        f"On the {TOY_TITLES[first]} after {summary['iterations']:,} critic updates (mean ± std over {seeds} seeds), "
+        f"the penalty critic's input-gradient norm on interpolates is {stat(first, 'penalty', 'grad_norm_mean')}, "
+        "while the clipped critics' are "
+        + ", ".join(f"{stat(first, s, 'grad_norm_mean')} (c = {s.split()[1]})" for s in SETTINGS[:3])
+        + "; the share of clipped parameters sitting exactly at ±c is "
+        + ", ".join(f"{stat(first, s, 'share_params_at_bound', 100)} % (c = {s.split()[1]})" for s in SETTINGS[:3])
+        + ".",
+        f"The penalty critic's W estimate is {stat(first, 'penalty', 'w_estimate')} against an exact W1 of "
+        f"{stat(first, 'penalty', 'exact_w1')} on the same samples; with c = 0.01 the estimate is "
+        f"{stat(first, 'clip 0.01', 'w_estimate')}, W scaled by the clipped critic's small Lipschitz constant.",
+        f"In the 12-layer critic (Swiss roll, {summary['deep_iterations']:,} updates) the median over layers of "
+        "‖∂loss/∂W‖ is "
+        + ", ".join(f"{mean_std(median[s])} ({s})" for s in SETTINGS)
+        + "".join(
+            f"; with {s}, {sum(zeros[s])} layer-seeds had exactly zero gradient" for s in SETTINGS if sum(zeros[s])
+        )
         + ".",
     ]
+    config = fixed_config("s_curve", "penalty", 0, SURFACE_WIDTHS)
+    clip_config = fixed_config("s_curve", "clip 0.01", 0, SURFACE_WIDTHS)
     return Section(
-        name="value-surface",
+        name=NAME,
         title="Value surfaces and gradients: clipped vs penalised critics (WGAN-GP Fig. 1; seed 002 Fig. 3)",
         findings=findings,
         figures=[
-            Figure(paths[0], "Critic value surfaces, real data in white; the fixed generator is real + N(0, I)."),
-            Figure(paths[1], f"Critic parameters on the {TOY_TITLES[toys[0]]} (log counts); red lines at ±c."),
+            Figure(
+                paths[0], "Critic value surfaces (seed 0), real data in white; the fixed generator is real + N(0, I)."
+            ),
+            Figure(paths[1], f"Critic parameters on the {TOY_TITLES[first]} (seed 0, log counts); dashed lines at ±c."),
             Figure(
                 paths[2],
-                "Gradient norm of the critic loss w.r.t. each layer's weights, 12-layer critic on the "
-                "Swiss roll "
-                "(mean over the last 10% of updates).",
-            ),
+                "Gradient norm of the critic loss with respect to each layer's weights, 12-layer critic on "
+                f"the Swiss roll (mean over the last 10% of updates); line: median over {seeds} seeds, band: "
+                "min to max.",
+            ),  # fmt: skip
         ],
         tables=[
             Table(
-                "Trained critics: W estimate E f(real) − E f(fake) on 1,000 held-out pairs, exact W1 (POT) "
-                "on the "
-                "same samples, ‖∇x f‖ on interpolates, parameters at the bound",
-                ["toy", "critic", "W estimate", "exact W1", "‖∇f‖ (mean ± std)", "max abs param", "at ±c"],
+                f"Trained critics (mean ± std over {seeds} seeds): W estimate E f(real) − E f(fake) on 1,000 "
+                "held-out pairs, exact W1 (POT) on the same samples, mean ‖∇x f‖ on interpolates, largest "
+                "|parameter|, parameters at ±c",
+                ["toy", "critic", "W estimate", "exact W1", "mean ‖∇f‖", "max |param|", "at ±c"],
                 rows,
                 "critics.csv",
             )
-        ],
+        ],  # fmt: skip
         setup=[
-            f"Toys: "
-            f"{', '.join(TOY_TITLES[t] for t in toys)}{' (quick: the S-curve only)' if quick else ''}; the "
-            "S-curve's noise is 0.01 (seed 002). Fixed generator: a fresh real sample plus N(0, I), batch "
-            "256.",
-            f"Surface critics: 2 → 512 ×4 (ReLU) → 1, no batch norm, init N(0, 0.02); "
-            f"{summary['iterations']:,} "
-            "updates each (seed 002: 86,000) via `training.loop.critic_step`, seed 0.",
-            "Clipping: `Wasserstein` + `WeightClip(c)`, RMSProp 5e-5 (WGAN Algorithm 1). Penalty: "
-            "`Wasserstein` + "
-            "`GradientPenalty(0.1)`, Adam 1e-4, betas (0.5, 0.9) (the WGAN-GP toy code and seed 002's λ = "
-            "0.1).",
+            f"Toys: {', '.join(TOY_TITLES[t] for t in toys)}; the S-curve's noise is 0.01 (seed 002). Fixed "
+            f"generator: a fresh real sample plus N(0, I), batch {config.train.batch_size}.",
+            f"Surface critics: 2 → {' → '.join(str(w) for w in config.model.critic_widths)} → 1 (ReLU), no batch "
+            f"norm, init N(0, {config.model.init_std:g}); {summary['iterations']:,} updates each (seed 002: 86,000) "
+            f"via `training.loop.critic_step`, seeds 0–{seeds - 1}.",
+            f"Clipping: loss `{clip_config.objective.loss}` + clip c, {clip_config.optim.optimizer} "
+            f"{clip_config.optim.critic_lr:g} (WGAN Algorithm 1). Penalty: loss `{config.objective.loss}` + penalty "
+            f"λ = {config.objective.penalty_weight:g}, {config.optim.optimizer} {config.optim.critic_lr:g}, betas "
+            f"{tuple(config.optim.betas)} (the WGAN-GP toy code and seed 002's λ = 0.1).",
             f"Deep critic: 2 → 512 ×11 → 1 (12 linear layers), He init N(0, {DEEP_INIT_STD:.4f}) so the "
-            f"unconstrained network starts with gain ≈ 1 per layer; {summary['deep_iterations']:,} updates "
-            "per "
-            "setting on the Swiss roll; the loss includes the penalty term for the penalty critic.",
+            f"unconstrained network starts with gain ≈ 1 per layer; {summary['deep_iterations']:,} updates per setting "
+            "and seed on the Swiss roll; the loss includes the penalty term for the penalty critic.",
         ],
     )

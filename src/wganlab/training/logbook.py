@@ -33,7 +33,8 @@ class Logbook:
         self.last_step = start_step
         if not enabled:
             return
-        self._truncate_after(start_step)
+        for path in (folder.metrics_path, folder.timing_path):
+            self._truncate_after(path, start_step)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -41,12 +42,12 @@ class Logbook:
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-    def _truncate_after(self, step: int) -> None:
+    def _truncate_after(self, path, step: int) -> None:
         """On resume, drop records written after the checkpoint we restart from: they will be written again."""
-        if not self.folder.metrics_path.exists():
+        if not path.exists():
             return
-        kept = [row for row in self.folder.records() if row["step"] <= step]
-        atomic_write_text(self.folder.metrics_path, "".join(json.dumps(row) + "\n" for row in kept))
+        kept = [row for row in self.folder.read_jsonl(path) if row["step"] <= step]
+        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
 
     def seconds_per_step(self, step: int) -> float:
         now = time.perf_counter()
@@ -71,6 +72,15 @@ class Logbook:
             )
             if self.shown:
                 self.bar.set_postfix(self.shown, refresh=False)
+
+    def record_timing(self, step: int, seconds: float, train_seconds: float, sec_per_step: float) -> None:
+        """Wall-clock goes to timing.jsonl, so metrics.jsonl holds only what a rerun reproduces exactly."""
+        if not self.enabled:
+            return
+        row = {"step": step, "seconds": round(seconds, 3), "train_seconds": round(train_seconds, 3)}
+        row["sec_per_step"] = round(sec_per_step, 6)
+        with open(self.folder.timing_path, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
 
     def advance(self) -> None:
         if self.bar is not None:

@@ -1,12 +1,15 @@
 """The training loop: n_critic critic updates, the Lipschitz constraint, one generator update, then logging,
 evaluation, samples and checkpoints on their own intervals. Read it top to bottom."""
 
+import contextlib
+import time
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from wganlab.config import RunConfig
+from wganlab.errors import TrainingDiverged
 from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, load_checkpoint
@@ -82,6 +85,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         s.load_state_dict(load_checkpoint(checkpoints.latest))
         if dist.is_main:
             folder.write_config(config)  # e.g. a longer train.steps
+            folder.outcome_path.unlink(missing_ok=True)  # the run goes on: how it ended before no longer holds
     elif dist.is_main:
         folder.start(config, run_facts(config, s.device, dist.world_size, tuple(s.data.sample_shape)))
         save_reals(s, folder.samples / "reals.png")
@@ -94,38 +98,70 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         tensorboard=config.log.tensorboard,
         shown=(s.loss.estimate_name, quality.headline),
     )
+    clock = Clock(s)
     try:
         while s.step < config.train.steps:
             train_step(s)
             book.advance()
             is_last = s.step == config.train.steps
             if s.step % config.log.log_every == 0 or is_last:
-                log_training(s, book, checkpoints)
-            if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
-                evaluate(s, quality, book, checkpoints)
-            if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
-                save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
-            if s.step % config.log.checkpoint_every == 0 or is_last:
-                if dist.is_distributed and not s.parameters_finite():
-                    # Checked on every rank (the parameters are the same everywhere), so no rank is left
-                    # waiting at the barrier below while rank 0 stops in Checkpointer.save.
-                    raise checkpoints.diverged(s.step, "parameters became non-finite")
-                if dist.is_main:
-                    checkpoints.save(s)
-                if dist.is_distributed:
-                    torch.distributed.barrier()  # nobody runs ahead of a checkpoint being written
+                log_training(s, book, checkpoints, clock)
+            with clock.overhead():
+                if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
+                    evaluate(s, quality, book, checkpoints)
+                if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
+                    save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
+                if s.step % config.log.checkpoint_every == 0 or is_last:
+                    if dist.is_distributed and not s.parameters_finite():
+                        # Checked on every rank (the parameters are the same everywhere), so no rank is left
+                        # waiting at the barrier below while rank 0 stops in Checkpointer.save.
+                        raise checkpoints.diverged(s.step, "parameters became non-finite")
+                    clock.update()  # the checkpoint carries the time trained so far
+                    if dist.is_main:
+                        checkpoints.save(s)
+                    if dist.is_distributed:
+                        torch.distributed.barrier()  # nobody runs ahead of a checkpoint being written
+    except TrainingDiverged as err:
+        if dist.is_main:
+            clock.update()
+            folder.write_outcome("diverged", s.step, s.seconds, s.seconds - s.overhead_seconds, str(err))
+        raise
     finally:
         book.close()
+    if dist.is_main:
+        clock.update()
+        folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds)
     return s
 
 
-def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer) -> None:
+class Clock:
+    """Keeps `s.seconds` (wall-clock trained, across resumes) and `s.overhead_seconds` (evaluations, pictures,
+    checkpoints) current. Read at log intervals, where the loss read-back has already synchronised the device."""
+
+    def __init__(self, s: TrainState):
+        self.s = s
+        self.start, self.base = time.perf_counter(), s.seconds
+
+    def update(self) -> None:
+        self.s.seconds = self.base + time.perf_counter() - self.start
+
+    @contextlib.contextmanager
+    def overhead(self):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.s.overhead_seconds += time.perf_counter() - started
+
+
+def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer, clock: Clock) -> None:
     values = s.stats.means(reduce_over_ranks=s.dist.is_distributed)
     bad = {k: v for k, v in values.items() if not torch.isfinite(torch.tensor(v))}
     if bad:
         raise checkpoints.diverged(s.step, "non-finite loss (" + ", ".join(f"{k}={v}" for k, v in bad.items()) + ")")
-    values["sec_per_step"] = book.seconds_per_step(s.step)
     book.record(s.step, s.images_seen, "train", values)
+    clock.update()
+    book.record_timing(s.step, s.seconds, s.seconds - s.overhead_seconds, book.seconds_per_step(s.step))
 
 
 def evaluate(s: TrainState, quality: Quality, book: Logbook, checkpoints: Checkpointer) -> None:

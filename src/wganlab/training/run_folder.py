@@ -59,6 +59,14 @@ class RunFolder:
         return self.path / "metrics.jsonl"
 
     @property
+    def timing_path(self) -> Path:
+        return self.path / "timing.jsonl"
+
+    @property
+    def outcome_path(self) -> Path:
+        return self.path / "outcome.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
 
@@ -96,11 +104,31 @@ class RunFolder:
         self.write_config(config)
         atomic_write_text(self.path / "command.txt", " ".join(sys.argv) + "\n")
         atomic_write_text(self.facts_path, json.dumps(facts, indent=2) + "\n")
-        self.metrics_path.unlink(missing_ok=True)
+        for stale in (self.metrics_path, self.timing_path, self.outcome_path):
+            stale.unlink(missing_ok=True)
         self.samples.mkdir(exist_ok=True)
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, to_toml(config))
+
+    def write_outcome(self, status: str, step: int, seconds: float, train_seconds: float, message: str = "") -> None:
+        """outcome.json: how training ended ("finished" or "diverged"), at which step, after how long."""
+        outcome = {
+            "status": status,
+            "step": step,
+            "seconds": round(seconds, 3),
+            "train_seconds": round(train_seconds, 3),
+            "sec_per_step": round(train_seconds / step, 6) if step else None,
+        }
+        if message:
+            outcome["message"] = message
+        atomic_write_text(self.outcome_path, json.dumps(outcome, indent=2) + "\n")
+
+    def outcome(self) -> dict[str, Any] | None:
+        """How the run ended, or None while it has not (never started, running, or killed)."""
+        if not self.outcome_path.exists():
+            return None
+        return json.loads(self.outcome_path.read_text())
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -147,9 +175,18 @@ class RunFolder:
 
         A last line that does not parse is a record torn by a crash mid-append; it is left out.
         """
-        if not self.metrics_path.exists():
+        rows = self.read_jsonl(self.metrics_path)
+        return rows if kind is None else [row for row in rows if row.get("kind") == kind]
+
+    def timing(self) -> list[dict[str, Any]]:
+        """timing.jsonl: per log interval and evaluation, the wall-clock seconds so far (`seconds`), those
+        spent training (`train_seconds`, without evaluations, pictures and checkpoints) and `sec_per_step`."""
+        return self.read_jsonl(self.timing_path)
+
+    def read_jsonl(self, path: Path) -> list[dict[str, Any]]:
+        if not path.exists():
             return []
-        lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
         rows = []
         for number, line in enumerate(lines, start=1):
             try:
@@ -158,9 +195,9 @@ class RunFolder:
                 if number == len(lines):
                     break
                 raise CheckpointError(
-                    f"{self.metrics_path} line {number} is not valid JSON; the file was edited or damaged"
+                    f"{path} line {number} is not valid JSON; the file was edited or damaged"
                 ) from None
-        return rows if kind is None else [row for row in rows if row.get("kind") == kind]
+        return rows
 
     def checkpoint_file(self, which: str | int = "latest") -> Path:
         """checkpoints/latest.pt, best.pt or step-XXXXXXXX.pt; CheckpointError naming what exists if missing."""

@@ -147,6 +147,10 @@ class TrainState:
     step: int = 0
     images_seen: int = 0
     best_metric: float = float("inf")
+    seconds: float = 0.0
+    """Wall-clock seconds of training so far (across resumes), evaluations, samples and checkpoints included."""
+    overhead_seconds: float = 0.0
+    """The part of `seconds` spent on evaluations, sample pictures and checkpoints."""
     stats: RunningStats = field(default_factory=RunningStats)
 
     @property
@@ -179,6 +183,8 @@ class TrainState:
             "step": self.step,
             "images_seen": self.images_seen,
             "best_metric": self.best_metric,
+            "seconds": self.seconds,
+            "overhead_seconds": self.overhead_seconds,
             "generator": self.generator.network.state_dict(),
             "critic": self.critic.network.state_dict(),
             "generator_opt": self.generator.optimizer.state_dict(),
@@ -203,6 +209,8 @@ class TrainState:
         self.step = state["step"]
         self.images_seen = state["images_seen"]
         self.best_metric = state["best_metric"]
+        self.seconds = state.get("seconds", 0.0)
+        self.overhead_seconds = state.get("overhead_seconds", 0.0)
 
     def parameters_finite(self) -> bool:
         flags = [

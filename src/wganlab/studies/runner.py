@@ -1,0 +1,214 @@
+"""A study is a plan of runs: plan them, run them (in a local pool or by any scheduler), collect the report.
+
+A `Run` is one unit of work with its own folder: a training run (`wganlab train PRESET overrides --out DIR`),
+or a study's own computation (`wganlab study NAME --task KEY`) for the studies that train only a critic
+against a fixed "generator". `execute` runs the unfinished ones `jobs` at a time, each as a subprocess with
+its share of the CPU threads, resumes the ones a killed study left half done, and never repeats a finished
+one. A run is finished when its folder says so: outcome.json (training: finished or diverged) or
+result.json (a task), and it was made with the planned settings.
+"""
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from wganlab.config import RunConfig, differences, load_config
+from wganlab.errors import UserError
+from wganlab.training.run_folder import RunFolder
+
+EXIT_DIVERGED = 3  # as cli.EXIT_DIVERGED: a run that diverged has finished; its folder holds the outcome
+SIZES = ("quick", "default", "paper")
+DISPLAY_ONLY = ("log.progress",)  # settings that change what a run shows, not what it computes
+
+
+class StudyError(UserError):
+    """A study cannot be planned, run or collected as asked."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One unit of a study, done in the folder `key` under the study's runs folder."""
+
+    key: str
+    """e.g. "eight_gaussians/wgan-gp/seed-3"; also the run's folder under runs/."""
+    preset: str = ""
+    """Training runs: the config (a preset name or a file)."""
+    overrides: tuple[str, ...] = ()
+    """Training runs: `section.key=value` overrides on top of the preset."""
+    task: bool = False
+    """A study's own computation (`wganlab study NAME --task KEY`) instead of a training run."""
+    cost: float = 1.0
+    """Relative expected time: the most expensive runs start first, so the pool finishes together."""
+    labels: tuple[tuple[str, Any], ...] = ()
+    """What the run stands for (toy, objective, seed, ...), as (name, value) pairs for tables."""
+
+    def label(self, name: str) -> Any:
+        return dict(self.labels)[name]
+
+    def config(self) -> RunConfig:
+        return load_config(self.preset, list(self.overrides))
+
+
+@dataclass
+class Plan:
+    """The runs of one study at one size, and the numbers its report needs to describe them."""
+
+    study: str
+    size: str
+    seeds: int
+    runs: list[Run]
+    settings: dict[str, Any] = field(default_factory=dict)
+    runs_dir: str = "runs"
+    """Where the run folders live, relative to the study folder (studies may share another's runs)."""
+
+    def folder(self, study_dir: Path, run: Run) -> Path:
+        return (study_dir / self.runs_dir / run.key).resolve()
+
+    def find(self, **labels: Any) -> list[Run]:
+        return [run for run in self.runs if all(run.label(k) == v for k, v in labels.items())]
+
+
+def folder_name(study: str, size: str) -> str:
+    """studies/<name> for the default size, studies/<name>-quick and -paper for the others, so sizes never mix."""
+    return study if size == "default" else f"{study}-{size}"
+
+
+def size_flags(size: str, seeds: int | None) -> list[str]:
+    flags = {"quick": ["--quick"], "default": [], "paper": ["--scale", "paper"]}[size]
+    return flags + ([f"--seeds={seeds}"] if seeds is not None else [])
+
+
+def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = None) -> list[str]:
+    """The command that makes `run` (also what --plan prints)."""
+    folder = plan.folder(study_dir, run)
+    if run.task:
+        return ["wganlab", "study", plan.study, "--task", run.key, *size_flags(plan.size, seeds_flag)]
+    return ["wganlab", "train", run.preset, *run.overrides, "--out", str(folder)]
+
+
+def state(plan: Plan, run: Run, study_dir: Path) -> str:
+    """ "done", "partial" (a training run with a checkpoint to resume from) or "todo".
+
+    A folder holding a training run made with other settings is an error: reusing it would mix plans.
+    """
+    folder = plan.folder(study_dir, run)
+    if run.task:
+        return "done" if (folder / "result.json").exists() else "todo"
+    runs = RunFolder(folder)
+    if not runs.config_path.exists():
+        return "todo"
+    stored, planned = load_config(runs.config_path), run.config()
+    changed = differences(stored, planned, ignore=DISPLAY_ONLY)
+    if changed:
+        raise StudyError(
+            f"{folder} holds a run with other settings ({'; '.join(changed[:3])}); "
+            "use another --out for this study or remove that folder"
+        )
+    outcome = runs.outcome()
+    if outcome is not None and outcome["status"] in ("finished", "diverged"):
+        return "done"
+    return "partial" if runs.holds_run() else "todo"
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def execute(
+    plan: Plan,
+    study_dir: Path,
+    *,
+    jobs: int,
+    summary: Callable[[Run, Path], str] | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """Run every unfinished run of `plan`, `jobs` at a time; returns the keys of runs that failed.
+
+    Each subprocess gets OMP_NUM_THREADS = cores // jobs (two jobs that each use every core slow each other
+    down by up to 100x). Its console output goes to `<run folder>/console.txt`. A run that diverges is a
+    result (its outcome.json says so), not a failure.
+    """
+    states = {run.key: state(plan, run, study_dir) for run in plan.runs}
+    todo = sorted((run for run in plan.runs if states[run.key] != "done"), key=lambda run: -run.cost)
+    threads = max(1, cpu_count() // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    done_before = len(plan.runs) - len(todo)
+    bar = tqdm(total=len(plan.runs), initial=done_before, unit="run", desc=plan.study, disable=not progress)
+    if done_before:
+        bar.write(f"{plan.study}: {done_before} of {len(plan.runs)} runs already finished; reusing them")
+    running: dict[subprocess.Popen, tuple[Run, float]] = {}
+    failed: list[str] = []
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                run = todo.pop(0)
+                folder = plan.folder(study_dir, run)
+                folder.mkdir(parents=True, exist_ok=True)
+                argv = [sys.executable, "-m", *command(plan, run, study_dir, seeds_flag=plan.seeds)]
+                if not run.task:
+                    argv += ["log.progress=false"] + (["--resume"] if states[run.key] == "partial" else [])
+                else:
+                    argv += ["--out", str(study_dir)]
+                log = open(folder / "console.txt", "a")
+                process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+                log.close()
+                running[process] = (run, time.perf_counter())
+            time.sleep(0.2)
+            for process in [p for p in running if p.poll() is not None]:
+                run, started = running.pop(process)
+                folder = plan.folder(study_dir, run)
+                seconds = time.perf_counter() - started
+                if process.returncode in (0, EXIT_DIVERGED):
+                    line = summary(run, folder) if summary else ""
+                    note = " (diverged)" if process.returncode == EXIT_DIVERGED else ""
+                    bar.write(f"{run.key}: {seconds:.0f} s{note}{'; ' + line if line else ''}")
+                else:
+                    failed.append(run.key)
+                    tail = (folder / "console.txt").read_text(errors="replace").strip().splitlines()[-3:]
+                    bar.write(f"{run.key}: FAILED (exit {process.returncode}): {' | '.join(tail)}")
+                bar.update(1)
+    except KeyboardInterrupt:
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGINT)
+        for process in running:
+            process.wait()
+        raise
+    finally:
+        bar.close()
+    return failed
+
+
+def print_plan(plan: Plan, study_dir: Path, out=sys.stdout) -> None:
+    """One shell command per unfinished run, for any scheduler (`xargs -P`, a SLURM array, a job queue)."""
+    for run in plan.runs:
+        if state(plan, run, study_dir) == "done":
+            continue
+        argv = command(plan, run, study_dir, seeds_flag=plan.seeds)
+        if run.task:
+            argv += ["--out", str(study_dir.resolve())]
+        elif state(plan, run, study_dir) == "partial":
+            argv.append("--resume")
+        print(shlex.join(argv), file=out)
+
+
+def missing(plan: Plan, study_dir: Path) -> list[Run]:
+    return [run for run in plan.runs if state(plan, run, study_dir) != "done"]
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())

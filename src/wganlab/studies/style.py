@@ -1,0 +1,62 @@
+"""One look for every figure: a colour-blind-safe colour per objective (Okabe & Ito's palette), the same in
+every figure; fonts legible at a report's width; figures made without pyplot, so importing wganlab never
+changes a notebook's matplotlib backend."""
+
+import contextlib
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
+OBJECTIVE_COLOURS = {
+    "gan": "#D55E00",  # vermillion
+    "wgan": "#0072B2",  # blue
+    "wgan-gp": "#009E73",  # bluish green
+    "sngan": "#CC79A7",  # reddish purple
+}
+OBJECTIVE_TITLES = {"gan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP", "sngan": "SNGAN"}
+EXTRA_COLOURS = ("#E69F00", "#56B4E9", "#F0E442", "#000000")  # orange, sky blue, yellow, black
+REAL_COLOUR = "#7F7F7F"  # real data: grey under the coloured samples
+SAMPLE_COLOUR = "#0072B2"
+RC = {
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.hashsalt": "wganlab",
+    "svg.fonttype": "none",
+}
+
+
+def colour(name: str, index: int = 0) -> str:
+    """The objective's colour, or a palette colour for anything else (by index)."""
+    return OBJECTIVE_COLOURS.get(name, EXTRA_COLOURS[index % len(EXTRA_COLOURS)])
+
+
+def title(objective: str) -> str:
+    return OBJECTIVE_TITLES.get(objective, objective)
+
+
+def rc() -> contextlib.AbstractContextManager:
+    """The house settings, for the whole of a plotting function (matplotlib reads them as it draws)."""
+    return matplotlib.rc_context(RC)
+
+
+def figure(rows: int = 1, columns: int = 1, *, width: float, height: float, **kwargs: Any) -> tuple[Figure, np.ndarray]:
+    """A Figure (no pyplot) with a (rows, columns) array of axes and constrained layout; call inside `rc()`."""
+    made = Figure(figsize=(width, height), layout="constrained")
+    return made, made.subplots(rows, columns, squeeze=False, **kwargs)
+
+
+def fixed_square_limits(axes, limit: float) -> None:
+    """The same square window on every panel, so scatters at different steps compare directly."""
+    for axis in np.ravel(axes):
+        axis.set_xlim(-limit, limit)
+        axis.set_ylim(-limit, limit)
+        axis.set_aspect("equal", adjustable="box")

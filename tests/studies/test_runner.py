@@ -1,0 +1,124 @@
+"""The study runner: runs every unfinished run (in parallel), never repeats a finished one, resumes a killed
+one bitwise, refuses a folder made with other settings, and reports failures and divergences."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from wganlab.studies import runner
+from wganlab.studies.runner import Plan, Run, StudyError
+from wganlab.studies.toys import training_runs
+from wganlab.training.run_folder import RunFolder
+
+TINY = ("model.generator_widths=32,32", "model.critic_widths=32,32", "train.batch_size=32")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def tiny_plan(steps: int = 4, seeds: int = 2, objectives=("gan", "wgan-gp")) -> Plan:
+    runs = training_runs(("eight_gaussians",), objectives, seeds, steps=steps, eval_every=2, eval_samples=64,
+                         extra=TINY)  # fmt: skip
+    return Plan("tiny", "quick", seeds, runs, {"steps": steps})
+
+
+def outcome_times(plan: Plan, study_dir: Path) -> dict[str, float]:
+    return {run.key: (plan.folder(study_dir, run) / "outcome.json").stat().st_mtime_ns for run in plan.runs}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Plan, Path]:
+    """Two tiny training runs executed side by side (the subprocesses dominate these tests' time)."""
+    study_dir = tmp_path_factory.mktemp("study")
+    plan = tiny_plan(seeds=1)
+    assert runner.execute(plan, study_dir, jobs=2, summary=lambda run, folder: "ok", progress=False) == []
+    return plan, study_dir
+
+
+def test_runs_everything_in_parallel_then_reuses_it(finished):
+    plan, study_dir = finished
+    assert all(runner.state(plan, run, study_dir) == "done" for run in plan.runs)
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        assert folder.outcome()["status"] == "finished" and folder.outcome()["step"] == 4
+        assert [r["step"] for r in folder.records("eval")] == [2, 4]
+        assert "log.progress=false" in (folder.path / "command.txt").read_text()
+    before = outcome_times(plan, study_dir)
+    assert runner.execute(plan, study_dir, jobs=2, progress=False) == []
+    assert outcome_times(plan, study_dir) == before  # nothing ran again
+    assert printed_plan(plan, study_dir) == []  # nothing left to do
+
+
+def printed_plan(plan: Plan, study_dir: Path) -> list[str]:
+    printed = []
+    runner.print_plan(plan, study_dir, out=type("Sink", (), {"write": lambda self, s: printed.append(s)})())
+    return [line for line in "".join(printed).splitlines() if line]
+
+
+def test_a_folder_made_with_other_settings_is_refused(finished):
+    plan, study_dir = finished
+    longer = tiny_plan(steps=6, seeds=1)
+    with pytest.raises(StudyError, match=r"holds a run with other settings \(train\.steps: 4 -> 6"):
+        runner.execute(longer, study_dir, jobs=1, progress=False)
+
+
+def test_plan_prints_runnable_commands(tmp_path):
+    plan = tiny_plan(seeds=1, objectives=("gan",))
+    commands = printed_plan(plan, tmp_path)
+    assert len(commands) == 1 and commands[0].startswith("wganlab train eight_gaussians/gan ")
+    subprocess.run([sys.executable, "-m", *shlex.split(commands[0]), "log.progress=false"], check=True, env=ENV,
+                   capture_output=True)  # fmt: skip
+    assert runner.state(plan, plan.runs[0], tmp_path) == "done"
+    assert printed_plan(plan, tmp_path) == []
+
+
+def test_a_failure_is_reported_and_a_divergence_is_a_result(tmp_path):
+    broken = Run(key="broken", preset="eight_gaussians/gan", overrides=("data.source=idx", "data.path=/nowhere"))
+    # A huge penalty weight makes WGAN-GP's losses overflow within a few steps.
+    diverges = Run(key="diverges", preset="eight_gaussians/wgan-gp",
+                   overrides=(*TINY, "objective.penalty_weight=1e36", "train.steps=20", "log.log_every=2"))  # fmt: skip
+    plan = Plan("tiny", "quick", 1, [broken, diverges])
+    assert runner.execute(plan, tmp_path, jobs=2, progress=False) == ["broken"]
+    assert "/nowhere" in (tmp_path / "runs" / "broken" / "console.txt").read_text()
+    outcome = RunFolder(tmp_path / "runs" / "diverges").outcome()
+    assert outcome["status"] == "diverged" and "non-finite" in outcome["message"]
+    assert runner.state(plan, diverges, tmp_path) == "done" and runner.state(plan, broken, tmp_path) == "todo"
+
+
+KILLED_STUDY = """
+from pathlib import Path
+from wganlab.studies import runner
+from wganlab.studies.toys import training_runs
+runs = training_runs(("eight_gaussians",), ("wgan-gp",), 1, steps=60, eval_every=2, eval_samples=64, extra={tiny!r})
+runner.execute(runner.Plan("tiny", "quick", 1, runs), Path({out!r}), jobs=1, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_study_continues_and_matches_an_uninterrupted_one(tmp_path):
+    plan = tiny_plan(steps=60, seeds=1, objectives=("wgan-gp",))
+    runner.execute(plan, tmp_path / "whole", jobs=1, progress=False)
+    # Kill the whole study (runner and its training subprocess) once a checkpoint of the run is on disk.
+    code = KILLED_STUDY.format(tiny=TINY, out=str(tmp_path / "killed"))
+    study = subprocess.Popen([sys.executable, "-c", code], env=ENV, start_new_session=True)
+    latest = plan.folder(tmp_path / "killed", plan.runs[0]) / "checkpoints" / "latest.pt"
+    deadline = time.time() + 120
+    while not latest.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(study.pid, signal.SIGKILL)
+    study.wait()
+    assert runner.state(plan, plan.runs[0], tmp_path / "killed") == "partial"
+    assert runner.execute(plan, tmp_path / "killed", jobs=1, progress=False) == []
+    whole, resumed = (load_file(plan.folder(tmp_path / name, plan.runs[0]) / "checkpoints" / "generator.safetensors")
+                      for name in ("whole", "killed"))  # fmt: skip
+    assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
+    metrics = [plan.folder(tmp_path / name, plan.runs[0]) / "metrics.jsonl" for name in ("whole", "killed")]
+    assert [json.loads(line)["step"] for line in metrics[1].read_text().splitlines()] == [
+        json.loads(line)["step"] for line in metrics[0].read_text().splitlines()
+    ]
