@@ -131,7 +131,7 @@ def command_study(args: argparse.Namespace) -> int:
     if args.plan and args.collect:
         raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
     mode = "plan" if args.plan else "collect" if args.collect else "run"
-    report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode)
+    report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data)
     if report is not None:
         print(f"wrote {report}", file=sys.stderr)
     return 0
@@ -148,7 +148,7 @@ def command_demo(args: argparse.Namespace) -> int:
 def command_prepare(args: argparse.Namespace) -> int:
     from wganlab.data.masks import prepare_masked_folder
 
-    out = prepare_masked_folder(Path(args.source), Path(args.out), args.size)
+    out = prepare_masked_folder(Path(args.source), Path(args.out), args.size, crop=args.crop)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         "continues where it stopped) and builds its report from their folders.",
     )
     study.add_argument(
-        "name", help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy, or all"
+        "name",
+        help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy (toys); "
+        "loss-vs-quality, batchnorm, architecture-grid (images); or all",
     )
     study.add_argument("--quick", action="store_true", help="CI smoke size (about 2 minutes); never a result")
     study.add_argument(
@@ -222,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--plan", action="store_true", help="print the command of every unfinished run and stop")
     study.add_argument("--collect", action="store_true", help="build the report from finished run folders only")
     study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper])")
+    study.add_argument(
+        "--data", help="image studies: take the data from this preset or config (e.g. seeds/seed000-celeba-wgan)"
+    )
     study.add_argument("--task", help=argparse.SUPPRESS)  # one of a study's own runs; what --plan prints
     study.set_defaults(handler=command_study)
 
@@ -234,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("source", help="folder of images with masks (x.jpg + x_mask.gif, or images/ + masks/)")
     prepare.add_argument("--out", required=True, help="folder to write the processed images to")
     prepare.add_argument("--size", type=int, default=64, help="output side in pixels")
+    prepare.add_argument(
+        "--crop", type=int, default=0,
+        help="a fixed square of this many pixels around each object (seed 002: 640) instead of its own box",
+    )  # fmt: skip
     prepare.set_defaults(handler=command_prepare)
     return parser
 

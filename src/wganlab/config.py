@@ -79,6 +79,9 @@ class DataConfig:
     """Where decoded image folders are cached as uint8 arrays; empty means <path>/.wganlab-cache."""
     noise_std: float = 0.0
     """Toy noise standard deviation; 0 keeps each toy's published default."""
+    pad: int = 0
+    """Black pixels added on each side of array images (idx, cifar10) before any resize: Fashion-MNIST's 28 px
+    plus 2 on each side is 32 px with every pixel kept as it is (no resampling)."""
 
     def __post_init__(self) -> None:
         _choice("data.source", self.source, TOY_SOURCES + IMAGE_SOURCES)
@@ -87,8 +90,9 @@ class DataConfig:
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
-        if self.noise_std < 0:
-            raise ConfigError(f"data.noise_std={self.noise_std} must be >= 0")
+        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
+            raise ConfigError(f"data.noise_std={self.noise_std} must be a finite number >= 0")
+        _at_least("data.pad", self.pad, 0)
 
     @property
     def is_toy(self) -> bool:
@@ -205,9 +209,14 @@ class TrainConfig:
     """auto (cuda when available), cpu, or cuda / cuda:N."""
     precision: str = "fp32"
     """fp32, bf16 or fp16 (autocast; the penalty's norm stays in fp32)."""
+    epochs: float = 0.0
+    """Passes of the critic over the training data; > 0 sets train.steps to ceil(epochs * N / (batch_size *
+    n_critic)) once the data is loaded (seed 002's "1000 epochs"); 0 uses train.steps."""
 
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
+        if not (math.isfinite(self.epochs) and self.epochs >= 0):
+            raise ConfigError(f"train.epochs={self.epochs} must be a finite number >= 0 (0: use train.steps)")
         _at_least("train.batch_size", self.batch_size, 2)
         _choice("train.precision", self.precision, ("fp32", "bf16", "fp16"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
@@ -228,6 +237,13 @@ class LogConfig:
     """Steps between quality evaluations (toys: exact W1; images: FID); 0 turns them off."""
     eval_samples: int = 2000
     """Samples drawn for each in-training evaluation."""
+    eval_metrics: tuple[str, ...] = ()
+    """Metrics of each in-training evaluation; empty: toys w1,sliced_w2,modes, images fid. The first one is
+    the headline best.pt follows. fd_fmnist is the fast Fashion-MNIST-classifier distance (not an FID)."""
+    final_metrics: tuple[str, ...] = ()
+    """Metrics measured once after the last step (kind "final" in metrics.jsonl), e.g. fid,kid,pr."""
+    final_samples: int = 10_000
+    """Samples for the final metrics."""
     grid_size: int = 64
     """Samples in each image grid (or points in each toy scatter: grid_size * 16)."""
     progress: bool = True
@@ -241,6 +257,7 @@ class LogConfig:
         _at_least("log.keep_checkpoints", self.keep_checkpoints, 1)
         _at_least("log.eval_every", self.eval_every, 0)
         _at_least("log.eval_samples", self.eval_samples, 2)
+        _at_least("log.final_samples", self.final_samples, 2)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -259,6 +276,18 @@ class RunConfig:
         problems = []
         if self.data.is_toy and self.model.architecture != "mlp":
             problems.append(f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'")
+        from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+
+        metrics = TOY_METRICS if self.data.is_toy else IMAGE_METRICS
+        for key in ("eval_metrics", "final_metrics"):
+            unknown = [m for m in getattr(self.log, key) if m not in metrics]
+            if unknown:
+                kind = "toy" if self.data.is_toy else "image"
+                problems.append(f"log.{key}: {', '.join(unknown)} is not a {kind} metric ({', '.join(metrics)})")
+        if "fd_fmnist" in (*self.log.eval_metrics, *self.log.final_metrics) and self.data.channels == 3:
+            problems.append("fd_fmnist scores 1-channel (Fashion-MNIST) images; set data.channels=1")
+        if self.train.epochs and self.data.is_toy:
+            problems.append("train.epochs counts passes over a dataset; toys are sampled afresh, so use train.steps")
         if self.objective.constraint == "spectral" and self.model.critic_norm == "batch":
             problems.append(
                 "objective.constraint='spectral' with model.critic_norm='batch': batch norm rescales what spectral "

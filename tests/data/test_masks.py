@@ -119,3 +119,17 @@ def test_prepare_writes_pngs_and_a_before_after_grid(tmp_path):
     prepared = load_image_array(DataConfig(source="folder", path=str(images_out), image_size=16), progress=False)
     direct = load_image_array(DataConfig(source="masked_folder", path=str(root), image_size=16), progress=False)
     np.testing.assert_array_equal(prepared, direct)
+
+
+def test_fixed_crop_keeps_objects_at_their_relative_size(tmp_path):
+    """--crop 20: a 20 x 20 window around each object's box centre, white where it leaves the image."""
+    pixels = photo(0)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    save_gif_mask(box_mask(2, 30, 6, 8), tmp_path / "a_mask.gif")  # rows 2..7, columns 30..37 of a 40 x 30 image
+    result = np.asarray(process_pair(tmp_path / "a.png", tmp_path / "a_mask.gif", 20, crop=20))
+    # Centre (row 5, column 34): the window spans rows -5..14 and columns 24..43; rows < 0, columns >= 40 are outside.
+    expected = np.full((20, 20, 3), 255, dtype=np.uint8)
+    expected[5 + 2 : 5 + 8, 6:14] = pixels[2:8, 30:38]  # the object, unchanged and at its own size
+    np.testing.assert_array_equal(result, expected)
+    with pytest.raises(ValueError, match="larger than the 4 px crop"):
+        process_pair(tmp_path / "a.png", tmp_path / "a_mask.gif", 8, crop=4)

@@ -66,6 +66,8 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
         return load_masked_folder(config, progress=progress)
     else:
         raise DataError(f"data.source={config.source!r} is not an image source (idx, cifar10, folder, masked_folder)")
+    if config.pad:
+        images = np.pad(images, ((0, 0), (0, 0), (config.pad, config.pad), (config.pad, config.pad)))
     if config.image_size:
         images = resize_array(images, config.image_size)
     return convert_channels(images, config.channels)

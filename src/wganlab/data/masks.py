@@ -59,8 +59,12 @@ def find_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     return [(name, images[name], masks[name]) for name in sorted(images)]
 
 
-def apply_mask(image: Image.Image, mask: Image.Image, size: int) -> Image.Image:
-    """RGB image on white, cropped to the mask's bounding box, padded to a white square, resized to `size`."""
+def apply_mask(image: Image.Image, mask: Image.Image, size: int, crop: int = 0) -> Image.Image:
+    """RGB image on white, cropped to the mask's bounding box, padded to a white square, resized to `size`.
+
+    With `crop` > 0 the square is instead `crop` pixels wide around the centre of the mask's box (seed 002's
+    fixed 640 x 640 for Carvana), so every object keeps its size relative to the others.
+    """
     rgb = np.array(flatten_alpha(image).convert("RGB"))
     alpha = np.asarray(mask.convert("L"))
     if alpha.shape != rgb.shape[:2]:
@@ -71,20 +75,33 @@ def apply_mask(image: Image.Image, mask: Image.Image, size: int) -> Image.Image:
     foreground = alpha > peak // 2
     rgb[~foreground] = WHITE
     rows, cols = np.flatnonzero(foreground.any(axis=1)), np.flatnonzero(foreground.any(axis=0))
-    box = rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    side = max(box.shape[:2])
-    square = np.full((side, side, 3), WHITE, dtype=np.uint8)
-    top, left = (side - box.shape[0]) // 2, (side - box.shape[1]) // 2
-    square[top : top + box.shape[0], left : left + box.shape[1]] = box
+    if crop:
+        height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        if max(height, width) > crop:
+            raise ValueError(f"the object is {width}x{height} px, larger than the {crop} px crop")
+        top = (rows[0] + rows[-1] + 1) // 2 - crop // 2
+        left = (cols[0] + cols[-1] + 1) // 2 - crop // 2
+        side = crop
+        square = np.full((side, side, 3), WHITE, dtype=np.uint8)
+        # The part of the crop window that lies inside the image; the rest stays white.
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + crop, rgb.shape[0]), min(left + crop, rgb.shape[1])
+        square[y0 - top : y1 - top, x0 - left : x1 - left] = rgb[y0:y1, x0:x1]
+    else:
+        box = rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        side = max(box.shape[:2])
+        square = np.full((side, side, 3), WHITE, dtype=np.uint8)
+        top, left = (side - box.shape[0]) // 2, (side - box.shape[1]) // 2
+        square[top : top + box.shape[0], left : left + box.shape[1]] = box
     result = Image.fromarray(square)
     return result if side == size else result.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def process_pair(image_path: Path, mask_path: Path, size: int) -> Image.Image:
+def process_pair(image_path: Path, mask_path: Path, size: int, crop: int = 0) -> Image.Image:
     with Image.open(image_path) as image, Image.open(mask_path) as mask:
         image.load()
         mask.load()
-        return apply_mask(image, mask, size)
+        return apply_mask(image, mask, size, crop)
 
 
 def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
@@ -120,7 +137,14 @@ def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarr
 
 
 def prepare_masked_folder(
-    src: Path, out: Path, size: int, *, strict: bool = False, progress: bool = True, grid_columns: int = 8
+    src: Path,
+    out: Path,
+    size: int,
+    *,
+    crop: int = 0,
+    strict: bool = False,
+    progress: bool = True,
+    grid_columns: int = 8,
 ) -> Path:
     """Write every processed pair under `src` to `out/images/<name>.png` and a `out/before_after.png` grid.
 
@@ -128,14 +152,16 @@ def prepare_masked_folder(
     The grid's top row shows the first `grid_columns` originals (padded square), the bottom row the results.
     """
     if size < 8:
-        raise DataError(f"size={size} must be >= 8")
+        raise DataError(f"--size {size} must be >= 8")
+    if crop < 0:
+        raise DataError(f"--crop {crop} must be 0 (crop to each object's box) or a side in pixels")
     pairs = find_pairs(Path(src))
     images_out = Path(out) / "images"
     images_out.mkdir(parents=True, exist_ok=True)
 
     def write(pair: tuple[str, Path, Path]) -> np.ndarray:
         name, image, mask = pair
-        result = process_pair(image, mask, size)
+        result = process_pair(image, mask, size, crop)
         # Thousands of derived files: renamed into place (never torn) without an fsync each.
         atomic_write(images_out / f"{name}.png", lambda temp: result.save(temp, format="PNG"), durable=False)
         return np.empty(0)

@@ -8,6 +8,7 @@ TOY_METRICS: dict[str, tuple[str, ...]] = {
 }
 IMAGE_METRICS: dict[str, tuple[str, ...]] = {
     "fid": ("fid",),
+    "fd_fmnist": ("fd_fmnist",),  # Fréchet distance in our Fashion-MNIST classifier's features: fast, not FID
     "kid": ("kid_mean", "kid_std"),
     "pr": ("precision", "recall"),
     "is": ("is_mean", "is_std"),

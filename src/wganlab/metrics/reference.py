@@ -38,8 +38,11 @@ def file_sha256(path: Path) -> str:
     return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def make_reference_key(*, source: str, path: str, split: str, image_size: int, count: int, feature_file: Path) -> str:
-    """The cache key of a dataset's reference statistics under the feature network in `feature_file`."""
+def make_reference_key(
+    *, source: str, path: str, split: str, image_size: int, count: int, feature_file: Path, preparation: str = ""
+) -> str:
+    """The cache key of a dataset's reference statistics under the feature network in `feature_file`;
+    `preparation` names anything else that shaped the images (padding, channels)."""
     fields = {
         "version": FORMAT_VERSION,
         "source": source,
@@ -49,6 +52,8 @@ def make_reference_key(*, source: str, path: str, split: str, image_size: int, c
         "count": int(count),
         "feature_sha256": file_sha256(feature_file),
     }
+    if preparation:
+        fields["preparation"] = preparation
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
 
 

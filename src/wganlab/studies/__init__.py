@@ -27,7 +27,11 @@ STUDIES: dict[str, str] = {
     "value-surface": "value_surface",
     "toy-training": "toy_training",
     "loss-vs-quality-toy": "loss_vs_quality",
+    "loss-vs-quality": "loss_vs_quality_images",
+    "batchnorm": "batchnorm",
+    "architecture-grid": "architecture_grid",
 }
+IMAGE_STUDIES = ("loss-vs-quality", "batchnorm", "architecture-grid")
 
 
 def study_module(name: str) -> ModuleType:
@@ -36,11 +40,15 @@ def study_module(name: str) -> ModuleType:
     return import_module(f"wganlab.studies.{STUDIES[name]}")
 
 
-def make_plan(name: str, size: str, seeds: int | None) -> Plan:
+def make_plan(name: str, size: str, seeds: int | None, data: str | None = None) -> Plan:
     if size not in SIZES:
         raise ConfigError(f"unknown study size {size!r}; choose {', '.join(SIZES)}")
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds={seeds} must be >= 1")
+    if data is not None:
+        if name not in IMAGE_STUDIES:
+            raise ConfigError(f"--data applies to the image studies ({', '.join(IMAGE_STUDIES)}), not to {name}")
+        return study_module(name).plan(size, seeds, data)
     return study_module(name).plan(size, seeds)
 
 
@@ -53,13 +61,16 @@ def run_study(
     out: Path | None = None,
     mode: str = "run",
     progress: bool = True,
+    data: str | None = None,
 ) -> Path | None:
     """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
     mode "plan", which prints one command per unfinished run instead)."""
     if jobs < 1:
         raise ConfigError(f"--jobs={jobs} must be >= 1")
     names = list(STUDIES) if name == "all" else [name]
-    plans = [make_plan(n, size, seeds) for n in names]
+    if name == "all" and data is not None:
+        names = list(IMAGE_STUDIES)
+    plans = [make_plan(n, size, seeds, data) for n in names]
     root = Path(out) if out is not None else Path("studies")
     if name != "all":
         folders = {name: root if out is not None else root / runner.folder_name(name, size)}
@@ -140,4 +151,4 @@ def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | N
     return folder
 
 
-__all__ = ["STUDIES", "make_plan", "run_study", "run_task", "study_module"]
+__all__ = ["IMAGE_STUDIES", "STUDIES", "make_plan", "run_study", "run_task", "study_module"]

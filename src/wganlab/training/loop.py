@@ -2,6 +2,8 @@
 evaluation, samples and checkpoints on their own intervals. Read it top to bottom."""
 
 import contextlib
+import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, load_checkpoint
 from wganlab.training.distributed import DistContext, init_distributed
 from wganlab.training.logbook import Logbook
-from wganlab.training.quality import Quality, build_quality
+from wganlab.training.quality import ImageQuality, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
 from wganlab.training.state import TrainState, build_state, make_rng
@@ -79,7 +81,8 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         folder.check_new()
     show_progress = config.log.progress if progress is None else progress
     s = build_state(config, dist, progress=show_progress)
-    quality = build_quality(config)
+    config = s.config = resolve_epochs(config, s)
+    evaluation = Evaluation(s)
     checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
     if resume:
         s.load_state_dict(load_checkpoint(checkpoints.latest))
@@ -96,7 +99,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         enabled=dist.is_main,
         progress=show_progress,
         tensorboard=config.log.tensorboard,
-        shown=(s.loss.estimate_name, quality.headline),
+        shown=(s.loss.estimate_name, evaluation.quality.headline),
     )
     clock = Clock(s)
     try:
@@ -108,7 +111,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
                 log_training(s, book, checkpoints, clock)
             with clock.overhead():
                 if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
-                    evaluate(s, quality, book, checkpoints)
+                    evaluation.periodic(book, checkpoints)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
@@ -121,6 +124,10 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
                         checkpoints.save(s)
                     if dist.is_distributed:
                         torch.distributed.barrier()  # nobody runs ahead of a checkpoint being written
+        if dist.is_main and config.log.final_metrics and not folder.records("final"):
+            # After the last checkpoint, so a run killed here resumes straight to this measurement.
+            with clock.overhead():
+                evaluation.final(book)
     except TrainingDiverged as err:
         if dist.is_main:
             clock.update()
@@ -132,6 +139,15 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         clock.update()
         folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds)
     return s
+
+
+def resolve_epochs(config: RunConfig, s: TrainState) -> RunConfig:
+    """train.epochs > 0: the generator steps that make `epochs` passes of the critic over the data."""
+    if not config.train.epochs:
+        return config
+    per_step = config.train.batch_size * config.objective.n_critic
+    steps = max(1, math.ceil(config.train.epochs * len(s.data) / per_step))
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
 
 
 class Clock:
@@ -164,16 +180,87 @@ def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer, clock:
     book.record_timing(s.step, s.seconds, s.seconds - s.overhead_seconds, book.seconds_per_step(s.step))
 
 
-def evaluate(s: TrainState, quality: Quality, book: Logbook, checkpoints: Checkpointer) -> None:
-    """Sample quality every eval_every steps; a better headline value than any before also writes best.pt."""
-    if not s.dist.is_main:
-        return
-    rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
-    values = quality.measure(s.generator.network, quality.during_training, n=s.config.log.eval_samples, rng=rng)
-    book.record(s.step, s.images_seen, "eval", values)
-    if values[quality.headline] < s.best_metric:
-        s.best_metric = values[quality.headline]
-        checkpoints.save_best(s)
+class Evaluation:
+    """What a run measures besides its losses: sample quality every log.eval_every steps (a better headline
+    value than any before also writes best.pt), the critic's estimate on held-out real data at the same steps,
+    and log.final_metrics once at the end. Only process 0 measures."""
+
+    def __init__(self, s: TrainState):
+        self.s = s
+        self.quality = build_quality(s.config)
+        self._heldout: Tensor | None = None
+
+    def periodic(self, book: Logbook, checkpoints: Checkpointer) -> None:
+        s = self.s
+        if not s.dist.is_main:
+            return
+        rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
+        n = s.config.log.eval_samples
+        values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
+        estimate = self.heldout_estimate(n, make_rng(s.config.train.seed, "heldout", s.device, offset=s.step))
+        if estimate is not None:
+            values[f"heldout_{s.loss.estimate_name}"] = estimate
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if bad:
+            raise checkpoints.diverged(s.step, "evaluation of non-finite samples (" + ", ".join(bad) + ")")
+        book.record(s.step, s.images_seen, "eval", values)
+        if values[self.quality.headline] < s.best_metric:
+            s.best_metric = values[self.quality.headline]
+            checkpoints.save_best(s)
+
+    def final(self, book: Logbook) -> None:
+        s = self.s
+        metrics = tuple(s.config.log.final_metrics)
+        rng = make_rng(s.config.train.seed, "final", s.device)
+        values = self.quality.measure(s.generator.network, metrics, n=s.config.log.final_samples, rng=rng)
+        book.record(s.step, s.images_seen, "final", {**values, "samples": s.config.log.final_samples})
+
+    def heldout_real(self) -> Tensor | None:
+        """Real samples the critic never trained on: a dataset's test split, or fresh toy samples (None for
+        image folders, which have no held-out split)."""
+        s = self.s
+        if self._heldout is None:
+            n = s.config.log.eval_samples
+            if s.config.data.is_toy:
+                return s.data.reference(n, make_rng(s.config.train.seed, "heldout", s.device, offset=s.step))
+            if not isinstance(self.quality, ImageQuality) or self.quality.data.split != "test":
+                return None
+            from wganlab.data.images import ImageBatches
+
+            images = ImageBatches(self.quality.real_images(), device=s.device, rng=torch.Generator().manual_seed(0))
+            self._heldout = images.reference(min(n, len(images)), torch.Generator().manual_seed(0))
+        return self._heldout
+
+    @torch.no_grad()
+    def heldout_estimate(self, n: int, rng: torch.Generator) -> float | None:
+        """The loss's estimate (W, JS or score gap) with the critic and generator exactly as in a critic step
+        (train mode, real and fake scored in separate batches), on held-out real data against fresh fakes, as
+        the WGAN-GP authors' code logs its dev-set critic cost. Batch-norm statistics, spectral-norm vectors and
+        every other buffer are put back afterwards, so measuring changes nothing."""
+        s = self.s
+        real = self.heldout_real()
+        if real is None:
+            return None
+        real_scores, fake_scores = [], []
+        with preserved_buffers(s.generator.network, s.critic.network), s.autocast():
+            for start in range(0, len(real), s.local_batch_size):
+                batch = real[start : start + s.local_batch_size]
+                z = torch.randn(len(batch), s.z_dim, generator=rng, device=s.device)
+                real_scores.append(s.critic.network(batch).float())
+                fake_scores.append(s.critic.network(s.generator.network(z)).float())
+        return float(s.loss.estimate(torch.cat(real_scores), torch.cat(fake_scores)))
+
+
+@contextlib.contextmanager
+def preserved_buffers(*networks: torch.nn.Module):
+    """Restore every buffer (running statistics, spectral-norm vectors) of `networks` after the block."""
+    saved = [{name: buffer.clone() for name, buffer in network.named_buffers()} for network in networks]
+    try:
+        yield
+    finally:
+        for network, buffers in zip(networks, saved, strict=True):
+            for name, buffer in network.named_buffers():
+                buffer.copy_(buffers[name])
 
 
 def grid_count(s: TrainState) -> int:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+import numpy
 import torch
 from torch import Tensor, nn
 
@@ -90,6 +91,9 @@ class ToyQuality:
         source, noise_std = self.config.data.source, self.config.data.noise_std
         fake = generate(generator, n, self.config.model.z_dim, rng, rng.device)
         real = sample_toy(source, n, noise_std, rng, rng.device)
+        if not torch.isfinite(fake).all():
+            # POT returns a perfect 0 for NaN input: non-finite samples get NaN, which the loop calls a divergence.
+            return {key: float("nan") for metric in metrics for key in self.options[metric]}
         values: dict[str, float] = {}
         if "w1" in metrics:
             values["w1"] = exact_w1(fake, real)
@@ -109,9 +113,14 @@ def reference_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wganlab" / "reference"
 
 
+_CLASSIFIER_REFERENCES: dict[str, Tensor] = {}
+
+
 class ImageQuality:
-    """FID, KID, precision/recall and IS against held-out real images where the dataset has a test split (as
-    published FIDs are), else against the training images. Real features are cached per dataset."""
+    """FID, KID, precision/recall and IS (TF-Inception features) and fd_fmnist (our Fashion-MNIST classifier's
+    features) against held-out real images where the dataset has a test split (as published FIDs are), else
+    against the training images. The real images and their features are computed once per object (a run's
+    evaluations share them) and the Inception statistics are cached on disk per dataset."""
 
     headline = "fid"
     options = IMAGE_METRICS
@@ -122,14 +131,49 @@ class ImageQuality:
         self.config = config
         data = config.data
         self.data = dataclasses.replace(data, split="test") if data.source in ("idx", "cifar10") else data
+        self._images = None
+        self._classifier = None
+        self._classifier_reference: Tensor | None = None
+
+    def real_images(self, progress: bool = False):
+        """The reference images as uint8 (N, C, H, W), prepared exactly as the training images are."""
+        if self._images is None:
+            from wganlab.data.images import load_image_array
+
+            self._images = load_image_array(self.data, progress=progress)
+        return self._images
 
     def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
-        from wganlab.data.images import ImageBatches, load_image_array
+        values: dict[str, float] = {}
+        standard = [m for m in metrics if m != "fd_fmnist"]
+        with evaluating(generator):
+            if "fd_fmnist" in metrics:
+                values["fd_fmnist"] = self._fd_fmnist(generator, n, rng)
+            if standard:
+                values.update(self._inception_metrics(generator, standard, n, rng, progress, inception_path))
+        return {key: values[key] for metric in metrics for key in self.options[metric] if key in values}
+
+    def _fd_fmnist(self, generator: nn.Module, n: int, rng: torch.Generator) -> float:
+        """Fréchet distance in the classifier's 128-d features: n generated images against every real one."""
+        from wganlab.metrics.classifier import FashionClassifierFeatures, classifier_features, fd_fmnist
+
+        # The classifier is small: it runs on the CPU whatever device trains, on 28 px copies of the images.
+        if self._classifier is None:
+            self._classifier = FashionClassifierFeatures()
+            key = repr(self.data)
+            if key not in _CLASSIFIER_REFERENCES:  # runs in one process (tests, notebooks) share the reference
+                _CLASSIFIER_REFERENCES[key] = classifier_features(numpy.asarray(self.real_images()), self._classifier)
+            self._classifier_reference = _CLASSIFIER_REFERENCES[key]
+        fake = generate(generator, n, self.config.model.z_dim, rng, rng.device, batch_size=500).cpu()
+        return fd_fmnist(classifier_features(fake, self._classifier), self._classifier_reference)
+
+    def _inception_metrics(self, generator, metrics, n, rng, progress, inception_path) -> dict[str, float]:
+        from wganlab.data.images import ImageBatches
         from wganlab.metrics.evaluate import evaluate_images
         from wganlab.metrics.features import resolve_inception_path
         from wganlab.metrics.reference import make_reference_key
 
-        images = load_image_array(self.data, progress=progress)
+        images = self.real_images(progress)
         count = min(n, len(images))
         feature_file = resolve_inception_path(inception_path)
         key = make_reference_key(
@@ -139,6 +183,7 @@ class ImageQuality:
             image_size=images.shape[-1],
             count=count,
             feature_file=feature_file,
+            preparation=f"pad={self.data.pad},channels={images.shape[1]}" if self.data.pad else "",
         )
         real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
         real = real_source.reference(count, torch.Generator().manual_seed(0))
@@ -152,20 +197,19 @@ class ImageQuality:
         def draw(batch: int) -> Tensor:
             return generator(torch.randn(batch, z_dim, generator=rng, device=rng.device)).float()
 
-        with evaluating(generator):
-            return evaluate_images(
-                draw,
-                real,
-                list(metrics),
-                n=n,
-                reference_key=key,
-                cache_dir=reference_cache_dir(),
-                rng=subsets_rng,
-                device=rng.device,
-                progress=progress,
-                inception_path=feature_file,
-                kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
-            )
+        return evaluate_images(
+            draw,
+            real,
+            list(metrics),
+            n=n,
+            reference_key=key,
+            cache_dir=reference_cache_dir(),
+            rng=subsets_rng,
+            device=rng.device,
+            progress=progress,
+            inception_path=feature_file,
+            kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
+        )
 
     def reference(self, n: int) -> str:
         data = self.data
@@ -173,7 +217,13 @@ class ImageQuality:
 
 
 def build_quality(config: RunConfig) -> Quality:
-    return ToyQuality(config) if config.data.is_toy else ImageQuality(config)
+    """The quality object of a run; log.eval_metrics, when set, chooses what each evaluation measures (its first
+    metric's first key becomes the headline best.pt follows)."""
+    quality = ToyQuality(config) if config.data.is_toy else ImageQuality(config)
+    if config.log.eval_metrics:
+        quality.during_training = tuple(config.log.eval_metrics)
+        quality.headline = quality.options[config.log.eval_metrics[0]][0]
+    return quality
 
 
 def evaluate_run(

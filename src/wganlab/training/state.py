@@ -24,7 +24,7 @@ from wganlab.training.precision import autocast, loss_scale, make_scaler
 
 # Streams of randomness, each seeded from (seed, stream, offset); new streams go at the end, so existing
 # streams keep their seeds.
-STREAMS = ("init", "data", "noise", "grid", "eval")
+STREAMS = ("init", "data", "noise", "grid", "eval", "heldout", "final")
 
 
 def make_rng(seed: int, stream: str, device: torch.device | str = "cpu", offset: int = 0) -> torch.Generator:

@@ -1,0 +1,244 @@
+"""What the image studies share: one grid of training cells (generator architecture x critic normalisation x
+objective), their sizes, the data (Fashion-MNIST unless the user names a seed preset), and one pool of run
+folders. A cell that two studies need is trained once: the studies name it identically and the runner refuses
+a folder whose settings differ, so the pool can never mix configurations.
+
+Cells: generator "dcgan-bn" (DCGAN with batch norm), "dcgan" (without) or "mlp"; critic normalisation "none",
+"batch" or "layer" (the MLP critic has none); objective "gan", "wgan" or "wgan-gp" with its published recipe
+(the `fashion_mnist/<objective>` presets). With `--data PRESET`, the data section comes from that preset.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from wganlab.config import SECTIONS, load_config
+from wganlab.errors import ConfigError
+from wganlab.studies import style
+from wganlab.studies.runner import Run, folder_name
+from wganlab.training.run_folder import RunFolder
+from wganlab.training.state import make_rng
+
+OBJECTIVES = ("gan", "wgan", "wgan-gp")
+GENERATORS = {"dcgan-bn": "DCGAN + BN", "dcgan": "DCGAN", "mlp": "MLP"}
+CRITICS = {"none": "no norm", "batch": "batch norm", "layer": "layer norm"}
+FASHION_MNIST = (
+    "data.source=idx",
+    "data.path=",
+    "data.split=train",
+    "data.pad=2",
+    "data.image_size=0",
+    "data.channels=1",
+)
+# Seconds per generator step on one idle CPU thread at the default size (32 px, 32 channels, batch 64), from
+# timing train_step under load and scaling by a toy step timed in the same minute; only the runner's ordering
+# uses them.
+SECONDS_PER_STEP = {"gan": 0.055, "wgan": 0.16, "wgan-gp": 0.29}
+MLP_SPEEDUP = 2.2
+
+SIZES = {
+    # default: sized for 2 CPU cores (see each study's setup text); paper: seed 002's own setting (64 px, 64
+    # channels, batch 256, lr 2e-4, n_critic 1 / 4 / 4, 1000 epochs), for a GPU.
+    "quick": {"seeds": 1, "steps": 20, "eval_every": 10, "eval_samples": 256, "final_samples": 64, "channels": 8,
+              "image_size": 0, "batch": 32, "mlp": ((32, 32, 64, 128), (256, 128, 64, 32)), "paper": False},
+    "default": {"seeds": 3, "steps": 3000, "eval_every": 150, "eval_samples": 2000, "final_samples": 1000,
+                "channels": 32, "image_size": 0, "batch": 64, "mlp": ((128, 128, 256, 512), (1024, 512, 256, 128)),
+                "paper": False},
+    "paper": {"seeds": 3, "steps": 0, "eval_every": 0, "eval_samples": 10_000, "final_samples": 10_000,
+              "channels": 64, "image_size": 64, "batch": 256, "mlp": ((512, 512, 1024, 2048), (4096, 2048, 1024, 512)),
+              "paper": True},
+}  # fmt: skip
+PAPER_EPOCHS = 1000  # seed 002, Table 1
+PAPER_EVALUATIONS = 25
+
+
+@dataclass(frozen=True)
+class Cell:
+    generator: str
+    critic: str
+    objective: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.generator}-{self.critic}/{self.objective}"
+
+    @property
+    def title(self) -> str:
+        return f"{GENERATORS[self.generator]} / {CRITICS[self.critic]}: {style.title(self.objective)}"
+
+
+def size_settings(size: str, seeds: int | None, data: str | None) -> dict:
+    settings = dict(SIZES[size])
+    settings["seeds"] = seeds or settings["seeds"]
+    settings["data"] = data or ""
+    settings["fashion_mnist"] = data is None
+    return settings
+
+
+def data_overrides(data: str) -> tuple[str, ...]:
+    """The [data] section of a preset or config file as overrides (what `--data PRESET` swaps in)."""
+    config = load_config(data)
+    return tuple(f"data.{field.name}={format_value(getattr(config.data, field.name))}"
+                 for field in dataclasses.fields(SECTIONS["data"]))  # fmt: skip
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
+    """The training run of one cell and seed at one size."""
+    s = settings
+    paper = s["paper"]
+    data = data_overrides(s["data"]) if s["data"] else FASHION_MNIST
+    model = [f"model.z_dim={128}", f"model.channels={s['channels']}"]
+    if cell.generator == "mlp":
+        generator_widths, critic_widths = s["mlp"]
+        model += [
+            "model.architecture=mlp",
+            f"model.generator_widths={','.join(map(str, generator_widths))}",
+            f"model.critic_widths={','.join(map(str, critic_widths))}",
+            "model.critic_activation=leaky_relu",  # seed 002's MLP critic
+        ]
+    else:
+        model += [
+            "model.architecture=dcgan",
+            f"model.generator_norm={'batch' if cell.generator == 'dcgan-bn' else 'none'}",
+        ]
+    model.append(f"model.critic_norm={cell.critic}")
+    if s["fashion_mnist"] and s["image_size"]:
+        data = (*data, f"data.image_size={s['image_size']}")
+    metric = "fd_fmnist" if s["fashion_mnist"] else "fid"
+    train = [f"train.seed={seed}", f"train.batch_size={s['batch']}"]
+    if paper:
+        # Seed 002, Table 1: batch 256, lr 2e-4 for all three, 1 / 4 / 4 critic updates per generator update.
+        optim = [
+            "optim.generator_lr=2e-4",
+            "optim.critic_lr=2e-4",
+            f"objective.n_critic={1 if cell.objective == 'gan' else 4}",
+        ]
+        train += [f"train.epochs={PAPER_EPOCHS}"]
+        schedule = [f"log.eval_every={paper_eval_every(cell, s)}", "log.checkpoint_every=5000", "log.sample_every=5000"]
+    else:
+        optim = []
+        steps, every = s["steps"], s["eval_every"]
+        train += [f"train.steps={steps}"]
+        schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={max(1, steps // 4)}",
+                    f"log.sample_every={max(1, steps // 4)}"]  # fmt: skip
+    overrides = (
+        *data, *model, *optim, *train, *schedule,
+        "log.keep_checkpoints=5",
+        f"log.eval_metrics={metric}",
+        f"log.eval_samples={s['eval_samples']}",
+        "log.final_metrics=fid,kid,pr",
+        f"log.final_samples={s['final_samples']}",
+        "log.tensorboard=false",
+    )  # fmt: skip
+    cost = SECONDS_PER_STEP[cell.objective] * (s["steps"] or 50_000) / (MLP_SPEEDUP if cell.generator == "mlp" else 1)
+    labels = (("generator", cell.generator), ("critic", cell.critic), ("objective", cell.objective), ("seed", seed))
+    return Run(key=f"{cell.key}/seed-{seed}", preset=f"fashion_mnist/{cell.objective}", overrides=overrides,
+               cost=cost, labels=labels)  # fmt: skip
+
+
+def paper_eval_every(cell: Cell, settings: dict) -> int:
+    """About PAPER_EVALUATIONS evaluations over the steps that 1000 epochs make (known once the data is)."""
+    n_critic = 1 if cell.objective == "gan" else 4
+    images = 60_000 if settings["fashion_mnist"] else 5_088  # Fashion-MNIST's training split; Carvana's images
+    steps = PAPER_EPOCHS * images // (settings["batch"] * n_critic)
+    return max(1, steps // PAPER_EVALUATIONS)
+
+
+def runs_dir(size: str, settings: dict) -> str:
+    """The shared pool, relative to a study folder: ../image-runs[-quick|-paper][-<data>]."""
+    suffix = "" if settings["fashion_mnist"] else "-" + Path(settings["data"]).stem.replace("/", "-")
+    return f"../{folder_name('image-runs', size)}{suffix}"
+
+
+def cell_runs(cells: list[Cell], settings: dict) -> list[Run]:
+    return [cell_run(cell, seed, settings) for cell in cells for seed in range(settings["seeds"])]
+
+
+def check_data(data: str | None) -> None:
+    if data is not None:
+        config = load_config(data)
+        if config.data.is_toy:
+            raise ConfigError(f"--data {data} is a toy; the image studies need image data")
+
+
+def estimate_key(objective: str) -> str:
+    return "js_estimate" if objective == "gan" else "w_estimate"
+
+
+def headline(settings: dict) -> str:
+    return "fd_fmnist" if settings["fashion_mnist"] else "fid"
+
+
+def headline_title(settings: dict) -> str:
+    return "FD (F-MNIST classifier)" if settings["fashion_mnist"] else "FID (TF-Inception)"
+
+
+def final_record(folder: Path) -> dict:
+    finals = RunFolder(folder).records("final")
+    return finals[-1] if finals else {}
+
+
+def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
+    """(step, n samples in [-1, 1]) of a run's generator at `step` (default: the last kept checkpoint), drawn from
+    the run's fixed grid z in eval mode."""
+    run = RunFolder(folder)
+    config = run.read_config()
+    snapshots = dict(run.step_checkpoints())
+    chosen = step if step is not None else max(snapshots)
+    loaded = run.load_generator(chosen)
+    z = torch.randn(n, config.model.z_dim, generator=make_rng(config.train.seed, "grid"))
+    with torch.no_grad():
+        return chosen, loaded.network(z)
+
+
+def fd_references(settings: dict) -> dict[str, float]:
+    """Reference values of FD (F-MNIST classifier), from real data only, fixed before any run is seen:
+
+    real_vs_real: the test images against 10,000 training images (the floor a perfect generator would meet);
+    one_class: the median over the ten classes of one class's test images against all of them (a generator
+    that draws perfect images of a single class: total mode collapse, perfect quality); class_means: the ten
+    class-mean images, each repeated (ten blurry modes); noise: uniform noise images. threshold: the geometric
+    mean of the floor and the best of the three known-bad generators, so a run succeeds when it is closer, on
+    a log scale, to real data than to the least bad of them (measured: floor 0.587, class means 541, noise
+    1,126, one class 1,224, threshold 17.8).
+    """
+    import numpy as np
+
+    from wganlab.config import DataConfig
+    from wganlab.data.images import load_image_array
+    from wganlab.metrics.classifier import (
+        FashionClassifierFeatures,
+        classifier_features,
+        fd_fmnist,
+        load_fashion_labels,
+    )
+
+    data = DataConfig(source="idx", pad=2, channels=1, split="test")
+    test = load_image_array(data, progress=False)
+    train = load_image_array(dataclasses.replace(data, split="train"), progress=False)[:10_000]
+    labels = load_fashion_labels("", "test")
+    extractor = FashionClassifierFeatures()
+    real = classifier_features(test, extractor)
+    one_class = [fd_fmnist(real[labels == c], real) for c in range(10)]
+    means = np.stack([test[labels == c].astype(np.float64).mean(axis=0) for c in range(10)]).round().astype(np.uint8)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, test[:2000].shape, dtype=np.uint8)
+    values = {
+        "real_vs_real": fd_fmnist(classifier_features(train, extractor), real),
+        "one_class": float(np.median(one_class)),
+        "class_means": fd_fmnist(classifier_features(np.repeat(means, 100, axis=0), extractor), real),
+        "noise": fd_fmnist(classifier_features(noise, extractor), real),
+    }
+    least_bad = min(values["one_class"], values["class_means"], values["noise"])
+    values["threshold"] = float(np.sqrt(values["real_vs_real"] * least_bad))
+    return values

@@ -1,0 +1,83 @@
+"""The image studies: one grid of cells shared by three studies, --data from a seed preset, and reports built
+from tiny in-process runs (the quick size, without the final Inception metrics, which the slow tier covers)."""
+
+import dataclasses
+import math
+
+import pytest
+
+from wganlab.errors import ConfigError
+from wganlab.studies import architecture_grid, batchnorm, images, loss_vs_quality_images, make_plan
+from wganlab.studies.report import read_csv
+from wganlab.training.run_folder import RunFolder
+
+
+def without_final_metrics(plan):
+    """The plan's runs without the TF-Inception metrics at the end (about 10 s each on a CPU)."""
+    plan.runs = [dataclasses.replace(run, overrides=tuple(o for o in run.overrides if not o.startswith("log.final_")))
+                 for run in plan.runs]  # fmt: skip
+    return plan
+
+
+def test_the_three_studies_share_identical_cells():
+    plans = [module.plan("default", None) for module in (loss_vs_quality_images, batchnorm, architecture_grid)]
+    runs = {run.key: run for plan in plans for run in plan.runs}
+    assert {plan.runs_dir for plan in plans} == {"../image-runs"}
+    for plan in plans:
+        for run in plan.runs:
+            assert runs[run.key] == run  # same key, same command: trained once for all three studies
+    assert len(runs) == 13 * 3  # 9 grid cells + 2 GAN critics with batch norm + 2 WGAN-GP with layer norm
+    config = runs["mlp-none/wgan-gp/seed-0"].config()
+    assert (config.model.architecture, config.model.z_dim, config.train.steps, config.data.pad) == ("mlp", 128, 3000, 2)
+    assert config.log.eval_metrics == ("fd_fmnist",) and config.log.final_metrics == ("fid", "kid", "pr")
+    assert (config.objective.penalty_weight, config.optim.betas) == (10.0, (0.0, 0.9))  # WGAN-GP's own recipe
+
+
+def test_data_from_a_seed_preset_and_refusals():
+    plan = make_plan("architecture-grid", "paper", 1, "seeds/seed000-celeba-wgan")
+    config = plan.runs[0].config()
+    assert (config.data.source, config.data.path, config.data.image_size, config.data.channels) == (
+        "folder",
+        "celeba",
+        64,
+        3,
+    )
+    assert config.log.eval_metrics == ("fid",) and plan.runs_dir == "../image-runs-paper-seed000-celeba-wgan"
+    assert config.train.epochs == 1000 and config.objective.n_critic == 1 and config.optim.critic_lr == 2e-4
+    with pytest.raises(ConfigError, match="the image studies need image data"):
+        make_plan("batchnorm", "default", 1, "eight_gaussians/gan")
+    with pytest.raises(ConfigError, match="--data applies to the image studies"):
+        make_plan("toy-training", "default", 1, "seeds/seed000-celeba-wgan")
+
+
+def test_loss_vs_quality_from_tiny_runs(tmp_path, in_process):
+    plan = without_final_metrics(loss_vs_quality_images.plan("quick", 1))
+    study_dir = tmp_path / "loss-vs-quality-quick"
+    in_process(plan, study_dir)
+    evals = RunFolder(plan.folder(study_dir, plan.runs[0])).records("eval")
+    assert [r["step"] for r in evals] == [10, 20] and "heldout_js_estimate" in evals[0]
+    section = loss_vs_quality_images.collect(plan, study_dir)
+    rows = read_csv(study_dir / "correlations.csv")
+    assert [r["objective"] for r in rows] == ["gan", "wgan", "wgan-gp"] and rows[0]["points"] == "2"
+    assert {f.path.name for f in section.figures} == {"loss_and_quality", "loss_vs_quality", "samples"}
+    assert all((study_dir / f"{f.path}.png").stat().st_size > 10_000 for f in section.figures)
+    assert section.tables[0].rows[0][-1] == "n/a"  # no final FID measured in this test
+
+
+@pytest.mark.slow
+def test_batchnorm_and_grid_from_tiny_runs(tmp_path, in_process):
+    for module in (batchnorm, architecture_grid):
+        plan = without_final_metrics(module.plan("quick", 1))
+        in_process(plan, tmp_path / module.NAME)  # the shared folder: runs of the first study are reused
+        section = module.collect(plan, tmp_path / module.NAME)
+        assert len(section.tables[0].rows) == len(module.CELLS)
+    references = read_csv(tmp_path / "batchnorm" / "runs.csv")
+    assert all(r["failed"] in ("True", "False") for r in references)
+
+
+@pytest.mark.slow
+def test_references_are_ordered_from_real_to_noise():
+    references = images.fd_references({"fashion_mnist": True})
+    bad = (references["class_means"], references["noise"], references["one_class"])
+    assert references["real_vs_real"] < references["threshold"] < min(bad)
+    assert math.isclose(references["threshold"] ** 2, references["real_vs_real"] * min(bad))
