@@ -7,7 +7,16 @@ import math
 import pytest
 
 from wganlab.errors import ConfigError
-from wganlab.studies import architecture_grid, batchnorm, images, loss_vs_quality_images, make_plan
+from wganlab.studies import (
+    architecture_grid,
+    batchnorm,
+    clip_sweep,
+    images,
+    loss_vs_quality_images,
+    make_plan,
+    n_critic,
+    quality_vs_time,
+)
 from wganlab.studies.report import read_csv
 from wganlab.training.run_folder import RunFolder
 
@@ -31,6 +40,24 @@ def test_the_three_studies_share_identical_cells():
     assert (config.model.architecture, config.model.z_dim, config.train.steps, config.data.pad) == ("mlp", 128, 3000, 2)
     assert config.log.eval_metrics == ("fd_fmnist",) and config.log.final_metrics == ("fid", "kid", "pr")
     assert (config.objective.penalty_weight, config.optim.betas) == (10.0, (0.0, 0.9))  # WGAN-GP's own recipe
+
+
+def test_image_studies_ii_reuse_the_recipe_cells_and_vary_one_setting():
+    pool = {run.key: run for run in architecture_grid.plan("default", None).runs}
+    for module, varied in ((n_critic, "objective.n_critic"), (clip_sweep, "objective.clip_value"),
+                           (quality_vs_time, "optim.optimizer")):  # fmt: skip
+        plan = module.plan("default", None)
+        shared = [run for run in plan.runs if run.key in pool]
+        assert shared and all(pool[run.key] == run for run in shared)
+        for run in plan.runs:
+            if run.key not in pool:
+                assert run.label("variant") and any(o.startswith(varied) for o in run.overrides)
+    one = n_critic.plan("default", 1).find(objective="wgan-gp", variant="ncritic-1")[0].config()
+    assert one.objective.n_critic == 1 and one.optim.optimizer == "adam"
+    rms = quality_vs_time.plan("default", 1).find(variant="rmsprop")[0].config()
+    assert (rms.objective.constraint, rms.optim.optimizer, rms.optim.critic_lr) == ("penalty", "rmsprop", 5e-5)
+    c = clip_sweep.plan("default", 1).find(variant="clip-0.1")[0].config()
+    assert (c.objective.constraint, c.objective.clip_value) == ("clip", 0.1)
 
 
 def test_data_from_a_seed_preset_and_refusals():
@@ -65,8 +92,8 @@ def test_loss_vs_quality_from_tiny_runs(tmp_path, in_process):
 
 
 @pytest.mark.slow
-def test_batchnorm_and_grid_from_tiny_runs(tmp_path, in_process):
-    for module in (batchnorm, architecture_grid):
+def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
+    for module in (batchnorm, architecture_grid, n_critic, clip_sweep, quality_vs_time):
         plan = without_final_metrics(module.plan("quick", 1))
         in_process(plan, tmp_path / module.NAME)  # the shared folder: runs of the first study are reused
         section = module.collect(plan, tmp_path / module.NAME)

@@ -104,6 +104,12 @@ def test_registry_and_errors(tmp_path):
         "value-surface",
         "toy-training",
         "loss-vs-quality-toy",
+        "loss-vs-quality",
+        "batchnorm",
+        "architecture-grid",
+        "n-critic",
+        "clip-sweep",
+        "quality-vs-time",
     }
     with pytest.raises(ConfigError, match="unknown study"):
         run_study("distance", out=tmp_path)

@@ -66,6 +66,8 @@ def test_toys_log_a_heldout_estimate_on_fresh_samples(tiny_config, tmp_path):
                progress=False)  # fmt: skip
     evals = RunFolder(tmp_path / "r").records("eval")
     assert all("heldout_w_estimate" in r and "w1" in r for r in evals)
+    # The clipped critic's diagnostics: weights at +-c and a small input-gradient norm (K far below 1).
+    assert all(0 < r["clip_share"] <= 1 and 0 < r["critic_grad_norm"] < 1 for r in evals)
 
 
 def test_final_metrics_are_measured_once_after_the_last_step_even_across_a_kill(tiny_config, tmp_path, monkeypatch):

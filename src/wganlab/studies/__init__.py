@@ -30,8 +30,11 @@ STUDIES: dict[str, str] = {
     "loss-vs-quality": "loss_vs_quality_images",
     "batchnorm": "batchnorm",
     "architecture-grid": "architecture_grid",
+    "n-critic": "n_critic",
+    "clip-sweep": "clip_sweep",
+    "quality-vs-time": "quality_vs_time",
 }
-IMAGE_STUDIES = ("loss-vs-quality", "batchnorm", "architecture-grid")
+IMAGE_STUDIES = ("loss-vs-quality", "batchnorm", "architecture-grid", "n-critic", "clip-sweep", "quality-vs-time")
 
 
 def study_module(name: str) -> ModuleType:

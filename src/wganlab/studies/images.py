@@ -59,14 +59,19 @@ class Cell:
     generator: str
     critic: str
     objective: str
+    variant: str = ""
+    """A departure from the objective's recipe, e.g. "ncritic-1" or "clip-0.05" (empty: the recipe as published)."""
+    overrides: tuple[str, ...] = ()
+    """The settings the variant changes."""
 
     @property
     def key(self) -> str:
-        return f"{self.generator}-{self.critic}/{self.objective}"
+        return f"{self.generator}-{self.critic}/{self.objective}" + (f"-{self.variant}" if self.variant else "")
 
     @property
     def title(self) -> str:
-        return f"{GENERATORS[self.generator]} / {CRITICS[self.critic]}: {style.title(self.objective)}"
+        variant = f" ({self.variant})" if self.variant else ""
+        return f"{GENERATORS[self.generator]} / {CRITICS[self.critic]}: {style.title(self.objective)}{variant}"
 
 
 def size_settings(size: str, seeds: int | None, data: str | None) -> dict:
@@ -132,7 +137,7 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
         schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={max(1, steps // 4)}",
                     f"log.sample_every={max(1, steps // 4)}"]  # fmt: skip
     overrides = (
-        *data, *model, *optim, *train, *schedule,
+        *data, *model, *optim, *cell.overrides, *train, *schedule,
         "log.keep_checkpoints=5",
         f"log.eval_metrics={metric}",
         f"log.eval_samples={s['eval_samples']}",
@@ -141,7 +146,8 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
         "log.tensorboard=false",
     )  # fmt: skip
     cost = SECONDS_PER_STEP[cell.objective] * (s["steps"] or 50_000) / (MLP_SPEEDUP if cell.generator == "mlp" else 1)
-    labels = (("generator", cell.generator), ("critic", cell.critic), ("objective", cell.objective), ("seed", seed))
+    labels = (("generator", cell.generator), ("critic", cell.critic), ("objective", cell.objective),
+              ("variant", cell.variant), ("seed", seed))  # fmt: skip
     return Run(key=f"{cell.key}/seed-{seed}", preset=f"fashion_mnist/{cell.objective}", overrides=overrides,
                cost=cost, labels=labels)  # fmt: skip
 
@@ -186,6 +192,22 @@ def headline_title(settings: dict) -> str:
 def final_record(folder: Path) -> dict:
     finals = RunFolder(folder).records("final")
     return finals[-1] if finals else {}
+
+
+def curves(plan, study_dir: Path, quality: str) -> list[dict]:
+    """One row per evaluation of every run: its quality, and the wall-clock seconds of training (evaluations
+    excluded) by then from timing.jsonl, with the load average the machine had."""
+    rows = []
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        timing = {r["step"]: r for r in folder.timing()}
+        for r in folder.records("eval"):
+            clock = timing.get(r["step"], {})
+            rows.append({**dict(run.labels), "step": r["step"], quality: r[quality],
+                         "train_seconds": clock.get("train_seconds", float("nan")),
+                         "load_1min": clock.get("load_1min", float("nan")),
+                         **{k: r[k] for k in ("clip_share", "critic_grad_norm") if k in r}})  # fmt: skip
+    return rows
 
 
 def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
@@ -242,3 +264,40 @@ def fd_references(settings: dict) -> dict[str, float]:
     least_bad = min(values["one_class"], values["class_means"], values["noise"])
     values["threshold"] = float(np.sqrt(values["real_vs_real"] * least_bad))
     return values
+
+
+def plot_lines(axis, rows: list[dict], x: str, y: str, colour: str, label: str, line: str = "-") -> None:
+    """Mean over seeds of `y` against `x` (steps, or the seeds' mean seconds at each step), min-max band."""
+    import numpy as np
+
+    steps = sorted({r["step"] for r in rows})
+    ys = np.array([[r[y] for r in rows if r["step"] == s] for s in steps], dtype=float)
+    xs = steps if x == "step" else np.nanmean([[r[x] for r in rows if r["step"] == s] for s in steps], axis=1)
+    axis.plot(xs, np.nanmean(ys, axis=1), line, color=colour, label=label)
+    axis.fill_between(xs, np.nanmin(ys, axis=1), np.nanmax(ys, axis=1), color=colour, alpha=0.15, lw=0)
+
+
+def final_table(plan, study_dir: Path, cells: list, quality: str, label) -> tuple[list[dict], list[list[str]]]:
+    """Per run: status, last quality, final FID/recall and times; per cell: a table row (mean ± std)."""
+    import math
+
+    from wganlab.studies.report import mean_std
+
+    rows = []
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        outcome, evals = folder.outcome() or {}, folder.records("eval")
+        final = final_record(folder.path)
+        rows.append({**dict(run.labels), "status": outcome.get("status", "unknown"),
+                     quality: evals[-1][quality] if evals else math.nan,
+                     **{k: final.get(k, math.nan) for k in ("fid", "precision", "recall")},
+                     "train_seconds": outcome.get("train_seconds", math.nan),
+                     "sec_per_step": outcome.get("sec_per_step", math.nan)})  # fmt: skip
+    table = []
+    for cell in cells:
+        group = [r for r in rows if (r["generator"], r["critic"], r["objective"], r["variant"])
+                 == (cell.generator, cell.critic, cell.objective, cell.variant)]  # fmt: skip
+        table.append([label(cell), mean_std([r[quality] for r in group]), mean_std([r["fid"] for r in group]),
+                      mean_std([r["recall"] for r in group]), mean_std([r["sec_per_step"] for r in group]),
+                      str(sum(r["status"] == "diverged" for r in group))])  # fmt: skip
+    return rows, table

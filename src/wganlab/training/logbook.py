@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import time
 
 from tqdm import tqdm
@@ -79,6 +80,8 @@ class Logbook:
             return
         row = {"step": step, "seconds": round(seconds, 3), "train_seconds": round(train_seconds, 3)}
         row["sec_per_step"] = round(sec_per_step, 6)
+        # What else the machine was doing: timings taken under load say so.
+        row["load_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         with open(self.folder.timing_path, "a") as handle:
             handle.write(json.dumps(row) + "\n")
 

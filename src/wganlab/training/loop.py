@@ -197,9 +197,13 @@ class Evaluation:
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
         n = s.config.log.eval_samples
         values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
-        estimate = self.heldout_estimate(n, make_rng(s.config.train.seed, "heldout", s.device, offset=s.step))
+        heldout_rng = make_rng(s.config.train.seed, "heldout", s.device, offset=s.step)
+        estimate = self.heldout_estimate(n, heldout_rng)
         if estimate is not None:
             values[f"heldout_{s.loss.estimate_name}"] = estimate
+            values["critic_grad_norm"] = self.critic_gradient_norm(heldout_rng)
+        if s.config.objective.constraint == "clip":
+            values["clip_share"] = self.clip_share()
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             raise checkpoints.diverged(s.step, "evaluation of non-finite samples (" + ", ".join(bad) + ")")
@@ -214,6 +218,27 @@ class Evaluation:
         rng = make_rng(s.config.train.seed, "final", s.device)
         values = self.quality.measure(s.generator.network, metrics, n=s.config.log.final_samples, rng=rng)
         book.record(s.step, s.images_seen, "final", {**values, "samples": s.config.log.final_samples})
+
+    def critic_gradient_norm(self, rng: torch.Generator) -> float:
+        """Mean ||grad_x f(x)|| at points between held-out real samples and fresh fakes (where the penalty looks):
+        1 for an optimal 1-Lipschitz critic, far below it for a clipped critic with a small K (seed 002, WGAN-GP
+        Fig. 1b). Gradients go to the inputs only; the critic's parameters and buffers are left as they were."""
+        from wganlab.objectives import GradientPenalty
+
+        s = self.s
+        real = self.heldout_real()[: s.local_batch_size * 4]
+        with torch.no_grad(), preserved_buffers(s.generator.network):
+            fake = s.generator.network(torch.randn(len(real), s.z_dim, generator=rng, device=s.device))
+        with preserved_buffers(s.critic.network):
+            norms = GradientPenalty(1.0).gradient_norms(s.critic.network, real, fake, rng)
+        return float(norms.detach().mean())
+
+    def clip_share(self) -> float:
+        """Share of the critic's parameters sitting exactly at +-c (seed 002 Fig. 3: clipping piles them there)."""
+        c = self.s.config.objective.clip_value
+        params = torch.cat([p.detach().flatten() for p in self.s.critic.network.parameters()])
+        bound = torch.tensor(c, dtype=params.dtype, device=params.device)  # the clip clamps to c's float32 value
+        return float((params.abs() == bound).float().mean())
 
     def heldout_real(self) -> Tensor | None:
         """Real samples the critic never trained on: a dataset's test split, or fresh toy samples (None for

@@ -1,0 +1,121 @@
+"""Critic updates per generator update (seed 003: n_critic 1, 2 and 4 for WGAN, "no obvious difference, perhaps
+4 slightly better"; 5 is the WGAN and WGAN-GP papers' value): n_critic in {1, 2, 4, 5} for WGAN and WGAN-GP,
+quality against generator steps and against wall-clock time, final FID and recall."""
+
+import dataclasses
+from pathlib import Path
+
+from wganlab.studies import images, style
+from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv
+from wganlab.studies.runner import Plan
+
+NAME = "n-critic"
+VALUES = (1, 2, 4, 5)
+CELLS = [
+    images.Cell(
+        "dcgan-bn", "none", objective, "" if n == 5 else f"ncritic-{n}", () if n == 5 else (f"objective.n_critic={n}",)
+    )
+    for objective in ("wgan", "wgan-gp")
+    for n in VALUES
+]
+
+
+def n_critic(cell: images.Cell) -> int:
+    return int(cell.variant.split("-")[1]) if cell.variant else 5
+
+
+def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
+    images.check_data(data)
+    settings = images.size_settings(size, seeds, data)
+    # The cost grows with the critic updates per step (the recipes' 5 make the base cost).
+    runs = [
+        dataclasses.replace(run, cost=run.cost * (n_critic(cell_of(run)) + 1) / 6)
+        for run in images.cell_runs(CELLS, settings)
+    ]
+    return Plan(NAME, size, settings["seeds"], runs, settings, runs_dir=images.runs_dir(size, settings))
+
+
+def cell_of(run) -> images.Cell:
+    return next(c for c in CELLS if (c.objective, c.variant) == (run.label("objective"), run.label("variant")))
+
+
+def summary(run, folder: Path) -> str:
+    from wganlab.studies.loss_vs_quality_images import summary as quality_summary
+
+    return quality_summary(run, folder)
+
+
+def collect(plan: Plan, study_dir: Path) -> Section:
+    quality = images.headline(plan.settings)
+    curves = images.curves(plan, study_dir, quality)
+    write_csv(study_dir / "curves.csv", curves)
+    rows, table = images.final_table(
+        plan, study_dir, CELLS, quality, lambda c: f"{style.title(c.objective)}, n_critic {n_critic(c)}"
+    )
+    write_csv(study_dir / "runs.csv", rows)
+    figure = plot(plan, study_dir, curves, quality)
+    best = {
+        o: min((c for c in CELLS if c.objective == o), key=lambda c: float_mean(rows, c, quality))
+        for o in ("wgan", "wgan-gp")
+    }
+    findings = [
+        f"Lowest mean final {images.headline_title(plan.settings)} at {plan.runs[0].config().train.steps:,} generator "
+        "steps: "
+        + ", ".join(
+            f"{style.title(o)} with n_critic {n_critic(c)} ({fmt(float_mean(rows, c, quality))})"
+            for o, c in best.items()
+        )
+        + ". Per unit of wall-clock time the comparison differs, since a step costs about n_critic + 1 passes "
+        "(second row of the figure).",
+    ]
+    return Section(
+        name=NAME,
+        title="How many critic updates per generator update? (seed 003)",
+        findings=findings,
+        figures=[
+            Figure(
+                figure,
+                f"{images.headline_title(plan.settings)} against generator steps (top) and against "
+                "training wall-clock, evaluations excluded (bottom); line: mean over seeds, band: min to max.",
+            )
+        ],
+        tables=[
+            Table(
+                f"Final values (mean ± std over {plan.seeds} seeds)",
+                ["setting", images.headline_title(plan.settings), "FID", "recall", "s / generator step", "diverged"],
+                table,
+                "runs.csv",
+            )
+        ],  # fmt: skip
+        setup=[
+            "WGAN (RMSProp 5e-5, c = 0.01) and WGAN-GP (Adam 1e-4 β (0, 0.9), λ = 10) with n_critic 1, 2, 4 and 5 on "
+            "the DCGAN generator with batch norm and the DCGAN critic without normalisation; everything else as in "
+            f"the other image studies (runs shared through `{plan.runs_dir}`).",
+            "Wall-clock is each run's own (timing.jsonl, training only); the runs ran one thread each, two at once.",
+        ],
+    )
+
+
+def float_mean(rows: list[dict], cell: images.Cell, key: str) -> float:
+    import numpy as np
+
+    return float(np.mean([r[key] for r in rows if (r["objective"], r["variant"]) == (cell.objective, cell.variant)]))
+
+
+def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
+    with style.rc():
+        figure, axes = style.figure(2, 2, width=12, height=8, sharey=True)
+        for col, objective in enumerate(("wgan", "wgan-gp")):
+            for index, cell in enumerate(c for c in CELLS if c.objective == objective):
+                rows = [r for r in curves if (r["objective"], r["variant"]) == (objective, cell.variant)]
+                colour = style.colour(objective) if n_critic(cell) == 5 else style.EXTRA_COLOURS[index]
+                for row, x in enumerate(("step", "train_seconds")):
+                    images.plot_lines(axes[row, col], rows, x, quality, colour, f"n_critic {n_critic(cell)}")
+            axes[0, col].set(
+                title=style.title(objective), xlabel="generator step", ylabel=images.headline_title(plan.settings)
+            )
+            axes[1, col].set(xlabel="training wall-clock (s)", ylabel=images.headline_title(plan.settings))
+            for axis in axes[:, col]:
+                axis.set_yscale("log")
+                axis.legend(loc="upper right")
+        return save_figure(figure, study_dir, "quality")
