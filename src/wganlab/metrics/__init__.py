@@ -9,6 +9,7 @@ TOY_METRICS: dict[str, tuple[str, ...]] = {
 IMAGE_METRICS: dict[str, tuple[str, ...]] = {
     "fid": ("fid",),
     "fd_fmnist": ("fd_fmnist",),  # Fréchet distance in our Fashion-MNIST classifier's features: fast, not FID
+    "cs_fmnist": ("cs_fmnist_mean", "cs_fmnist_std"),  # the IS formula on our classifier's 10 classes: not the IS
     "kid": ("kid_mean", "kid_std"),
     "pr": ("precision", "recall"),
     "is": ("is_mean", "is_std"),
