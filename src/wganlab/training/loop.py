@@ -307,4 +307,4 @@ def save_sample_grid(s: TrainState, path: Path) -> None:
 
 def save_reals(s: TrainState, path: Path) -> None:
     real = s.data.reference(grid_count(s), make_rng(s.config.train.seed, "grid", s.device, offset=1))
-    save_samples(real, path, title=f"real data: {s.config.data.source}")
+    save_samples(real, path, title=f"real data: {s.config.data.source}", label="real")

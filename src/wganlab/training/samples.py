@@ -36,7 +36,15 @@ def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> N
     picture.save(path)
 
 
-def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "", *, legend: bool = True) -> None:
+# The house colours (studies/style.py): real data grey, samples blue.
+REAL_COLOUR, SAMPLE_COLOUR = "#7F7F7F", "#0072B2"
+
+
+def plot_points(
+    axis, fake: Tensor, real: Tensor | None, title: str = "", *, legend: bool = True, label: str = "generated"
+) -> None:
+    """`fake` drawn over `real` (if given); `label` names what `fake` is ("real" for a picture of the data)."""
+    colour = REAL_COLOUR if label == "real" else SAMPLE_COLOUR
     """Generated points over the real data: a scatter for 2-D, overlaid histograms for 1-D."""
     fake_np = fake.detach().float().cpu().numpy()
     real_np = real.detach().float().cpu().numpy() if real is not None else None
@@ -44,14 +52,15 @@ def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "", *, leg
         values = fake_np[:, 0] if real_np is None else np.concatenate([fake_np[:, 0], real_np[:, 0]])
         bins = np.linspace(values.min(), values.max(), 60)
         if real_np is not None:
-            axis.hist(real_np[:, 0], bins=bins, alpha=0.5, density=True, label="real", color="tab:orange")
-        axis.hist(fake_np[:, 0], bins=bins, alpha=0.5, density=True, label="generated", color="tab:blue")
+            axis.hist(real_np[:, 0], bins=bins, alpha=0.5, density=True, label="real", color=REAL_COLOUR)
+        axis.hist(fake_np[:, 0], bins=bins, alpha=0.5, density=True, label=label, color=colour)
         axis.set_xlabel("x")
         axis.set_ylabel("density")
     else:
         if real_np is not None:
-            axis.scatter(real_np[:, 0], real_np[:, 1], s=2, alpha=0.35, color="tab:orange", label="real")
-        axis.scatter(fake_np[:, 0], fake_np[:, 1], s=2, alpha=0.35, color="tab:blue", label="generated")
+            axis.scatter(real_np[:, 0], real_np[:, 1], s=2, alpha=0.35, color=REAL_COLOUR, label="real")
+        axis.scatter(fake_np[:, 0], fake_np[:, 1], s=2, alpha=0.35, color=colour, label=label)
+        axis.set(xlabel="x₁", ylabel="x₂")
         axis.set_aspect("equal", adjustable="box")  # callers may still fix the limits
     if title:
         axis.set_title(title, fontsize=10)
@@ -59,16 +68,18 @@ def plot_points(axis, fake: Tensor, real: Tensor | None, title: str = "", *, leg
         axis.legend(loc="upper right", fontsize=7, markerscale=4)
 
 
-def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "") -> None:
+def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "", label: str = "generated") -> None:
     # A Figure object renders to a file without pyplot, so a notebook's backend is never touched.
     figure = Figure(figsize=(5, 5), dpi=110, layout="tight")
-    plot_points(figure.subplots(), fake, real, title)
+    plot_points(figure.subplots(), fake, real, title, label=label)
     figure.savefig(path)
 
 
-def save_samples(samples: Tensor, path: Path, real: Tensor | None = None, title: str = "") -> None:
+def save_samples(
+    samples: Tensor, path: Path, real: Tensor | None = None, title: str = "", label: str = "generated"
+) -> None:
     """Write samples as the picture that suits them: PNG grid for images, a plot for toys."""
     if samples.dim() == 4:
         save_image_grid(samples, path)
     else:
-        save_points(samples, real, path, title)
+        save_points(samples, real, path, title, label)
