@@ -19,6 +19,8 @@ def atomic_write(path: Path | str, write: Callable[[str], object], *, durable: b
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    # mkstemp makes the file private (0600); a published file gets the permissions of any new file (umask).
+    os.chmod(temp, 0o666 & ~_umask())
     try:
         write(temp)
         if durable:
@@ -35,6 +37,12 @@ def atomic_write(path: Path | str, write: Callable[[str], object], *, durable: b
         os.fsync(directory)  # make the rename itself durable
     finally:
         os.close(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
