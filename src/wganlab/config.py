@@ -234,6 +234,11 @@ class OptimConfig:
     """Critic learning rate (alpha)."""
     betas: tuple[float, float] = (0.0, 0.9)
     """Adam's (beta1, beta2)."""
+    lr_decay: str = "none"
+    """none, or linear: at generator step t both learning rates are multiplied by max(0, 1 - t / lr_decay_steps), for
+    that step's critic updates too (the WGAN-GP paper's CIFAR-10 ResNet: to 0 over 100k generator steps)."""
+    lr_decay_steps: int = 0
+    """Generator steps the linear decay spans; 0 means train.steps."""
 
     def __post_init__(self) -> None:
         _choice("optim.optimizer", self.optimizer, ("adam", "rmsprop"))
@@ -241,6 +246,10 @@ class OptimConfig:
         _positive("optim.critic_lr", self.critic_lr)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"optim.betas={self.betas!r} must be two numbers in [0, 1)")
+        _choice("optim.lr_decay", self.lr_decay, ("none", "linear"))
+        _at_least("optim.lr_decay_steps", self.lr_decay_steps, 0)
+        if self.lr_decay_steps and self.lr_decay == "none":
+            raise ConfigError(f"optim.lr_decay_steps={self.lr_decay_steps} needs optim.lr_decay='linear'")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
