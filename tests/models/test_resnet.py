@@ -10,7 +10,7 @@ from critic_checks import (
 )
 from torch import nn
 
-from wganlab.config import ModelConfig
+from wganlab.config import ModelConfig, load_config
 from wganlab.errors import ConfigError
 from wganlab.models import build_networks, has_batch_norm
 from wganlab.models.resnet import OptimizedBlock, ResidualBlock, build_resnet
@@ -182,3 +182,23 @@ def test_build_networks_initialises_resnet_reproducibly():
     for first, second in zip(builds[0], builds[1], strict=True):
         for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
             assert torch.equal(a, b), name
+
+
+def test_cifar10_preset_is_the_papers_resnet_and_builds():
+    config = load_config("cifar10/wgan-gp-resnet")
+    assert (config.data.source, config.model.architecture, config.model.channels) == ("cifar10", "resnet", 128)
+    assert (config.model.generator_norm, config.model.critic_norm) == ("batch", "none")
+    assert (config.objective.name, config.objective.n_critic, config.objective.penalty_weight) == ("wgan-gp", 5, 10.0)
+    optim = config.optim
+    assert (optim.optimizer, optim.generator_lr, optim.critic_lr, optim.betas) == ("adam", 2e-4, 2e-4, (0.0, 0.9))
+    assert (optim.lr_decay, optim.lr_decay_steps, config.train.steps, config.train.batch_size) == (
+        "linear",
+        0,
+        100_000,
+        64,
+    )
+    generator, critic = build_networks(config.model, (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
+    assert count(generator) == 1_204_483 and count(critic) == 1_053_825  # test_parameter_counts_cifar_dim_128
+    fake = generator(noise(2, 128))
+    assert fake.shape == (2, 3, 32, 32)
+    assert critic(fake).shape == (2,)
