@@ -9,10 +9,12 @@ ImageNet:
     batch norm (D)          yes, no (layer norm for WGAN-GP)
     base filter count (G), (D)  32, 64, 128
 
-`SPACES["paper"]` is that table. `SPACES["cpu"]` keeps the nonlinearities and norms but narrows the networks
-(16, 32, 48 base filters) and makes them shallower (depths 4, 6, 8) for a 2-core machine. Depth counts the layers
-with weights as `models.dcgan` defines it (DCGAN at 32 px has 4), so both spaces are meant for 32 px images; at
-28 px DCGAN has 3 layers and every depth fits too, at 64 px (5 layers) depth 4 is a ConfigError.
+(Values as recalled from arXiv:1704.00028; the stored copies searched while writing this lacked the table, so
+the depth and filter rows still want checking against the PDF.) `SPACES["paper"]` is that table. `SPACES["cpu"]`
+keeps the nonlinearities and norms but narrows the networks (16, 32, 48 base filters) and makes them shallower
+(depths 4, 6, 8) for a 2-core machine. Depth counts the layers with weights as `models.dcgan` defines it (DCGAN
+at 32 px has 4), so both spaces are meant for 32 px images; at 28 px DCGAN has 3 layers and every depth fits
+too, at 64 px (5 layers) depth 4 is a ConfigError.
 
 Draws use only `random.Random.random()`, whose sequence Python guarantees for a seed, so `random_architectures(
 seed, n)` lists the same architectures on every machine and version, and its first k entries do not depend on n.

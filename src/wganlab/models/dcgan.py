@@ -17,20 +17,21 @@ would cancel it); every other conv has one. So at z_dim 100, 64 px, channels 64 
 the classic PyTorch DCGAN's 3,576,704 (G) and 2,765,568 (D) plus the 3 and 65 biases of the layers no norm
 follows.
 
-The WGAN-GP paper's random architectures (Gulrajani et al. 2017, sec. 5.1; `models.random_architecture` draws
-them) vary, separately in G and D, these settings, whose defaults give the networks above:
+The WGAN-GP paper's random architectures (Gulrajani et al. 2017, sec. 5.1; `models.random_architectures` draws
+them) vary these settings, separately in G and D; their defaults give the networks above:
 - nonlinearity: generator_activation (ReLU) and dcgan_critic_activation (LeakyReLU 0.2); either may be relu,
-  leaky_relu, softplus (the paper's softplus(2x+2)/2 - 1) or tanh. The output tanh stays.
+  leaky_relu, softplus (the paper's softplus(2x+2)/2 - 1) or tanh. The generator's output tanh stays.
 - base filter count: generator_channels and critic_channels (0: `channels`) play `channels`' role above.
 - normalisation: generator_norm and critic_norm as above (the paper: batch norm in D, layer norm for WGAN-GP).
 - depth: generator_depth and critic_depth count the layers with weights, first and last included. DCGAN has
   base = levels + 1 of them (4 at 32 px, the paper's smallest depth; 3 at 28 px; 5 at 64 px), and 0 means
-  exactly those. A depth d > base adds e = d - base conv layers k3 s1 p1 that keep size and width, each with
-  the same norm (and bias rule) and nonlinearity as the layer before it. They go after the stride-1 or
-  stride-2 layers of the `levels` resolutions, narrowest map first: the j-th narrowest gets e // levels, plus
-  one more when j < e % levels. So at 32 px (levels 3: 4x4, 8x8, 16x16 maps) depth 8 adds 2, 1, 1 layers,
-  depth 12 adds 3, 3, 2 and depth 20 adds 6, 5, 5; a depth between 1 and base - 1 is a ConfigError. The paper
-  does not say how its deeper networks place their layers; this spreading is our choice.
+  exactly those. A depth d > base adds e = d - base conv layers k3 s1 p1 that keep size and width, each followed
+  by the network's norm (with the bias rule above) and nonlinearity. They sit on the `levels` maps below the
+  image size, right after the layer that makes each map (G: the projection, then each upsampling; D: each
+  downsampling), narrowest map first: the j-th narrowest gets e // levels layers, plus one when j < e % levels.
+  So at 32 px (levels 3: 4x4, 8x8, 16x16 maps) depth 8 adds 2, 1, 1 layers, depth 12 adds 3, 3, 2 and depth 20
+  adds 6, 5, 5; a depth between 1 and base - 1 is a ConfigError. The paper does not say where its deeper
+  networks put their layers; this spreading is our choice.
 """
 
 from torch import Tensor, nn
