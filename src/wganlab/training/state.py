@@ -193,6 +193,17 @@ class TrainState:
             for group in player.optimizer.param_groups:
                 group["lr"] = base * factor
 
+    def _check_lr_schedule(self, stored: dict[str, Any] | None) -> None:
+        """A resumed linear decay must keep its span: a longer train.steps would raise the rate mid-run."""
+        if stored is None or stored["decay"] != "linear" or self.config.optim.lr_decay != "linear":
+            return
+        if stored["steps"] != self.lr_decay_steps:
+            raise ConfigError(
+                f"--resume: optim.lr_decay='linear' decays the learning rates over {stored['steps']} generator steps "
+                f"in this run's checkpoint but over {self.lr_decay_steps} in the config (train.steps changed?); "
+                f"resume with train.steps={stored['steps']}, or start a new run"
+            )
+
     def state_dict(self) -> dict[str, Any]:
         """Both players, every RNG state, the data position and the counters (not the config: the
         checkpoint writer adds what it needs to check a resume)."""
@@ -230,17 +241,6 @@ class TrainState:
         self.best_metric = state["best_metric"]
         self.seconds = state.get("seconds", 0.0)
         self.overhead_seconds = state.get("overhead_seconds", 0.0)
-
-    def _check_lr_schedule(self, stored: dict[str, Any] | None) -> None:
-        """A resumed linear decay must keep its span: a longer train.steps would raise the rate mid-run."""
-        if stored is None or stored["decay"] != "linear" or self.config.optim.lr_decay != "linear":
-            return
-        if stored["steps"] != self.lr_decay_steps:
-            raise ConfigError(
-                f"--resume: optim.lr_decay='linear' decays the learning rates over {stored['steps']} generator steps "
-                f"in this run's checkpoint but over {self.lr_decay_steps} in the config (train.steps changed?); "
-                f"resume with train.steps={stored['steps']}, or start a new run"
-            )
 
     def parameters_finite(self) -> bool:
         flags = [
