@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from wganlab.config import RunConfig, load_config, to_toml
+from wganlab.config import RunConfig, differences, load_config, to_toml
 from wganlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +85,48 @@ def test_every_shipped_config_loads():
     assert len(paths) >= 18
     for path in paths:
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.generator_activation=elu"], "model.generator_activation='elu' is not one of relu, leaky_relu, soft"),
+        (["model.dcgan_critic_activation=selu"], "model.dcgan_critic_activation='selu' is not one of"),
+        (["model.critic_depth=-1"], "model.critic_depth=-1 must be an integer >= 0"),
+        (["optim.lr_decay=cosine"], "optim.lr_decay='cosine' is not one of none, linear"),
+        (["optim.lr_decay_steps=100"], "optim.lr_decay_steps=100 needs optim.lr_decay='linear'"),
+        (
+            ["data.source=cifar10", "model.architecture=resnet", "model.generator_depth=8"],
+            "model.generator_depth=8 has no effect with model.architecture='resnet' (only dcgan)",
+        ),
+        (
+            ["data.source=cifar10", "model.architecture=dcgan", "model.critic_activation=tanh"],
+            "model.critic_activation='tanh' has no effect with model.architecture='dcgan' (only mlp)",
+        ),
+    ],
+)
+def test_architecture_and_decay_settings_are_checked(overrides, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, overrides)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_new_model_and_optim_keys_default_to_todays_networks_and_rates(tmp_path):
+    config = load_config(None, ["data.source=cifar10", "model.architecture=dcgan"])
+    model, optim = config.model, config.optim
+    assert (model.generator_activation, model.critic_activation, model.dcgan_critic_activation) == (
+        "relu",
+        "relu",
+        "leaky_relu",
+    )
+    assert (model.generator_depth, model.critic_depth, model.generator_channels, model.critic_channels) == (0,) * 4
+    assert (model.generator_base, model.critic_base) == (model.channels, model.channels)
+    assert (optim.lr_decay, optim.lr_decay_steps) == ("none", 0)
+    # A run folder's config.toml written before these keys existed reads back without differences, so old runs
+    # resume and studies reuse them.
+    new_keys = ("generator_activation", "dcgan_critic_activation", "_channels", "_depth", "lr_decay")
+    old = "\n".join(line for line in to_toml(config).splitlines() if not any(key in line for key in new_keys))
+    assert "lr_decay" not in old and "generator_depth" not in old
+    (tmp_path / "config.toml").write_text(old)
+    assert differences(load_config(tmp_path / "config.toml"), config) == []

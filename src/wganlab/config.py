@@ -30,6 +30,8 @@ TOY_SOURCES = (
 )
 IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder")
 DEFAULT_RECIPE = "wgan-gp"
+# The WGAN-GP paper's random-architecture nonlinearities (sec. 5.1); softplus is its softplus(2x+2)/2 - 1.
+ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 
 
 def _objective_tables() -> tuple[dict, dict, dict]:
@@ -110,9 +112,23 @@ class ModelConfig:
     critic_widths: tuple[int, ...] = (512, 512, 512)
     """MLP critic hidden layer widths (seed 002's image MLP: 4096,2048,1024,512)."""
     critic_activation: str = "relu"
-    """MLP critic nonlinearity: relu or leaky_relu (slope 0.2)."""
+    """MLP critic nonlinearity: relu, leaky_relu (slope 0.2), softplus (softplus(2x+2)/2 - 1) or tanh."""
+    generator_activation: str = "relu"
+    """MLP and DCGAN generator nonlinearity: relu, leaky_relu (slope 0.2), softplus (softplus(2x+2)/2 - 1) or tanh."""
+    dcgan_critic_activation: str = "leaky_relu"
+    """DCGAN critic nonlinearity: leaky_relu (slope 0.2, DCGAN's), relu, softplus (softplus(2x+2)/2 - 1) or tanh."""
     channels: int = 64
     """Base channel count of the conv networks (DCGAN's ngf/ndf, the ResNet's DIM)."""
+    generator_channels: int = 0
+    """Base channel count of the conv generator alone (the ResNet's DIM_G); 0 uses model.channels."""
+    critic_channels: int = 0
+    """Base channel count of the conv critic alone (the ResNet's DIM_D); 0 uses model.channels."""
+    generator_depth: int = 0
+    """DCGAN generator layers with weights, projection and output included; 0 keeps DCGAN's (4 at 32 px, 5 at
+    64 px); more adds 3x3 stride-1 conv layers spread over the resolutions, narrowest first."""
+    critic_depth: int = 0
+    """DCGAN critic layers with weights, first and last included; 0 keeps DCGAN's (4 at 32 px, 5 at 64 px); more
+    adds 3x3 stride-1 conv layers spread over the resolutions, narrowest first."""
     generator_norm: str = "batch"
     """Normalisation in conv generators: batch or none (the seeds' 'without batch norm' runs)."""
     critic_norm: str = "none"
@@ -128,11 +144,41 @@ class ModelConfig:
             widths = getattr(self, name)
             if not widths or any(w < 1 for w in widths):
                 raise ConfigError(f"model.{name}={widths!r} must be a non-empty list of positive widths")
-        _choice("model.critic_activation", self.critic_activation, ("relu", "leaky_relu"))
+        for name in ("critic_activation", "generator_activation", "dcgan_critic_activation"):
+            _choice(f"model.{name}", getattr(self, name), ACTIVATIONS)
+        for name in ("generator_channels", "critic_channels", "generator_depth", "critic_depth"):
+            _at_least(f"model.{name}", getattr(self, name), 0)
         _choice("model.generator_norm", self.generator_norm, ("batch", "none"))
         _choice("model.critic_norm", self.critic_norm, ("none", "batch", "layer", "instance"))
         if self.init_std < 0:
             raise ConfigError(f"model.init_std={self.init_std} must be >= 0")
+
+    @property
+    def generator_base(self) -> int:
+        return self.generator_channels or self.channels
+
+    @property
+    def critic_base(self) -> int:
+        return self.critic_channels or self.channels
+
+    def unused_settings(self) -> list[str]:
+        """Settings changed from their defaults that this architecture does not read (for `RunConfig.validate`)."""
+        reads = {
+            "critic_activation": ("mlp",),
+            "generator_activation": ("mlp", "dcgan"),
+            "dcgan_critic_activation": ("dcgan",),
+            "generator_depth": ("dcgan",),
+            "critic_depth": ("dcgan",),
+            "generator_channels": ("dcgan", "resnet", "wgan_gp_mnist"),
+            "critic_channels": ("dcgan", "resnet", "wgan_gp_mnist"),
+        }
+        defaults = ModelConfig()
+        return [
+            f"model.{name}={getattr(self, name)!r} has no effect with model.architecture={self.architecture!r} "
+            f"(only {', '.join(families)})"
+            for name, families in reads.items()
+            if self.architecture not in families and getattr(self, name) != getattr(defaults, name)
+        ]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -188,6 +234,11 @@ class OptimConfig:
     """Critic learning rate (alpha)."""
     betas: tuple[float, float] = (0.0, 0.9)
     """Adam's (beta1, beta2)."""
+    lr_decay: str = "none"
+    """none, or linear: at generator step t both learning rates are multiplied by max(0, 1 - t / lr_decay_steps), for
+    that step's critic updates too (the WGAN-GP paper's CIFAR-10 ResNet: to 0 over 100k generator steps)."""
+    lr_decay_steps: int = 0
+    """Generator steps the linear decay spans; 0 means train.steps."""
 
     def __post_init__(self) -> None:
         _choice("optim.optimizer", self.optimizer, ("adam", "rmsprop"))
@@ -195,6 +246,10 @@ class OptimConfig:
         _positive("optim.critic_lr", self.critic_lr)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"optim.betas={self.betas!r} must be two numbers in [0, 1)")
+        _choice("optim.lr_decay", self.lr_decay, ("none", "linear"))
+        _at_least("optim.lr_decay_steps", self.lr_decay_steps, 0)
+        if self.lr_decay_steps and self.lr_decay == "none":
+            raise ConfigError(f"optim.lr_decay_steps={self.lr_decay_steps} needs optim.lr_decay='linear'")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -276,6 +331,7 @@ class RunConfig:
         problems = []
         if self.data.is_toy and self.model.architecture != "mlp":
             problems.append(f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'")
+        problems += self.model.unused_settings()
         from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
 
         metrics = TOY_METRICS if self.data.is_toy else IMAGE_METRICS

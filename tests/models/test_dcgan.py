@@ -13,6 +13,7 @@ from torch import nn
 from wganlab.config import ModelConfig
 from wganlab.errors import ConfigError
 from wganlab.models import build_networks, has_batch_norm
+from wganlab.models.activations import activation
 from wganlab.models.dcgan import build_dcgan
 
 SIZES = [16, 28, 32, 64, 128]
@@ -167,3 +168,112 @@ def test_build_networks_initialises_dcgan_reproducibly():
     generator, _ = builds[0]
     bias = next(m.bias for m in generator.modules() if isinstance(m, nn.ConvTranspose2d) and m.bias is not None)
     assert torch.equal(bias, torch.zeros_like(bias))
+
+
+# -- the WGAN-GP paper's random-architecture settings: nonlinearity, depth, per-network base channels ---------------
+
+
+def weight_layers(network: nn.Module) -> list[nn.Module]:
+    return [m for m in network.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+
+
+def test_default_32px_networks_keep_todays_parameter_names():
+    generator, critic = build_dcgan(small(), (3, 32, 32))
+    # G: ConvT (no bias) BN ReLU, twice more, then ConvT with bias and tanh; D: conv LReLU, (conv LReLU) x 2, conv.
+    assert [name for name, _ in generator.named_parameters()] == [
+        "body.0.weight",
+        "body.1.weight",
+        "body.1.bias",
+        "body.3.weight",
+        "body.4.weight",
+        "body.4.bias",
+        "body.6.weight",
+        "body.7.weight",
+        "body.7.bias",
+        "body.9.weight",
+        "body.9.bias",
+    ]
+    assert [name for name, _ in critic.named_parameters()] == [
+        f"body.{i}.{kind}" for i in (0, 2, 4, 6) for kind in ("weight", "bias")
+    ]
+    assert [type(m) for m in generator.body if not list(m.parameters())] == [nn.ReLU] * 3 + [nn.Tanh]
+    assert [type(m) for m in critic.body if not list(m.parameters())] == [nn.LeakyReLU] * 3
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_depth_equal_to_dcgans_own_is_the_default_network(size):
+    levels = {28: 2, 32: 3, 64: 4}[size]
+    default, same = (
+        build_dcgan(small(**depths), (3, size, size))
+        for depths in ({}, {"generator_depth": levels + 1, "critic_depth": levels + 1})
+    )
+    for a, b in zip(default, same, strict=True):
+        assert [(n, p.shape) for n, p in a.named_parameters()] == [(n, p.shape) for n, p in b.named_parameters()]
+
+
+def test_parameter_count_of_a_deep_narrow_mixed_network():
+    """32 px, z 8; G: base 4, depth 8, batch norm; D: base 6, depth 6, layer norm (counts by hand)."""
+    config = small(generator_channels=4, critic_channels=6, generator_depth=8, critic_depth=6, critic_norm="layer")
+    generator, critic = build_dcgan(config, (3, 32, 32))
+    # G widths 16, 8, 4 at 4x4, 8x8, 16x16; depth 8 = DCGAN's 4 + 4 extra 3x3 layers: 2 at 4x4, 1 at 8x8, 1 at 16x16.
+    # ConvT 8·16·16 + BN 32; 2 x (16·16·9 + 32); ConvT 16·8·16 + BN 16; 8·8·9 + 16; ConvT 8·4·16 + BN 8;
+    # 4·4·9 + 8; output ConvT 4·3·16 + 3.
+    assert count(generator) == 2080 + 4672 + 2064 + 592 + 520 + 152 + 195 == 10_275
+    assert len(weight_layers(generator)) == 8
+    # D widths 6, 12, 24 at 16x16, 8x8, 4x4; depth 6 = 4 + 2 extra: 1 at 4x4, 1 at 8x8 (narrowest first). Layer
+    # norm keeps every bias and adds 2·C. conv 3·6·16 + 6; conv 6·12·16 + 12 + GN 24; 12·12·9 + 12 + GN 24;
+    # conv 12·24·16 + 24 + GN 48; 24·24·9 + 24 + GN 48; last conv 24·16 + 1.
+    assert count(critic) == 294 + 1188 + 1332 + 4680 + 5256 + 385 == 13_135
+    assert len(weight_layers(critic)) == 6
+    extra = [m for m in weight_layers(critic) if m.kernel_size == (3, 3)]
+    assert [(m.in_channels, m.stride) for m in extra] == [(12, (1, 1)), (24, (1, 1))]
+
+
+@pytest.mark.parametrize(
+    ("depth", "per_resolution"),
+    [(4, [0, 0, 0]), (5, [1, 0, 0]), (8, [2, 1, 1]), (12, [3, 3, 2]), (20, [6, 5, 5])],
+)
+def test_depth_spreads_extra_layers_narrowest_first(depth, per_resolution):
+    generator, critic = build_dcgan(small(generator_depth=depth, critic_depth=depth), (3, 32, 32))
+    for network in (generator, critic):
+        layers = weight_layers(network)
+        assert len(layers) == depth
+        extra_widths = [m.out_channels for m in layers if m.kernel_size == (3, 3)]
+        # base 4: the 4x4 map has 16 channels, 8x8 8 and 16x16 4, in both networks.
+        assert [extra_widths.count(width) for width in (16, 8, 4)] == per_resolution
+
+
+@pytest.mark.parametrize("player", ["generator", "critic"])
+def test_depth_below_dcgans_own_is_refused(player):
+    with pytest.raises(ConfigError, match=rf"model\.{player}_depth=3 is below the 4 layers .* 32 px"):
+        build_dcgan(small(**{f"{player}_depth": 3}), (3, 32, 32))
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "softplus", "tanh"])
+def test_each_activation_reaches_every_hidden_layer(name):
+    generator, critic = build_dcgan(
+        small(generator_activation=name, dcgan_critic_activation=name, generator_depth=5, critic_depth=5),
+        (3, 32, 32),
+    )
+    expected = type(activation(name))
+    # Every weight layer but the output is followed (after its norm) by the nonlinearity; G ends in tanh.
+    generator_nonlinear = [type(m) for m in generator.body if not list(m.parameters())]
+    assert generator_nonlinear == [expected] * 4 + [nn.Tanh]
+    assert [type(m) for m in critic.body if not list(m.parameters())] == [expected] * 4
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides"),
+    [
+        (32, {"generator_activation": "softplus", "dcgan_critic_activation": "tanh", "critic_norm": "layer"}),
+        (32, {"generator_depth": 12, "critic_depth": 8, "generator_channels": 2, "critic_channels": 3}),
+        (28, {"generator_depth": 6, "critic_depth": 4, "generator_norm": "none", "critic_norm": "instance"}),
+        (64, {"generator_activation": "tanh", "dcgan_critic_activation": "relu", "critic_depth": 9}),
+    ],
+)
+def test_random_architecture_settings_give_images_scores_and_penalty_gradients(size, overrides):
+    generator, critic = build_dcgan(small(**overrides), (3, size, size))
+    fake = generator(noise(2, 8))
+    assert fake.shape == (2, 3, size, size)
+    assert critic(fake).shape == (2,)
+    assert_double_backward_reaches_every_parameter(critic, noise(2, 3, size, size))

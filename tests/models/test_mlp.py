@@ -56,7 +56,7 @@ def test_toy_generator_output_is_unbounded_and_image_generator_is_tanh():
 def test_seed_002_parameter_counts():
     with torch.device("meta"):
         generator = MLPGenerator(128, SEED_002.generator_widths, (3, 64, 64), tanh_out=True)
-        critic = MLPCritic((3, 64, 64), SEED_002.critic_widths, leaky=True)
+        critic = MLPCritic((3, 64, 64), SEED_002.critic_widths, nonlinearity="leaky_relu")
     # 128·512+512 + 512·512+512 + 512·1024+1024 + 1024·2048+2048 + 2048·12288+12288
     assert count(generator) == 28_131_328
     # 12288·4096+4096 + 4096·2048+2048 + 2048·1024+1024 + 1024·512+512 + 512+1

@@ -10,7 +10,7 @@ from critic_checks import (
 )
 from torch import nn
 
-from wganlab.config import ModelConfig
+from wganlab.config import ModelConfig, load_config
 from wganlab.errors import ConfigError
 from wganlab.models import build_networks, has_batch_norm
 from wganlab.models.resnet import OptimizedBlock, ResidualBlock, build_resnet
@@ -26,7 +26,7 @@ def count(network: nn.Module) -> int:
     return sum(p.numel() for p in network.parameters())
 
 
-@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("size", [32, 64, 128])
 @pytest.mark.parametrize("image_channels", [1, 3])
 @pytest.mark.parametrize("generator_norm", ["batch", "none"])
 def test_generator_makes_images_in_tanh_range(size, image_channels, generator_norm):
@@ -37,7 +37,7 @@ def test_generator_makes_images_in_tanh_range(size, image_channels, generator_no
     assert has_batch_norm(generator) is (generator_norm == "batch")
 
 
-@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("size", [32, 64, 128])
 @pytest.mark.parametrize("image_channels", [1, 3])
 @pytest.mark.parametrize("norm", NORMS)
 def test_critic_gives_one_score_per_image(size, image_channels, norm):
@@ -100,6 +100,47 @@ def test_parameter_counts_64px_dim_64():
     assert count(layer_critic) == 7_488_001 + 4 * (64 + 128 + 256 + 512)
 
 
+def test_128px_adds_one_8_dim_block_on_each_side_of_the_64px_networks():
+    generator, critic = build_resnet(small(channels=2), (3, 128, 128))
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in generator.blocks] == [
+        (16, 16),
+        (16, 16),
+        (16, 8),
+        (8, 4),
+        (4, 2),
+    ]
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in critic.blocks] == [
+        (2, 4),
+        (4, 8),
+        (8, 16),
+        (16, 16),
+        (16, 16),
+    ]
+    assert [b.resample for b in (*generator.blocks, *critic.blocks)] == ["up"] * 5 + ["down"] * 5
+    assert critic.out.in_features == 4 * 4 * 16
+    assert critic.stem(noise(1, 3, 128, 128)).shape == (1, 2, 128, 128)
+
+
+def test_parameter_counts_128px_with_separate_generator_and_critic_dims():
+    with torch.device("meta"):
+        generator, critic = build_resnet(small(generator_channels=2, critic_channels=3), (3, 128, 128))
+    # DIM_G 2, z 8, batch norm: widths 16, 16, 16, 8, 4, 2. Linear 8·256 + 256 = 2,304. An up-block a -> b is
+    # BN 2a + conv1 9ab (no bias) + BN 2b + conv2 9b² + b + 1x1 shortcut ab + b: 16->16 4,960 (twice), 16->8
+    # 1,920, 8->4 496, 4->2 132. Output BN 4 and conv 2·3·9 + 3 = 57.
+    assert count(generator) == 2_304 + 2 * 4_960 + 1_920 + 496 + 132 + 4 + 57 == 14_833
+    # DIM_D 3, no norm: stem 3·3·9 + 3 = 84; a down-block a -> b is conv1 9a² (no bias) + conv2 9ab + b + 1x1
+    # shortcut ab + b: 3->6 273, 6->12 1,068, 12->24 4,224, 24->24 10,992 (twice); linear 4·4·24 + 1 = 385.
+    assert count(critic) == 84 + 273 + 1_068 + 4_224 + 2 * 10_992 + 385 == 28_018
+
+
+def test_parameter_counts_128px_dim_64_are_64px_plus_one_512_block_each():
+    with torch.device("meta"):
+        generator, critic = build_resnet(small(z_dim=128, channels=64), (3, 128, 128))
+    # One more 512 -> 512 up-block (4,983,808, see the 64 px count) and down-block (9·512² + 10·512² + 1,024).
+    assert count(generator) == 8_540_483 + 4_983_808
+    assert count(critic) == 7_488_001 + 4_981_760
+
+
 @pytest.mark.parametrize("norm", ["none", "layer", "instance"])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("size", [32, 64])
@@ -116,7 +157,7 @@ def test_batch_norm_critic_couples_the_batch_in_training_only():
 
 
 @pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("size", [32, 64, 128])
 def test_critic_supports_double_backward(norm, size):
     _, critic = build_resnet(small(critic_norm=norm), (3, size, size))
     assert_double_backward_reaches_every_parameter(critic, noise(2, 3, size, size))
@@ -130,9 +171,9 @@ def test_generator_gradients_reach_every_parameter():
         assert torch.isfinite(parameter.grad).all(), name
 
 
-@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 28, 28), (3, 128, 128), (3, 32, 64), (2,)])
+@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 28, 28), (3, 256, 256), (3, 32, 64), (2,)])
 def test_unsupported_sizes_raise_config_error(shape):
-    with pytest.raises(ConfigError, match=r"model\.architecture='resnet'.*data\.image_size.*32 px.*64 px"):
+    with pytest.raises(ConfigError, match=r"model\.architecture='resnet'.*data\.image_size.*32 px.*64 px.*128 px"):
         build_resnet(small(), shape)
 
 
@@ -141,3 +182,23 @@ def test_build_networks_initialises_resnet_reproducibly():
     for first, second in zip(builds[0], builds[1], strict=True):
         for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
             assert torch.equal(a, b), name
+
+
+def test_cifar10_preset_is_the_papers_resnet_and_builds():
+    config = load_config("cifar10/wgan-gp-resnet")
+    assert (config.data.source, config.model.architecture, config.model.channels) == ("cifar10", "resnet", 128)
+    assert (config.model.generator_norm, config.model.critic_norm) == ("batch", "none")
+    assert (config.objective.name, config.objective.n_critic, config.objective.penalty_weight) == ("wgan-gp", 5, 10.0)
+    optim = config.optim
+    assert (optim.optimizer, optim.generator_lr, optim.critic_lr, optim.betas) == ("adam", 2e-4, 2e-4, (0.0, 0.9))
+    assert (optim.lr_decay, optim.lr_decay_steps, config.train.steps, config.train.batch_size) == (
+        "linear",
+        0,
+        100_000,
+        64,
+    )
+    generator, critic = build_networks(config.model, (3, 32, 32), torch.Generator().manual_seed(0), is_image=True)
+    assert count(generator) == 1_204_483 and count(critic) == 1_053_825  # test_parameter_counts_cifar_dim_128
+    fake = generator(noise(2, 128))
+    assert fake.shape == (2, 3, 32, 32)
+    assert critic(fake).shape == (2,)

@@ -26,7 +26,7 @@ BF16_TOLERANCE = {"rtol": 0.03, "atol": 0.0}
 
 def critic_and_points(seed: int = 0) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     rng = torch.Generator().manual_seed(seed)
-    critic = MLPCritic((2,), (64, 64), leaky=False)
+    critic = MLPCritic((2,), (64, 64))
     with torch.no_grad():
         for p in critic.parameters():
             p.normal_(0.0, 0.3, generator=rng)

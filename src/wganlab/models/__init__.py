@@ -10,8 +10,26 @@ import torch
 from torch import nn
 
 from wganlab.config import ModelConfig
+from wganlab.models.architecture_space import (
+    SPACES,
+    ArchitectureSpace,
+    RandomArchitecture,
+    random_architecture,
+    random_architectures,
+)
 from wganlab.models.init import init_weights
 from wganlab.models.mlp import MLPCritic, MLPGenerator
+
+__all__ = [
+    "SPACES",
+    "ArchitectureSpace",
+    "RandomArchitecture",
+    "build_networks",
+    "evaluating",
+    "has_batch_norm",
+    "random_architecture",
+    "random_architectures",
+]
 
 
 def build_networks(
@@ -33,10 +51,14 @@ def build_networks(
 
 def _construct(config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> tuple[nn.Module, nn.Module]:
     if config.architecture == "mlp":
-        generator: nn.Module = MLPGenerator(config.z_dim, config.generator_widths, sample_shape, tanh_out=is_image)
-        critic: nn.Module = MLPCritic(
-            sample_shape, config.critic_widths, leaky=config.critic_activation == "leaky_relu"
+        generator: nn.Module = MLPGenerator(
+            config.z_dim,
+            config.generator_widths,
+            sample_shape,
+            tanh_out=is_image,
+            nonlinearity=config.generator_activation,
         )
+        critic: nn.Module = MLPCritic(sample_shape, config.critic_widths, nonlinearity=config.critic_activation)
     elif config.architecture == "dcgan":
         from wganlab.models.dcgan import build_dcgan
 

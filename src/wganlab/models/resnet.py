@@ -7,13 +7,20 @@ reference's reduce_mean, not a sum) and a linear layer to the score.
 64 px (gan_64x64.py's GoodGenerator / GoodDiscriminator, DIM 64 there): z -> 8·DIM x 4 x 4, four up-blocks
 8->8->4->2->1 (x DIM), BN, ReLU, 3x3 conv, tanh; the critic is a 3x3 conv to DIM, four down-blocks
 1->2->4->8->8 (x DIM), then the 4 x 4 map flattened into a linear layer, with no pooling and no last ReLU.
+128 px (the paper's 128x128 LSUN bedroom samples in its sample-quality experiments, sec. 5): the reference has no
+128 px model, so this is the 64 px one with one more block on each side, keeping its rule that the width
+doubles from DIM at full resolution at each halving and stops at 8·DIM: up-blocks 8->8->8->4->2->1 (x DIM)
+from 4 x 4 to 128 x 128, down-blocks 1->2->4->8->8->8, the 4 x 4 x 8·DIM map flattened into the linear layer.
+The paper says only that it is a deep ResNet; its depth and widths are our derivation, not the authors'.
+generator_channels and critic_channels (0: `channels`) give G and D their own DIM, as the reference's DIM_G
+and DIM_D do.
 
 Blocks are pre-activation: norm, ReLU, conv, norm, ReLU, conv, plus a shortcut (1x1 conv, or the identity when
 neither size nor width changes). Up-blocks upsample (nearest) before their first conv, down-blocks mean-pool
 (2x2) after their second. The norm is generator_norm (batch or none) in the generator and critic_norm (none,
 batch, layer or instance) in the critic's residual blocks; the optimised block never has one. As in the
-reference, the first conv of a block has a bias at 32 px and none at 64 px; every other conv and linear layer
-has one.
+reference, the first conv of a block has a bias at 32 px and none at 64 px (nor at 128); every other conv and
+linear layer has one.
 """
 
 from itertools import pairwise
@@ -105,33 +112,37 @@ class ResNetCritic(nn.Module):
 
 
 def build_resnet(config: ModelConfig, sample_shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Module]:
-    """(generator, critic) for (C, 32, 32) or (C, 64, 64) images."""
+    """(generator, critic) for (C, 32, 32), (C, 64, 64) or (C, 128, 128) images."""
     size = sample_shape[1] if len(sample_shape) == 3 and sample_shape[1] == sample_shape[2] else 0
-    if size not in (32, 64):
+    if size not in (32, 64, 128):
         shown = "x".join(str(n) for n in sample_shape[1:]) if len(sample_shape) == 3 else str(sample_shape)
         raise ConfigError(
             f"model.architecture='resnet' cannot make {shown} images (data.image_size); it takes square "
-            "32 px (gan_cifar_resnet.py) or 64 px (gan_64x64.py); use 'dcgan' for other sizes"
+            "32 px (gan_cifar_resnet.py), 64 px (gan_64x64.py) or 128 px (one block more); use 'dcgan' for other "
+            "sizes"
         )
-    image_channels, dim, norm = sample_shape[0], config.channels, config.critic_norm
+    image_channels, norm = sample_shape[0], config.critic_norm
+    dim_g, dim_d = config.generator_base, config.critic_base
     if size == 32:
-        generator = ResNetGenerator(config.z_dim, image_channels, [dim] * 4, config.generator_norm, conv1_bias=True)
+        generator = ResNetGenerator(config.z_dim, image_channels, [dim_g] * 4, config.generator_norm, conv1_bias=True)
         blocks: list[nn.Module] = [
-            ResidualBlock(dim, dim, "down", norm, conv1_bias=True),
-            ResidualBlock(dim, dim, "none", norm, conv1_bias=True),
-            ResidualBlock(dim, dim, "none", norm, conv1_bias=True),
+            ResidualBlock(dim_d, dim_d, "down", norm, conv1_bias=True),
+            ResidualBlock(dim_d, dim_d, "none", norm, conv1_bias=True),
+            ResidualBlock(dim_d, dim_d, "none", norm, conv1_bias=True),
         ]
-        critic = ResNetCritic(OptimizedBlock(image_channels, dim), blocks, dim, global_pool=True)
+        critic = ResNetCritic(OptimizedBlock(image_channels, dim_d), blocks, dim_d, global_pool=True)
         return generator, critic
+    # 64 px: multiples 8, 8, 4, 2, 1 from the 4 x 4 map up; 128 px: 8, 8, 8, 4, 2, 1.
+    multiples = [8, 8, 4, 2, 1] if size == 64 else [8, 8, 8, 4, 2, 1]
     generator = ResNetGenerator(
         config.z_dim,
         image_channels,
-        [8 * dim, 8 * dim, 4 * dim, 2 * dim, dim],
+        [m * dim_g for m in multiples],
         config.generator_norm,
         conv1_bias=False,
     )
-    widths = [dim, 2 * dim, 4 * dim, 8 * dim, 8 * dim]
+    widths = [m * dim_d for m in reversed(multiples)]
     blocks = [ResidualBlock(a, b, "down", norm, conv1_bias=False) for a, b in pairwise(widths)]
-    stem = nn.Conv2d(image_channels, dim, 3, padding=1)
-    critic = ResNetCritic(stem, blocks, 4 * 4 * 8 * dim, global_pool=False)
+    stem = nn.Conv2d(image_channels, dim_d, 3, padding=1)
+    critic = ResNetCritic(stem, blocks, 4 * 4 * 8 * dim_d, global_pool=False)
     return generator, critic

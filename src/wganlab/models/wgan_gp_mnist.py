@@ -57,4 +57,4 @@ def build_wgan_gp_mnist(config: ModelConfig, sample_shape: tuple[int, ...]) -> t
             "set data.image_size=0 (native) for MNIST / Fashion-MNIST"
         )
     channels = sample_shape[0]
-    return MNISTGenerator(config.z_dim, channels, config.channels), MNISTCritic(channels, config.channels)
+    return MNISTGenerator(config.z_dim, channels, config.generator_base), MNISTCritic(channels, config.critic_base)

@@ -176,10 +176,39 @@ class TrainState:
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.config.train.precision)
 
+    @property
+    def lr_decay_steps(self) -> int:
+        """The generator steps a linear learning-rate decay spans."""
+        return self.config.optim.lr_decay_steps or self.config.train.steps
+
+    def schedule_learning_rates(self) -> None:
+        """optim.lr_decay='linear': both learning rates times max(0, 1 - step / lr_decay_steps) for this step's
+        critic and generator updates, as gan_cifar_resnet.py's LR * max(0, 1 - iteration / ITERS). Python
+        numbers only, so no device sync; the rate is a function of `step`, so a resume continues it exactly."""
+        if self.config.optim.lr_decay == "none":
+            return
+        factor = max(0.0, 1.0 - self.step / self.lr_decay_steps)
+        optim = self.config.optim
+        for player, base in ((self.generator, optim.generator_lr), (self.critic, optim.critic_lr)):
+            for group in player.optimizer.param_groups:
+                group["lr"] = base * factor
+
+    def _check_lr_schedule(self, stored: dict[str, Any] | None) -> None:
+        """A resumed linear decay must keep its span: a longer train.steps would raise the rate mid-run."""
+        if stored is None or stored["decay"] != "linear" or self.config.optim.lr_decay != "linear":
+            return
+        if stored["steps"] != self.lr_decay_steps:
+            raise ConfigError(
+                f"--resume: optim.lr_decay='linear' decays the learning rates over {stored['steps']} generator steps "
+                f"in this run's checkpoint but over {self.lr_decay_steps} in the config (train.steps changed?); "
+                f"resume with train.steps={stored['steps']}, or start a new run"
+            )
+
     def state_dict(self) -> dict[str, Any]:
         """Both players, every RNG state, the data position and the counters (not the config: the
         checkpoint writer adds what it needs to check a resume)."""
         return {
+            "lr_schedule": {"decay": self.config.optim.lr_decay, "steps": self.lr_decay_steps},
             "step": self.step,
             "images_seen": self.images_seen,
             "best_metric": self.best_metric,
@@ -206,6 +235,7 @@ class TrainState:
         self.noise_rng.set_state(state["rng"]["noise"])
         _restore_global_rng_states(state["rng"])
         self.data.load_state_dict(state["data"])
+        self._check_lr_schedule(state.get("lr_schedule"))
         self.step = state["step"]
         self.images_seen = state["images_seen"]
         self.best_metric = state["best_metric"]
