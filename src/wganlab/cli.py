@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "name",
         help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy (toys); "
-        "loss-vs-quality, batchnorm, architecture-grid, n-critic, clip-sweep, quality-vs-time (images); or all",
+        "loss-vs-quality, batchnorm, architecture-grid, n-critic, clip-sweep, quality-vs-time, "
+        "random-architectures (images); or all",
     )
     study.add_argument("--quick", action="store_true", help="CI smoke size (about 2 minutes); never a result")
     study.add_argument(

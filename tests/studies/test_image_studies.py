@@ -106,5 +106,46 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
 def test_references_are_ordered_from_real_to_noise():
     references = images.fd_references({"fashion_mnist": True})
     bad = (references["class_means"], references["noise"], references["one_class"])
-    assert references["real_vs_real"] < references["threshold"] < min(bad)
-    assert math.isclose(references["threshold"] ** 2, references["real_vs_real"] * min(bad))
+    assert references["real_vs_real"] < min(bad) and references["threshold"] == min(bad)
+    assert references["levels"] == [min(bad), min(bad) / 2, min(bad) / 4]
+    assert all(math.isfinite(v) for v in bad)
+
+
+def test_random_architectures_plan_and_wilson_intervals():
+    from wganlab.studies import random_architectures as study
+
+    plan = study.plan("default", None)
+    assert len(plan.runs) == 24 * 2 and plan.runs_dir == "../random-architectures-runs"
+    gan, gp = (plan.find(architecture=3, objective=o)[0].config() for o in ("gan", "wgan-gp"))
+    for key in ("generator_activation", "generator_depth", "generator_channels", "critic_channels", "critic_depth"):
+        assert getattr(gan.model, key) == getattr(gp.model, key)  # one architecture, two objectives
+    assert {gan.model.critic_norm, gp.model.critic_norm} <= {
+        "none",
+        "batch",
+        "layer",
+    } and gp.model.critic_norm != "batch"
+    assert (gan.optim.critic_lr, gp.optim.critic_lr, gp.objective.n_critic) == (2e-4, 1e-4, 5)
+    assert study.plan("default", None).runs == plan.runs  # the sampler is seeded
+    # Wilson 95%: 0 of 10 -> [0, 0.278]; 5 of 10 -> [0.237, 0.763] (z = 1.96, by hand).
+    low, high = study.wilson(0, 10)
+    assert low == 0.0 and math.isclose(high, 0.2775, abs_tol=1e-3)
+    low, high = study.wilson(5, 10)
+    assert math.isclose(low, 0.2366, abs_tol=1e-3) and math.isclose(high, 0.7634, abs_tol=1e-3)
+    with pytest.raises(ConfigError, match="--data does not apply"):
+        study.plan("default", None, "seeds/seed000-celeba-wgan")
+
+
+def test_random_architectures_success_table_counts_by_hand():
+    from wganlab.studies import random_architectures as study
+
+    plan = study.plan("quick", 1)  # three architectures
+    fds = {(0, "gan"): 100.0, (0, "wgan-gp"): 200.0, (1, "gan"): 900.0, (1, "wgan-gp"): 250.0,
+           (2, "gan"): math.inf, (2, "wgan-gp"): 800.0}  # fmt: skip
+    levels = [541.0, 270.5, 135.25]
+    rows = [{"architecture": a, "objective": o, **{f"success_{k}": fd < level for k, level in enumerate(levels)}}
+            for (a, o), fd in fds.items()]  # fmt: skip
+    table = study.success_table(plan, rows, levels)
+    # < 541: GAN {0}, WGAN-GP {0, 1}: only GAN 0, only WGAN-GP 1, both 1, neither 1 (architecture 2).
+    assert table[0][1:5] == ["0", "1", "1", "1"]
+    # < 270.5: GAN {0}, WGAN-GP {0, 1}; < 135.25: GAN {0} only.
+    assert table[1][1:5] == ["0", "1", "1", "1"] and table[2][1:5] == ["1", "0", "0", "2"]

@@ -110,6 +110,7 @@ def test_registry_and_errors(tmp_path):
         "n-critic",
         "clip-sweep",
         "quality-vs-time",
+        "random-architectures",
     }
     with pytest.raises(ConfigError, match="unknown study"):
         run_study("distance", out=tmp_path)

@@ -1,7 +1,6 @@
 """Fréchet Inception Distance (Heusel et al. 2017) from feature means and covariances, in float64."""
 
 import numpy as np
-import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -31,10 +30,8 @@ def feature_statistics(features: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return (mean_shifted + shift).numpy(), covariance.numpy()
 
 
-def frechet_distance(
-    mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray, eps: float = 1e-6
-) -> float:
-    """‖μa − μb‖² + tr(Σa + Σb − 2 (Σa Σb)^½), as pytorch-fid/TTUR compute it."""
+def frechet_distance(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray) -> float:
+    """‖μa − μb‖² + tr(Σa + Σb − 2 (Σa Σb)^½) (Heusel et al. 2017; pytorch-fid/TTUR's formula)."""
     mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
     cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
     if mean_a.shape != mean_b.shape or cov_a.shape != cov_b.shape:
@@ -42,23 +39,21 @@ def frechet_distance(
             f"FID statistics differ in shape ({mean_a.shape} vs {mean_b.shape}); "
             "were they made with the same feature extractor?"
         )
-    root = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(root).all():
-        # Singular product (fewer samples than dimensions): regularise both, as pytorch-fid does.
-        offset = np.eye(len(cov_a)) * eps
-        root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    if np.iscomplexobj(root):
-        largest = np.max(np.abs(root.imag))
-        if not np.allclose(np.diagonal(root).imag, 0, atol=1e-3):
-            raise MetricError(
-                f"FID's matrix square root has a large imaginary part ({largest:.3g}): the covariances are "
-                "ill-conditioned; use more samples (n >= 2048 for 2048-d features)"
-            )
-        root = root.real
     difference = mean_a - mean_b
-    value = difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root)
-    # Identical sets give about -1e-11, not 0: rounding in sqrtm.
+    value = difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt_product(cov_a, cov_b)
+    # Identical sets give about -1e-11, not 0: rounding in the eigendecompositions.
     return max(float(value), 0.0)
+
+
+def trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray) -> float:
+    """tr((Σa Σb)^½) = Σ √λ(Σa^½ Σb Σa^½): the same value as pytorch-fid's scipy.linalg.sqrtm(Σa Σb), from two
+    symmetric eigendecompositions instead of a general matrix square root. About ten times faster at 2048-d, and
+    exact when the covariances are singular (fewer samples than features), where sqrtm needs a regularising
+    offset and leaves imaginary parts: tiny negative eigenvalues from rounding are clipped to 0."""
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = root_a @ cov_b @ root_a
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum())
 
 
 def fid_from_features(a: Tensor, b: Tensor) -> float:

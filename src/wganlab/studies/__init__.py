@@ -33,6 +33,7 @@ STUDIES: dict[str, str] = {
     "n-critic": "n_critic",
     "clip-sweep": "clip_sweep",
     "quality-vs-time": "quality_vs_time",
+    "random-architectures": "random_architectures",
 }
 IMAGE_STUDIES = ("loss-vs-quality", "batchnorm", "architecture-grid", "n-critic", "clip-sweep", "quality-vs-time")
 

@@ -160,7 +160,7 @@ def section(plan: Plan, rows: list[dict], references: dict, threshold: float, fi
             f"References from real data alone: real test vs real training images {fmt(references['real_vs_real'])}; "
             f"the ten class-mean images {fmt(references['class_means'])}; uniform noise {fmt(references['noise'])}; "
             f"perfect images of one class only (median over classes) {fmt(references['one_class'])}. The failure "
-            f"threshold is the geometric mean of the floor and the least bad of these, {fmt(threshold)}."
+            f"threshold is the least bad of these three, {fmt(threshold)}."
         )
     config = plan.runs[0].config()
     return Section(
@@ -193,8 +193,8 @@ def section(plan: Plan, rows: list[dict], references: dict, threshold: float, fi
             f"{config.train.batch_size}, {config.train.steps:,} generator steps; recipes as published (the "
             "`fashion_mnist/<objective>` presets). Runs are shared with the other image studies "
             f"(`{plan.runs_dir}`).",
-            "Failure: the run diverged (its outcome.json), or its last evaluation is above the threshold fixed from "
-            "real data before any run: the geometric mean of real-vs-real and the least bad of three known-bad "
-            "generators (class means, noise, one class; `references.json`).",
+            "Failure: the run diverged (its outcome.json), or its last evaluation is no better than the least bad of "
+            "three known-bad generators made from real data before any run (the ten class-mean images, uniform "
+            "noise, perfect images of one class; `references.json`).",
         ],
     )

@@ -1,0 +1,224 @@
+"""Random architectures (WGAN-GP paper, sec. 5.1 and Table 1: "WGAN-GP successfully trains many architectures
+from this set which the standard GAN objective nearly always failed"): a seeded sample of DCGAN-family
+architectures (nonlinearity, depth, batch norm and base width of G and D drawn independently; see
+`models.architecture_space`), each trained with the GAN objective and with WGAN-GP at one shared set of
+hyperparameters per objective (their published recipes), on Fashion-MNIST at 32 px.
+
+Success is the final FD (F-MNIST classifier) below a level fixed from real data before any run
+(`images.fd_references`): the least bad known-bad generator (the ten class means), its half and its quarter, as
+the paper counts successes at several Inception Score thresholds. Each architecture is trained once per
+objective, as in the paper; a success count's uncertainty is the binomial one (Wilson intervals).
+"""
+
+import math
+from pathlib import Path
+
+from wganlab.errors import ConfigError
+from wganlab.models.architecture_space import random_architectures
+from wganlab.studies import images, style
+from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
+from wganlab.studies.runner import Plan, Run, folder_name
+from wganlab.training.run_folder import RunFolder
+from wganlab.training.samples import image_grid
+
+NAME = "random-architectures"
+OBJECTIVES = ("gan", "wgan-gp")
+CRITIC_NORM = {"gan": "batch", "wgan-gp": "layer"}  # what a normalised critic uses: the penalty forbids batch norm
+SIZES = {
+    "quick": {"count": 3, "space": "cpu", "steps": 20, "seeds": 1, "eval_samples": 256, "batch": 32},
+    # 24 architectures x 2 objectives at 1,500 steps: about 2.6 h of two single-threaded jobs (the 32-channel
+    # WGAN-GP measured FD 466 at 600 steps and 222 at 1,500 in the metric's validation runs).
+    "default": {"count": 24, "space": "cpu", "steps": 1500, "seeds": 1, "eval_samples": 2000, "batch": 64},
+    "paper": {"count": 200, "space": "paper", "steps": 100_000, "seeds": 1, "eval_samples": 10_000, "batch": 64},
+}
+SAMPLER_SEED = 0
+
+
+def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
+    if data is not None:
+        raise ConfigError("random-architectures trains Fashion-MNIST at 32 px (its metric and architecture space); "
+                          "--data does not apply")  # fmt: skip
+    settings = dict(SIZES[size])
+    settings["seeds"] = seeds or settings["seeds"]
+    settings["architectures"] = random_architectures(SAMPLER_SEED, settings["count"], settings["space"])
+    runs = []
+    for index, arch in enumerate(settings["architectures"]):
+        for objective in OBJECTIVES:
+            for seed in range(settings["seeds"]):
+                runs.append(run(index, arch, objective, seed, settings))
+    return Plan(NAME, size, settings["seeds"], runs, settings, runs_dir=f"../{folder_name(NAME + '-runs', size)}")
+
+
+def run(index: int, arch, objective: str, seed: int, settings: dict) -> Run:
+    model = [f"{key}={value}" for key, value in arch.overrides(CRITIC_NORM[objective]).items()]
+    steps = settings["steps"]
+    overrides = (
+        *images.FASHION_MNIST, "model.z_dim=128", *model,
+        f"train.steps={steps}", f"train.seed={seed}", f"train.batch_size={settings['batch']}",
+        f"log.log_every={max(1, steps // 10)}", f"log.eval_every={steps}", "log.eval_metrics=fd_fmnist,cs_fmnist",
+        f"log.eval_samples={settings['eval_samples']}", f"log.sample_every={steps}", f"log.checkpoint_every={steps}",
+        "log.keep_checkpoints=1", "log.tensorboard=false",
+    )  # fmt: skip
+    width = (arch.generator_channels + arch.critic_channels) / 64
+    depth = (arch.generator_depth + arch.critic_depth) / 8
+    cost = images.SECONDS_PER_STEP[objective] * steps * width**2 * depth
+    labels = (("architecture", index), ("objective", objective), ("seed", seed))
+    key = f"arch-{index:03d}/{objective}/seed-{seed}"
+    return Run(key=key, preset=f"fashion_mnist/{objective}", overrides=overrides, cost=cost, labels=labels)
+
+
+def summary(run, folder: Path) -> str:
+    evals = RunFolder(folder).records("eval")
+    return f"FD {evals[-1]['fd_fmnist']:.3g}" if evals else ""
+
+
+def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sensible at 0 and at n)."""
+    if total == 0:
+        return math.nan, math.nan
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def collect(plan: Plan, study_dir: Path) -> Section:
+    references = images.fd_references({"fashion_mnist": True})
+    write_json(study_dir / "references.json", references)
+    levels = references["levels"]
+    rows = []
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        evals, outcome = folder.records("eval"), folder.outcome() or {}
+        arch = plan.settings["architectures"][run.label("architecture")]
+        fd = evals[-1]["fd_fmnist"] if evals and outcome.get("status") == "finished" else math.inf
+        row = {**dict(run.labels), "label": arch.label, "status": outcome.get("status", "unknown"), "fd_fmnist": fd}
+        row["cs_fmnist"] = evals[-1].get("cs_fmnist_mean", math.nan) if evals else math.nan
+        row.update({f"success_{k}": bool(fd < level) for k, level in enumerate(levels)})
+        row.update({f"arch_{key}": value for key, value in vars(arch).items()})
+        rows.append(row)
+    write_csv(study_dir / "runs.csv", rows)
+    table = success_table(plan, rows, levels)
+    factors = factor_table(plan, rows)
+    figures = [
+        Figure(plot_fd(plan, study_dir, rows, levels), "Final FD (F-MNIST classifier) of every architecture with GAN "
+               "(x) and WGAN-GP (y); dashed lines: the success levels; below a line = success."),
+        Figure(plot_samples(plan, study_dir, rows), "Samples of the first eight architectures (rows) with GAN (left) "
+               "and WGAN-GP (right)."),
+    ]  # fmt: skip
+    n = len(plan.settings["architectures"])
+    first = table[0]
+    findings = [
+        f"Of {n} random architectures, at the loosest level (FD < {fmt(levels[0])}, the ten class means): only GAN "
+        f"succeeded {first[1]}, only WGAN-GP {first[2]}, both {first[3]}, neither {first[4]}.",
+        "Success rates per objective with 95% Wilson intervals are in the first table; the second breaks failures "
+        "down by architecture choice.",
+    ]
+    return Section(
+        name=NAME,
+        title="Random architectures: where does each objective succeed? (WGAN-GP paper sec. 5.1, Table 1)",
+        findings=findings,
+        figures=figures,
+        tables=[
+            Table(
+                "Success counts per level (the paper's Table 1 layout) and success rates (95% Wilson intervals)",
+                ["FD level", "only GAN", "only WGAN-GP", "both", "neither", "GAN rate", "WGAN-GP rate"],
+                table,
+                "runs.csv",
+            ),
+            Table(
+                "Failures (at the loosest level) by architecture choice: failed / trained",
+                ["choice", "value", "GAN", "WGAN-GP"],
+                factors,
+            ),
+        ],  # fmt: skip
+        setup=[
+            f"{n} architectures drawn from the `{plan.settings['space']}` space of `models.architecture_space` with "
+            f"seed {SAMPLER_SEED} (their settings are in runs.csv): nonlinearity of G and of D (ReLU, LeakyReLU, "
+            "softplus(2x+2)/2 − 1, tanh), depth and base width of G and D, batch norm in G, batch norm (GAN) or layer "
+            "norm (WGAN-GP) in D. The paper's own space (`--scale paper`, 200 architectures) has wider and deeper "
+            "choices; its values were recalled, not checked against the paper's text here.",
+            f"Each trained {plan.seeds} time(s) per objective for {plan.settings['steps']:,} generator steps, batch "
+            f"{plan.settings['batch']}, z_dim 128, Fashion-MNIST padded to 32 px; GAN Adam 2e-4 β (0.5, 0.999), "
+            "WGAN-GP Adam 1e-4 β (0, 0.9), λ = 10, n_critic 5.",
+            f"Success: the final FD of {plan.settings['eval_samples']:,} samples below a level (a diverged run fails); "
+            f"levels from real data only: {', '.join(fmt(v) for v in levels)} (`references.json`).",
+        ],
+    )
+
+
+def success_table(plan: Plan, rows: list[dict], levels: list[float]) -> list[list[str]]:
+    table = []
+    n = len(plan.settings["architectures"])
+    for k, level in enumerate(levels):
+        won = {o: {r["architecture"] for r in rows if r["objective"] == o and r[f"success_{k}"]} for o in OBJECTIVES}
+        both = won["gan"] & won["wgan-gp"]
+        rates = []
+        for objective in OBJECTIVES:
+            low, high = wilson(len(won[objective]), n)
+            rates.append(f"{len(won[objective])}/{n} ({fmt(low, 2)}–{fmt(high, 2)})")
+        table.append([f"< {fmt(level)}", str(len(won["gan"] - both)), str(len(won["wgan-gp"] - both)), str(len(both)),
+                      str(n - len(won["gan"] | won["wgan-gp"])), *rates])  # fmt: skip
+    return table
+
+
+def factor_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
+    choices = ["generator_activation", "critic_activation", "generator_depth", "critic_depth", "generator_batch_norm",
+               "critic_normalised", "generator_channels", "critic_channels"]  # fmt: skip
+    table = []
+    for choice in choices:
+        key = f"arch_{choice}"
+        if not rows or key not in rows[0]:
+            continue
+        for value in sorted({r[key] for r in rows}, key=str):
+            cells = []
+            for objective in OBJECTIVES:
+                group = [r for r in rows if r["objective"] == objective and r[key] == value]
+                cells.append(f"{sum(not r['success_0'] for r in group)}/{len(group)}")
+            table.append([choice.replace("_", " "), str(value), *cells])
+    return table
+
+
+def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) -> Path:
+    finite = [r["fd_fmnist"] for r in rows if math.isfinite(r["fd_fmnist"])]
+    ceiling = 2 * max(finite + [levels[0]])
+    with style.rc():
+        figure, axes = style.figure(width=6, height=5.6)
+        axis = axes[0, 0]
+        for index in range(len(plan.settings["architectures"])):
+            fd = {
+                r["objective"]: min(r["fd_fmnist"], ceiling)
+                for r in rows
+                if r["architecture"] == index and r["seed"] == 0
+            }
+            axis.plot(fd["gan"], fd["wgan-gp"], "o", color=style.colour("wgan-gp"), ms=5)
+            axis.annotate(str(index), (fd["gan"], fd["wgan-gp"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        for level in levels:
+            axis.axvline(level, color=style.colour("gan"), ls="--", lw=0.8)
+            axis.axhline(level, color=style.colour("wgan-gp"), ls="--", lw=0.8)
+        axis.set(xscale="log", yscale="log", xlabel="GAN: final FD (F-MNIST classifier)")
+        axis.set(ylabel="WGAN-GP: final FD (F-MNIST classifier)", title=f"Diverged runs drawn at {fmt(ceiling)}")
+        return save_figure(figure, study_dir, "fd_gan_vs_wgan_gp")
+
+
+def plot_samples(plan: Plan, study_dir: Path, rows: list[dict]) -> Path:
+    shown = min(8, len(plan.settings["architectures"]))
+    with style.rc():
+        figure, axes = style.figure(shown, 2, width=6.4, height=3.0 * shown)
+        for index in range(shown):
+            for col, objective in enumerate(OBJECTIVES):
+                axis = axes[index, col]
+                run = next(
+                    r for r in plan.runs if r.label("architecture") == index and r.label("objective") == objective
+                )
+                folder = plan.folder(study_dir, run)
+                axis.axis("off")
+                if (RunFolder(folder).outcome() or {}).get("status") != "finished":
+                    axis.set_title(f"arch {index}, {style.title(objective)}: diverged", fontsize=8)
+                    continue
+                _, samples = images.sample_grid(folder, 16)
+                grid = image_grid(samples, columns=4)
+                axis.imshow(grid[:, :, 0], cmap="gray", vmin=0, vmax=255)
+                fd = next(r["fd_fmnist"] for r in rows if r["architecture"] == index and r["objective"] == objective)
+                axis.set_title(f"arch {index}, {style.title(objective)}: FD {fmt(fd)}", fontsize=8)
+        return save_figure(figure, study_dir, "samples")
