@@ -51,6 +51,11 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name}={value!r} must be a finite number > 0")
 
 
+def _finite_at_least_zero(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{name}={value!r} must be a finite number >= 0")
+
+
 def _at_least(name: str, value: int, low: int) -> None:
     if value < low:
         raise ConfigError(f"{name}={value!r} must be an integer >= {low}")
@@ -87,8 +92,7 @@ class DataConfig:
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
-        if self.noise_std < 0:
-            raise ConfigError(f"data.noise_std={self.noise_std} must be >= 0")
+        _finite_at_least_zero("data.noise_std", self.noise_std)
 
     @property
     def is_toy(self) -> bool:
@@ -127,8 +131,7 @@ class ModelConfig:
         _choice("model.critic_activation", self.critic_activation, ("relu", "leaky_relu"))
         _choice("model.generator_norm", self.generator_norm, ("batch", "none"))
         _choice("model.critic_norm", self.critic_norm, ("none", "batch", "layer", "instance"))
-        if self.init_std < 0:
-            raise ConfigError(f"model.init_std={self.init_std} must be >= 0")
+        _finite_at_least_zero("model.init_std", self.init_std)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -209,6 +212,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
         _at_least("train.batch_size", self.batch_size, 2)
+        _at_least("train.seed", self.seed, 0)
         _choice("train.precision", self.precision, ("fp32", "bf16", "fp16"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device={self.device!r} must be auto, cpu, cuda or cuda:N")

@@ -104,15 +104,33 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_
     assert (outcome["status"], outcome["step"]) == ("diverged", 6) and "non-finite loss" in outcome["message"]
 
 
-def test_corrupt_or_missing_checkpoint_gives_a_clear_error_and_overwrites_nothing(tiny_config, tmp_path):
+def test_a_corrupt_latest_is_set_aside_and_rebuilt_from_the_newest_step_file(tiny_config, tmp_path):
     run = tmp_path / "run"
     loop.train(tiny_config("wgan", "train.steps=3", "log.checkpoint_every=1"), run, progress=False)
     latest = run / "checkpoints/latest.pt"
     os.unlink(latest)
     latest.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"latest\.pt is corrupt .*older checkpoints there: step-"):
+    with pytest.warns(UserWarning, match=r"set aside as \*\.corrupt: latest\.pt \(corrupt or not a wganlab"):
+        s = loop.train(tiny_config("wgan", "train.steps=4"), run, resume=True, progress=False)
+    assert s.step == 4
+    assert (run / "checkpoints/latest.pt.corrupt").read_bytes() == b"not a checkpoint"  # kept, not deleted
+    assert load_checkpoint(latest)["step"] == 4
+
+
+def test_checkpoints_that_all_fail_to_load_give_a_clear_error_and_overwrite_nothing(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    loop.train(tiny_config("wgan", "train.steps=2", "log.checkpoint_every=1"), run, progress=False)
+    files = sorted((run / "checkpoints").glob("*.pt"))
+    for path in files:
+        os.unlink(path)
+        path.write_bytes(b"not a checkpoint")
+    message = (
+        r"no checkpoint in .*checkpoints loads: step-00000002\.pt \(corrupt or not a wganlab checkpoint: "
+        r"UnpicklingError\), step-00000001\.pt .*; move them away to start the run over"
+    )
+    with pytest.raises(CheckpointError, match=message):
         loop.train(tiny_config("wgan", "train.steps=6"), run, resume=True, progress=False)
-    assert latest.read_bytes() == b"not a checkpoint"
+    assert all(path.read_bytes() == b"not a checkpoint" for path in files)
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "elsewhere.pt")
 
