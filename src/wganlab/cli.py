@@ -34,10 +34,12 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated
 
 
-def resume_command(run_dir: Path, world_size: int = 1) -> str:
-    """The exact command that continues the run in `run_dir` (its own config.toml holds every setting)."""
+def resume_command(run_dir: Path, typed: list[str], world_size: int = 1) -> str:
+    """The exact command that continues the run in `run_dir`: from its own config.toml, which holds every setting,
+    or, before that file is written, from the config and overrides as `typed`."""
     launcher = ["wganlab"] if world_size == 1 else ["torchrun", f"--nproc_per_node={world_size}", "-m", "wganlab"]
-    return shlex.join([*launcher, "train", str(run_dir / "config.toml"), "--out", str(run_dir), "--resume"])
+    config = [str(run_dir / "config.toml")] if (run_dir / "config.toml").is_file() else typed
+    return shlex.join([*launcher, "train", *config, "--out", str(run_dir), "--resume"])
 
 
 def last_checkpoint_note(run_dir: Path) -> str:
@@ -92,12 +94,13 @@ def command_train(args: argparse.Namespace) -> int:
             what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
             print(
                 f"wganlab train: {what}; {last_checkpoint_note(run_dir)}; resume with: "
-                f"{resume_command(run_dir, dist.world_size)}",
+                f"{resume_command(run_dir, [args.config, *args.overrides], dist.world_size)}",
                 file=sys.stderr,
             )
         return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except StorageError as err:
-        raise StorageError(f"{err}, then resume with: {resume_command(run_dir, dist.world_size)}") from None
+        command = resume_command(run_dir, [args.config, *args.overrides], dist.world_size)
+        raise StorageError(f"{err}, then resume with: {command}") from None
     finally:
         shutdown_distributed(dist)
     return 0

@@ -34,6 +34,9 @@ def storage_error(err: BaseException, path: Path) -> StorageError | None:
     nearly_full = free is not None and free < NEARLY_FULL_BYTES and not isinstance(err, OSError)
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err) or nearly_full:
         return StorageError(f"disk full: cannot write {path} ({free} bytes free there); free some space")
+    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None and code in (errno.EEXIST, errno.ENOTDIR):
+        return StorageError(f"cannot write {path}: {blocking} is a file, not a folder; use another folder")
     if code in NOT_WRITABLE:
         return StorageError(f"cannot write {path} ({err.strerror}); make {path.parent} writable or use another folder")
     return None

@@ -38,6 +38,7 @@ def list_image_files(root: Path, option: str = "data.path") -> list[Path]:
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         files += [Path(folder) / name for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
+    files.sort(key=lambda file: file.relative_to(root).as_posix())
     broken = [file for file in files if file.is_symlink() and not _resolves(file)]
     if broken:
         names = ", ".join(f"{file.relative_to(root).as_posix()} -> {os.readlink(file)}" for file in broken[:3])
@@ -45,7 +46,7 @@ def list_image_files(root: Path, option: str = "data.path") -> list[Path]:
             f"{len(broken)} symbolic link(s) under {option}={str(root)!r} lead to no file (dangling or a loop): "
             f"{names}{', ...' if len(broken) > 3 else ''}; fix or remove them"
         )
-    return sorted(files, key=lambda file: file.relative_to(root).as_posix())
+    return files
 
 
 def _resolves(link: Path) -> bool:

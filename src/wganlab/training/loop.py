@@ -94,6 +94,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
     if found is not None:
         load_into(s, found)
         if dist.is_main:
+            folder.clear_temps()
             if found.unreadable:
                 checkpoints.set_aside([path for path, _ in found.unreadable])
                 skipped = ", ".join(f"{path.name} ({why})" for path, why in found.unreadable)

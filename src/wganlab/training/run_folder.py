@@ -110,11 +110,16 @@ class RunFolder:
         # What an earlier start that never reached its first checkpoint may have left: it belongs to no run.
         for stale in (self.metrics_path, self.timing_path, self.outcome_path):
             stale.unlink(missing_ok=True)
-        if self.checkpoints.is_dir():
-            remove_stale_temps(self.checkpoints)
-            for stale in (self.checkpoints / "best.pt", self.checkpoints / "generator.safetensors"):
-                stale.unlink(missing_ok=True)
+        self.clear_temps()
+        for stale in (self.checkpoints / "best.pt", self.checkpoints / "generator.safetensors"):
+            stale.unlink(missing_ok=True)
         self.samples.mkdir(exist_ok=True)
+
+    def clear_temps(self) -> None:
+        """Remove the temp files a writer killed mid-write left behind (finished files have no .tmp)."""
+        for folder in (self.path, self.samples, self.checkpoints):
+            if folder.is_dir():
+                remove_stale_temps(folder)
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, to_toml(config))
