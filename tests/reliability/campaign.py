@@ -231,6 +231,8 @@ def start(argv: list[str], log: Path, injector: Injector | None = None) -> Child
     except BaseException:
         traceback.print_exc()
     finally:
+        # A signal that comes now must not carry this child on into the parent's code.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -256,8 +258,9 @@ def _load(path: Path) -> dict:
 
 def compare(run_dir: Path, reference: Path) -> dict[str, bool]:
     """Which parts of a finished run equal the uninterrupted run's, bit for bit. best.pt counts with the networks
-    and optimisers. "state": the RNG streams, data position, counters and loss sums (global numpy and Python RNG
-    states are left out: a fresh process seeds them from the OS, and training draws nothing from them)."""
+    and optimisers. "state": the run's RNG streams, data position, counters and loss sums (the process-wide torch,
+    numpy and Python RNG states are left out: a fresh process seeds them from the OS, and training draws nothing
+    from them)."""
     result = dict.fromkeys(ASPECTS, False)
     try:
         pairs = [(_load(run_dir / "checkpoints" / name), _load(reference / "checkpoints" / name)) for name in
@@ -270,8 +273,7 @@ def compare(run_dir: Path, reference: Path) -> dict[str, bool]:
     )
     rest = ("step", "images_seen", "best_metric", "data", "stats")
     result["state"] = all(
-        all(_equal(a[k], b[k]) for k in rest)
-        and all(_equal(a["rng"][k], b["rng"][k]) for k in ("data", "noise", "torch"))
+        all(_equal(a[k], b[k]) for k in rest) and all(_equal(a["rng"][k], b["rng"][k]) for k in ("data", "noise"))
         for a, b in pairs
     )
     result["metrics"] = (run_dir / "metrics.jsonl").read_bytes() == (reference / "metrics.jsonl").read_bytes()
@@ -425,6 +427,73 @@ class Campaign:
         self.trials.append(trial)
         return trial
 
+    def paused(self, name: str, at: str) -> tuple[Path, Child]:
+        """A run that stops at event `at` (op:path), still holding its folder, until `go` is created."""
+        logs = self.folder(name)
+        run_dir = logs / "run"
+        child = start(train_argv(run_dir), logs / "paused-run.txt", Injector(run_dir, self.find(at)[0], "pause"))
+        while not (logs / "paused").exists():
+            time.sleep(0.02)
+        return logs, child
+
+    def two_writers(self) -> dict:
+        """A run paused after its first step file holds the folder: a second `train` and a `--resume` are each
+        refused in one line naming it; the first run then ends as if alone. Then two runs started together on one
+        new folder: one trains, the other is refused."""
+        logs, first = self.paused("writers", "replaced:checkpoints/step-00000004.pt")
+        run_dir = logs / "run"
+        second = run(train_argv(run_dir), logs / "second.txt")
+        resumer = run(train_argv(run_dir, "--resume"), logs / "resumer.txt")
+        (logs / "go").touch()
+        result = {
+            "holder_pid": first.pid,
+            "second": [*second, errors(logs / "second.txt")],
+            "resumer": [*resumer, errors(logs / "resumer.txt")],
+            "first": list(first.wait()),
+            "clean": clean(run_dir),
+            "bitwise": compare(run_dir, self.reference),
+        }
+        race = self.folder("race")
+        runners = [start(train_argv(race / "run"), race / f"{name}.txt") for name in ("x", "y")]
+        result["race"] = [[*runner.wait(), errors(runner.log)] for runner in runners]
+        result["race_clean"] = clean(race / "run")
+        result["race_bitwise"] = compare(race / "run", self.reference)
+        return result
+
+    def signal_at(self, name: str, number: signal.Signals, at: str | None = None) -> Trial:
+        """SIGTERM or SIGINT while a run is paused at event `at` (or at a random moment): one line with the exact
+        resume command, exit 143 or 130; that command then finishes the run bit for bit."""
+        trial = Trial(f"{number.name} at {at or 'a random moment'}")
+        fraction = random.Random(number).uniform(0.1, 0.6)
+        for _ in range(4):  # a run that ended before the signal came is started again, signalled sooner
+            if at is None:
+                logs = self.folder(name)
+                child = start(train_argv(logs / "run"), logs / "paused-run.txt")
+                time.sleep(fraction * self.seconds)
+                fraction /= 2
+            else:
+                logs, child = self.paused(name, at)
+            os.kill(child.pid, number)
+            outcome = child.wait()
+            if "done: step 8" not in child.log.read_text():
+                break
+        trial.messages = [line for line in child.stderr() if not line.startswith("run folder:")]
+        command = resume_from_message(trial.messages)
+        if outcome != ("exit", 128 + number) or command is None:
+            trial.note = f"ended {outcome}"
+            self.trials.append(trial)
+            return trial
+        trial.resumed = run(command, logs / "resume.txt") == ("exit", 0)
+        if trial.resumed:
+            trial.clean = clean(logs / "run")
+            trial.bitwise = compare(logs / "run", self.reference)
+        self.trials.append(trial)
+        return trial
+
+
+def errors(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if not line.startswith("run folder:")]
+
 
 def resume_from_message(lines: list[str]) -> list[str] | None:
     """The argv (after `wganlab`) of the resume command an error line ends with."""
@@ -469,6 +538,8 @@ def main() -> None:
     parser.add_argument("--disk-full-at", default="", help="a comma list of events (op:path) for an ENOSPC")
     parser.add_argument("--chains", type=int, default=8, help="kill the resume too, at up to this many events")
     parser.add_argument("--disk-full", action="store_true", help="also an ENOSPC at every write event")
+    parser.add_argument("--writers", action="store_true", help="also two writers on one folder")
+    parser.add_argument("--signals", action="store_true", help="also SIGTERM and SIGINT, paused and at random")
     parser.add_argument("--json", help="write the trials and the summary here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -501,7 +572,16 @@ def main() -> None:
         for index, (op, _) in enumerate(campaign.events, 1):
             if op in ("temp-created", "torn", "append-torn"):
                 disk.append(campaign.fill_disk_at(index))
-    kills = [t for t in campaign.trials if not t.name.startswith("disk full")]
+    writers = campaign.two_writers() if args.writers else None
+    signals = []
+    if args.signals:
+        signals = [
+            campaign.signal_at("sigterm-in-a-write", signal.SIGTERM, "written:checkpoints/step-00000008.pt"),
+            campaign.signal_at("sigint-in-an-append", signal.SIGINT, "before-append:metrics.jsonl#3"),
+            campaign.signal_at("sigterm-random", signal.SIGTERM),
+            campaign.signal_at("sigint-random", signal.SIGINT),
+        ]
+    kills = [t for t in campaign.trials if t.kills]
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "seconds": round(time.perf_counter() - started, 1),
@@ -509,6 +589,8 @@ def main() -> None:
         "event_kinds": dict(Counter(op for op, _ in campaign.events)),
         "kills": summary(kills),
         "disk_full": disk_summary(disk),
+        "writers": writers,
+        "signals": [asdict(t) for t in signals],
         "trials": [asdict(t) for t in campaign.trials],
     }
     print(json.dumps({k: v for k, v in result.items() if k != "trials"}, indent=2))

@@ -43,7 +43,7 @@ def check(summary: dict) -> None:
 
 def test_kills_at_the_issues_points_resume_bitwise(tmp_path):
     results = campaign(
-        tmp_path, "--events", ",".join(QUICK_KILLS), "--chains", "1", "--random", "0",
+        tmp_path, "--events", ",".join(QUICK_KILLS), "--chains", "1", "--random", "0", "--writers", "--signals",
         "--disk-full-at", "append-torn:metrics.jsonl,torn:checkpoints/step-00000008.pt",
     )  # fmt: skip
     check(results["kills"])
@@ -64,6 +64,43 @@ def test_kills_at_the_issues_points_resume_bitwise(tmp_path):
     ]
     [torn] = said["append-torn metrics.jsonl"]
     assert torn.startswith(f"wganlab train: warning: {run}/kill-") and "metrics.jsonl: dropped a torn last line" in torn
+
+    check_writers(results["writers"], tmp_path / "c")
+    check_signals(results["signals"], tmp_path / "c")
+
+
+def check_writers(writers: dict, root: Path) -> None:
+    refusal = (
+        f"wganlab train: error: {root}/writers/run is being written by wganlab pid {writers['holder_pid']} on "
+        f"{os.uname().nodename}; wait for it to finish, or choose another --out"
+    )
+    assert writers["second"] == ["exit", 2, [refusal]]
+    assert writers["resumer"] == ["exit", 2, [refusal]]
+    assert writers["first"] == ["exit", 0]
+    assert writers["clean"] and all(writers["bitwise"].values())
+    # Started together: one trains, the other is refused by the lock (or, if it comes after the end, told that
+    # the folder holds a run); either way in one line, and the run is the uninterrupted one.
+    outcomes = sorted(writers["race"], key=lambda r: r[1])
+    assert outcomes[0][:2] == ["exit", 0] and outcomes[1][:2] == ["exit", 2]
+    assert len(outcomes[1][2]) == 1 and (
+        " is being written by " in outcomes[1][2][0] or "add --resume" in outcomes[1][2][0]
+    )
+    assert writers["race_clean"] and all(writers["race_bitwise"].values())
+
+
+def check_signals(signals: list[dict], root: Path) -> None:
+    folders = ["sigterm-in-a-write", "sigint-in-an-append", "sigterm-random", "sigint-random"]
+    for number, (trial, folder) in enumerate(zip(signals, folders, strict=True)):
+        what = "stopped by SIGTERM" if "SIGTERM" in trial["name"] else "interrupted"
+        [line] = trial["messages"]
+        if number < 2:  # stopped in the middle of step 8's checkpoint, and of step 6's record
+            assert line == (
+                f"wganlab train: {what}; the last checkpoint (step 4) is intact; resume with: wganlab train "
+                f"{root}/{folder}/run/config.toml --out {root}/{folder}/run --resume"
+            )
+        else:  # at a random moment: perhaps before the first checkpoint, or before config.toml
+            assert line.startswith(f"wganlab train: {what}; ") and line.endswith(f" --out {root}/{folder}/run --resume")
+        assert trial["resumed"] and trial["clean"] and all(trial["bitwise"].values()), trial  # that command worked
 
 
 def index(results: dict, op: str, name: str) -> int:

@@ -332,14 +332,17 @@ def check_memory(config: RunConfig, generator: nn.Module, critic: nn.Module, sam
         free = available_memory_bytes()
     if needed > free:
         raise ConfigError(
-            f"train.batch_size={config.train.batch_size} needs at least {_gigabytes(needed)} for one step's "
-            f"activations ({per_sample:,} bytes per sample) but {_gigabytes(free)} is free on {dist.device}; "
+            f"train.batch_size={config.train.batch_size} needs at least {_size(needed)} for one step's "
+            f"activations ({per_sample:,} bytes per sample) but {_size(free)} is free on {dist.device}; "
             "lower train.batch_size"
         )
 
 
-def _gigabytes(count: int) -> str:
-    return f"{count / 1e9:,.1f} GB"
+def _size(count: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count / 1e3:,.1f} kB"
 
 
 def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) -> TrainState:
