@@ -350,18 +350,28 @@ def test_prepare_names_why_a_pair_was_skipped_in_one_warning_and_goes_on(tmp_pat
     assert lines[1:] == [f"wrote {tmp_path / 'out' / 'images'}"]
 
 
-def test_malicious_pickles_in_caches_and_datasets_never_run(tmp_path):
-    """Checkpoints are covered in the table; here the other files wganlab loads: the decoded-image cache, the
-    reference statistics cache and a CIFAR-10 batch."""
+def test_malicious_pickles_in_checkpoints_caches_and_datasets_never_run(tmp_path, trained):
+    """Resuming from malicious checkpoints is in the table; here every other file wganlab unpickles or memory-maps:
+    best.pt and step files read for sampling and by the studies, the decoded-image cache, the reference
+    statistics cache and a CIFAR-10 batch."""
     from wganlab.config import DataConfig
     from wganlab.data import cache
     from wganlab.data.cifar import load_cifar10
     from wganlab.data.folder import load_folder
-    from wganlab.errors import DataError, MetricError
+    from wganlab.errors import CheckpointError, DataError, MetricError
     from wganlab.metrics.reference import cache_file, load_reference
 
     marker = tmp_path / MARKER
     evil = pickle.dumps(Malicious(marker), protocol=2)
+    # 0. best.pt (`wganlab eval --checkpoint best`, the studies) and the step files (the studies' snapshots).
+    run = copy_run(trained, tmp_path)
+    for path in (run / "checkpoints").glob("*.pt"):
+        path.unlink()
+        torch.save({"format": 1, "generator": Malicious(marker)}, path)
+    with pytest.raises(CheckpointError, match=r"best.pt is corrupt or not a wganlab checkpoint: UnpicklingError"):
+        RunFolder(run).load_generator("best")
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        next(RunFolder(run).generator_snapshots())
     # 1. The image cache: an .npy holding a pickled object array where the uint8 array should be.
     root = tmp_path / "images"
     root.mkdir()

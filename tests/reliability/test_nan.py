@@ -71,7 +71,8 @@ def train_poisoned(tiny_config, run_dir: Path, monkeypatch, objective: str, pois
     return str(stopped.value)
 
 
-def check_nothing_non_finite_was_kept(run_dir: Path, at_step: int) -> None:
+def check_nothing_non_finite_was_kept(run_dir: Path, at_step: int) -> int:
+    """Asserts it, and returns how many checkpoint files were scanned."""
     files = checkpoint_files(run_dir)
     assert {path.name: non_finite_in_file(path) for path in files} == {path.name: 0 for path in files}
     outcome = RunFolder(run_dir).outcome()
@@ -82,17 +83,20 @@ def check_nothing_non_finite_was_kept(run_dir: Path, at_step: int) -> None:
     for record in RunFolder(run_dir).records("eval"):
         # NaN points give POT's exact W1 as 0.0: a perfect score is the sign of a NaN network scored.
         assert record["w1"] > 0 and all(v == v for v in record.values() if isinstance(v, float)), record
+    return len(files)
 
 
-def run_grid(tiny_config, tmp_path, monkeypatch, target: str, steps) -> int:
+def run_grid(tiny_config, tmp_path, monkeypatch, target: str, steps) -> None:
     objective, poison = TARGETS[target]
+    scanned = 0
     for at_step in steps:
         run_dir = tmp_path / f"{target.replace(' ', '-')}-{at_step}"
         with monkeypatch.context() as patch:
             message = train_poisoned(tiny_config, run_dir, patch, objective, poison, at_step)
         assert message.startswith(f"step {RunFolder(run_dir).outcome()['step']}: ")
-        check_nothing_non_finite_was_kept(run_dir, at_step)
-    return len(steps)
+        scanned += check_nothing_non_finite_was_kept(run_dir, at_step)
+    # For docs/reliability.md (pytest -s shows it): every file was scanned and held no non-finite value.
+    print(f"\nNaN grid, {target}: {len(steps)} runs diverged, {scanned} checkpoint files scanned, 0 non-finite")
 
 
 @pytest.mark.parametrize("target", TARGETS)
