@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR):
             raise
         what = "free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "choose another path"
-        print(f"wganlab {args.command}: error: {err.filename or ''}: {err.strerror}; {what}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"wganlab {args.command}: error: {where}{err.strerror}; {what}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
         what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"

@@ -308,11 +308,12 @@ def activation_bytes_per_sample(generator: nn.Module, critic: nn.Module, z_dim: 
             storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
             return tensor
 
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor), evaluating(generator):
-            with evaluating(critic):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor), torch.enable_grad():
+            with evaluating(generator), evaluating(critic):
                 fake = generator(torch.zeros(batch, z_dim))
-                critic(fake)
-                critic(torch.zeros(batch, *sample_shape))
+                # Both outputs stay alive (with their graphs), so no saved tensor is freed and its address reused.
+                outputs = [critic(fake), critic(torch.zeros(batch, *sample_shape))]
+        del outputs
         return sum(storages.values())
 
     return max(saved_bytes(2) - saved_bytes(1), 0)
