@@ -120,15 +120,19 @@ def corrupt_every_checkpoint(tmp_path: Path, trained: Path, payload: bytes | Non
     return run
 
 
+HOLD = (
+    "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); "
+    "time.sleep(60)"
+)
+
+
 def held_lock(tmp_path: Path, trained: Path, image_run: Path) -> list[str]:
+    """A resume while another process holds the folder's lock (flock is per open file: a child holding it is one;
+    the running writers themselves are in test_kills.py)."""
     run = copy_run(trained, tmp_path)
-    # Another process holds the folder: flock is per open file, so a child holding it is one.
-    holder = subprocess.Popen(
-        ["flock", str(run / ".lock"), "sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run / ".lock")], stdout=subprocess.PIPE, text=True)
     HOLDERS.append(holder)
-    while subprocess.run(["flock", "-n", str(run / ".lock"), "true"]).returncode == 0:
-        pass
+    assert holder.stdout.readline().strip() == "1"
     return resume(run, "train.steps=6")
 
 
