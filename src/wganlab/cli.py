@@ -4,9 +4,12 @@ The only module that sets process-wide switches. A UserError becomes one line on
 """
 
 import argparse
+import errno
 import json
 import os
 import re
+import shlex
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -15,9 +18,46 @@ import numpy as np
 import torch
 
 from wganlab.config import SECTIONS, field_docs, load_config, to_toml
-from wganlab.errors import ConfigError, TrainingDiverged, UserError
+from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
+from wganlab.files import atomic_write
 
 EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised where the process is, so it stops like Ctrl-C does."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def resume_command(run_dir: Path, typed: list[str], world_size: int = 1) -> str:
+    """The exact command that continues the run in `run_dir`: from its own config.toml, which holds every setting,
+    or, before that file is written, from the config and overrides as `typed`."""
+    launcher = ["wganlab"] if world_size == 1 else ["torchrun", f"--nproc_per_node={world_size}", "-m", "wganlab"]
+    config = [str(run_dir / "config.toml")] if (run_dir / "config.toml").is_file() else typed
+    return shlex.join([*launcher, "train", *config, "--out", str(run_dir), "--resume"])
+
+
+def last_checkpoint_note(run_dir: Path) -> str:
+    from wganlab.training.run_folder import RunFolder
+
+    kept = RunFolder(run_dir).step_checkpoints() if (run_dir / "checkpoints").is_dir() else []
+    return f"the last checkpoint (step {kept[-1][0]}) is intact" if kept else "no checkpoint was written yet"
+
+
+def device_option(value: str) -> torch.device:
+    """--device of sample and eval: cpu, cuda or cuda:N, checked against what this machine has."""
+    from wganlab.training.distributed import resolve_device
+
+    if not (value in ("cpu", "cuda", "auto") or re.fullmatch(r"cuda:\d+", value)):
+        raise ConfigError(f"--device {value!r} must be cpu, cuda or cuda:N")
+    if value.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {value}: no CUDA device is visible on this machine; use --device cpu")
+    return resolve_device(value)
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -49,6 +89,18 @@ def command_train(args: argparse.Namespace) -> int:
         state = train(config, run_dir, resume=args.resume, dist=dist)
         if dist.is_main:
             print(f"done: step {state.step}, checkpoints in {run_dir / 'checkpoints'}", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        if dist.is_main:
+            what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+            print(
+                f"wganlab train: {what}; {last_checkpoint_note(run_dir)}; resume with: "
+                f"{resume_command(run_dir, [args.config, *args.overrides], dist.world_size)}",
+                file=sys.stderr,
+            )
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+    except StorageError as err:
+        command = resume_command(run_dir, [args.config, *args.overrides], dist.world_size)
+        raise StorageError(f"{err}, then resume with: {command}") from None
     finally:
         shutdown_distributed(dist)
     return 0
@@ -64,15 +116,20 @@ def command_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {out} must end in .png (a picture) or .npy (the raw samples)")
-    device = torch.device(args.device)
+    device = device_option(args.device)
     loaded = RunFolder(args.run_dir).load_generator("latest", device)
     config = loaded.config
     samples = generate(
         loaded.network, args.n, config.model.z_dim, torch.Generator(device).manual_seed(args.seed), device
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
-        np.save(out, samples.cpu().numpy())
+        array = samples.cpu().numpy()
+
+        def write_npy(temp: str) -> None:
+            with open(temp, "wb") as handle:  # a file object: np.save would add .npy to the temp name
+                np.save(handle, array)
+
+        atomic_write(out, write_npy)
     else:
         real = None
         if config.data.is_toy:
@@ -94,13 +151,13 @@ def command_eval(args: argparse.Namespace) -> int:
     from wganlab.training.quality import evaluate_run
 
     run_dir = Path(args.run_dir)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
     results = evaluate_run(
         run_dir,
         metrics=metrics,
         n=args.n,
         seed=args.seed,
-        device=torch.device(args.device),
+        device=device_option(args.device),
         inception_path=Path(args.inception) if args.inception else None,
     )
     print(json.dumps(results, indent=2))
@@ -257,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extras)}")
         args.overrides = [*args.overrides, *extras]
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    # A warning is one line, like an error: what happened and what was done about it.
+    warnings.formatwarning = lambda message, *_, **__: f"wganlab {args.command}: warning: {message}\n"
+    try:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:
+        pass  # not the main thread (main() called from a thread): leave SIGTERM as it is
     try:
         return args.handler(args)
     except TrainingDiverged as err:
@@ -270,6 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         # Output piped into a reader that stopped early (`wganlab study x --plan | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print(f"wganlab {args.command}: interrupted; the last checkpoint is intact", file=sys.stderr)
-        return 130
+    except OSError as err:
+        # The file system said no (a full disk, a folder that cannot be written, a path through a file) in a
+        # place that has no message of its own: still one line that names the file.
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR):
+            raise
+        what = "free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "choose another path"
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"wganlab {args.command}: error: {where}{err.strerror}; {what}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:
+        what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+        print(f"wganlab {args.command}: {what}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED

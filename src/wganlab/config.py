@@ -53,6 +53,11 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name}={value!r} must be a finite number > 0")
 
 
+def _finite_at_least_zero(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{name}={value!r} must be a finite number >= 0")
+
+
 def _at_least(name: str, value: int, low: int) -> None:
     if value < low:
         raise ConfigError(f"{name}={value!r} must be an integer >= {low}")
@@ -92,8 +97,7 @@ class DataConfig:
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
-        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
-            raise ConfigError(f"data.noise_std={self.noise_std} must be a finite number >= 0")
+        _finite_at_least_zero("data.noise_std", self.noise_std)
         _at_least("data.pad", self.pad, 0)
 
     @property
@@ -150,8 +154,7 @@ class ModelConfig:
             _at_least(f"model.{name}", getattr(self, name), 0)
         _choice("model.generator_norm", self.generator_norm, ("batch", "none"))
         _choice("model.critic_norm", self.critic_norm, ("none", "batch", "layer", "instance"))
-        if self.init_std < 0:
-            raise ConfigError(f"model.init_std={self.init_std} must be >= 0")
+        _finite_at_least_zero("model.init_std", self.init_std)
 
     @property
     def generator_base(self) -> int:
@@ -273,6 +276,7 @@ class TrainConfig:
         if not (math.isfinite(self.epochs) and self.epochs >= 0):
             raise ConfigError(f"train.epochs={self.epochs} must be a finite number >= 0 (0: use train.steps)")
         _at_least("train.batch_size", self.batch_size, 2)
+        _at_least("train.seed", self.seed, 0)
         _choice("train.precision", self.precision, ("fp32", "bf16", "fp16"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device={self.device!r} must be auto, cpu, cuda or cuda:N")

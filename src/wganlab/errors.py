@@ -21,5 +21,10 @@ class MetricError(UserError):
     """A metric cannot be computed as asked: a missing Inception file, too few samples, an unknown name."""
 
 
+class StorageError(UserError):
+    """A file cannot be written: the disk is full or the folder is not writable."""
+
+
 class TrainingDiverged(UserError):
-    """A loss became non-finite; the last good checkpoint is left untouched."""
+    """A loss, a network, an optimiser's state or an evaluation's samples became non-finite; the last good
+    checkpoint is left untouched. Not an input mistake: the CLI exits 3 for it, not 2."""

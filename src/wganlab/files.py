@@ -1,10 +1,45 @@
 """Durable file writes: every file wganlab publishes (checkpoints, caches, metrics, reports' data) goes through
-`atomic_write`, so a crash or a full disk leaves either the old file or the new one, never a torn one."""
+`atomic_write` or `append_line`, so a crash or a full disk leaves either the old file or the new one (or the
+old lines), never a torn one; a full disk or an unwritable folder becomes one `StorageError` line."""
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from wganlab.errors import StorageError
+
+# Below this much free space a failed write is taken for a full disk: torch's writer reports ENOSPC as
+# "unexpected pos ..." (a RuntimeError without an errno), so the free space is what tells.
+NEARLY_FULL_BYTES = 1 << 20
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)
+
+
+def free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def storage_error(err: BaseException, path: Path) -> StorageError | None:
+    """A one-line StorageError when `err`, raised while writing `path`, came from a full disk or a folder that
+    cannot be written; None when it came from anything else (a bug worth its traceback)."""
+    if not isinstance(err, Exception):
+        return None  # Ctrl-C, SIGTERM, exit: not a storage problem
+    code = getattr(err, "errno", None)
+    free = free_bytes(path.parent if path.parent.exists() else Path(path.anchor or "."))
+    nearly_full = free is not None and free < NEARLY_FULL_BYTES and not isinstance(err, OSError)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err) or nearly_full:
+        return StorageError(f"disk full: cannot write {path} ({free} bytes free there); free some space")
+    blocking = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None and code in (errno.EEXIST, errno.ENOTDIR):
+        return StorageError(f"cannot write {path}: {blocking} is a file, not a folder; use another folder")
+    if code in NOT_WRITABLE:
+        return StorageError(f"cannot write {path} ({err.strerror}); make {path.parent} writable or use another folder")
+    return None
 
 
 def atomic_write(path: Path | str, write: Callable[[str], object], *, durable: bool = True) -> None:
@@ -14,10 +49,14 @@ def atomic_write(path: Path | str, write: Callable[[str], object], *, durable: b
     in `.tmp`; it is removed if `write` fails. Formats that guess from a suffix (Pillow, numpy) must be told
     their format explicitly, since the temp name does not end in `path`'s suffix. `durable=False` skips the two
     fsyncs (still never torn, but a power cut may lose the newest file): for thousands of derived files.
+    A full disk or an unwritable folder raises a one-line StorageError naming `path`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise (storage_error(err, path) or err) from None
     os.close(handle)
     # mkstemp makes the file private (0600); a published file gets the permissions of any new file (umask).
     os.chmod(temp, 0o666 & ~_umask())
@@ -27,8 +66,11 @@ def atomic_write(path: Path | str, write: Callable[[str], object], *, durable: b
             with open(temp, "rb") as written:
                 os.fsync(written.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as err:
+        problem = storage_error(err, path)  # asked before the temp file is removed, while the disk is still full
         Path(temp).unlink(missing_ok=True)
+        if problem is not None:
+            raise problem from None
         raise
     if not durable:
         return
@@ -47,6 +89,30 @@ def _umask() -> int:
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write(path, lambda temp: Path(temp).write_text(text))
+
+
+def append_line(path: Path | str, line: str) -> None:
+    """Append `line` (ending in a newline) to `path`; if the write fails part-way (a full disk), the file is cut
+    back to its old length, so no torn line stays behind, and a StorageError says what happened."""
+    path = Path(path)
+    data = memoryview(line.encode())
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise (storage_error(err, path) or err) from None
+    try:
+        start = os.fstat(descriptor).st_size
+        try:
+            while data:
+                data = data[os.write(descriptor, data) :]
+        except BaseException as err:
+            os.ftruncate(descriptor, start)  # shrinking needs no free space
+            problem = storage_error(err, path)
+            if problem is not None:
+                raise problem from None
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def remove_stale_temps(folder: Path) -> None:

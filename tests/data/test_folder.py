@@ -99,7 +99,10 @@ def test_corrupt_files_are_skipped_with_one_warning(tmp_path):
     full = root / "truncated.png"
     noise(40, 40, 7).save(full)
     full.write_bytes(full.read_bytes()[:200])
-    with pytest.warns(UserWarning, match=r"skipped 2 of 8 unreadable images .*broken.jpg, truncated.png"):
+    with pytest.warns(
+        UserWarning,
+        match=r"skipped 2 of 8 unreadable images .*broken.jpg \(OSError: .*\), truncated.png \(OSError: .*\)",
+    ):
         images = load_folder(config(root), progress=False)
     assert images.shape == (6, 3, 16, 16)
     with pytest.warns(UserWarning, match="skipped 2 of 8"):  # the cache remembers what it skipped
@@ -109,7 +112,10 @@ def test_corrupt_files_are_skipped_with_one_warning(tmp_path):
 def test_strict_refuses_corrupt_files(tmp_path):
     root = make_folder(tmp_path / "set")
     (root / "broken.jpg").write_bytes(b"garbage")
-    with pytest.raises(DataError, match=r"1 of 7 images .* are unreadable \(broken.jpg\)"):
+    with pytest.raises(
+        DataError,
+        match=r"1 of 7 images .* are unreadable: broken.jpg \(UnidentifiedImageError: .*\); remove them or set data",
+    ):
         load_folder(config(root, strict=True), progress=False)
 
 
@@ -118,7 +124,9 @@ def test_decompression_bombs_count_as_unreadable(tmp_path, monkeypatch):
     # Pillow refuses images over 2 * MAX_IMAGE_PIXELS; at 500, 40x30 and 32x32 are bombs.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # 50x20 is only over the warning limit
-    with pytest.warns(UserWarning, match=r"skipped 3 of 6 .*a.png, b.jpg, c.bmp"):
+    with pytest.warns(
+        UserWarning, match=r"skipped 3 of 6 .*a.png \(Decompression.*\), b.jpg \(Decomp.*\), c.bmp \(Decomp"
+    ):
         assert load_folder(config(root), progress=False).shape[0] == 3
 
 
@@ -181,3 +189,45 @@ def test_data_fit_option_pads_or_crops_a_wide_image(tmp_path):
     assert cropped.shape == padded.shape == (1, 3, 16, 16)
     assert (cropped[0, 0] == 255).all()  # the crop keeps only red
     assert (padded[0, 0, 0] != 255).all() and (padded[0, 0, 8] == 255).all()  # padded bands above, red middle
+
+
+def test_16_bit_grayscale_pngs_are_scaled_to_8_bits_not_clipped(tmp_path):
+    # v -> round(v / 257): 257 -> 1, 32896 = 128 * 257 -> 128, 65535 -> 255, 1000 -> 3.89 -> 4, 128 -> 0.498 -> 0,
+    # 129 -> 0.502 -> 1, 65278 = 254 * 257 -> 254.
+    values = np.array([[0, 257, 32896, 65535], [1000, 128, 129, 65278]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode == "I;16"  # what Pillow makes of a 16-bit grayscale PNG
+    decoded = decode_image(tmp_path / "deep.png", 0, 1)[0]
+    np.testing.assert_array_equal(decoded, [[0, 1, 128, 255], [4, 0, 1, 254]])
+    rgb = decode_image(tmp_path / "deep.png", 0, 3)
+    np.testing.assert_array_equal(rgb, np.repeat(decoded[None], 3, axis=0))
+
+
+def test_a_16_bit_ramp_keeps_its_spread(tmp_path):
+    # The case: a 16-bit photo came out 98% white. A full-range ramp must come out as a full 8-bit ramp.
+    ramp = (np.arange(256 * 4, dtype=np.int64).reshape(32, 32) * 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    images = load_image_array(DataConfig(source="folder", path=str(tmp_path), channels=1), progress=False)
+    assert (images == 255).mean() < 0.01
+    np.testing.assert_array_equal(images[0, 0], (ramp.astype(np.int64) + 128) // 257)
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_broken_symbolic_link_is_named_in_one_error(tmp_path, kind):
+    root = make_folder(tmp_path / "set")
+    if kind == "dangling":
+        os.symlink(tmp_path / "gone.png", root / "x.png")
+    else:
+        os.symlink(root / "y.png", root / "x.png")
+        os.symlink(root / "x.png", root / "y.png")
+    with pytest.raises(DataError, match=r"symbolic link\(s\) under data.path=.* lead to no file .*x.png -> "):
+        load_image_array(config(root), progress=False)
+
+
+def test_a_working_symbolic_link_is_an_image_like_any_other(tmp_path):
+    root = make_folder(tmp_path / "set")
+    os.symlink(root / "a.png", root / "z.png")
+    images = load_image_array(config(root), progress=False)
+    assert len(images) == 7
+    np.testing.assert_array_equal(images[-1], images[0])

@@ -97,7 +97,11 @@ def test_mismatched_or_empty_masks_are_skipped_or_refused(tmp_path):
     save_gif_mask(box_mask(0, 0, 2, 2, size=(20, 20)), root / "train_masks" / "car1_mask.gif")
     save_gif_mask(np.zeros((30, 40), np.uint8), root / "train_masks" / "car3_mask.gif")
     config = DataConfig(source="masked_folder", path=str(root), image_size=16)
-    with pytest.warns(UserWarning, match="skipped 2 of 4 unreadable images .*train/car1.png, train/car3.png"):
+    with pytest.warns(
+        UserWarning,
+        match=r"skipped 2 of 4 unreadable images .*train/car1.png \(ValueError: mask is 20x20 but image is 40x30\), "
+        r"train/car3.png \(ValueError: mask is empty\)",
+    ):
         assert load_image_array(config, progress=False).shape == (2, 3, 16, 16)
     strict = DataConfig(source="masked_folder", path=str(root), image_size=16, strict=True)
     with pytest.raises(DataError, match="2 of 4 images .* unreadable"):
@@ -133,3 +137,30 @@ def test_fixed_crop_keeps_objects_at_their_relative_size(tmp_path):
     np.testing.assert_array_equal(result, expected)
     with pytest.raises(ValueError, match="larger than the 4 px crop"):
         process_pair(tmp_path / "a.png", tmp_path / "a_mask.gif", 8, crop=4)
+
+
+def test_prepare_says_why_a_pair_was_skipped(tmp_path):
+    root = carvana(tmp_path / "set", 3)
+    save_gif_mask(box_mask(0, 0, 2, 2, size=(20, 20)), root / "train_masks" / "car1_mask.gif")
+    with pytest.warns(UserWarning, match=r"skipped 1 of 3 .*train/car1.png \(ValueError: mask is 20x20 but image"):
+        prepare_masked_folder(root, tmp_path / "out", 16, progress=False)
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["car0.png", "car2.png"]
+
+
+def test_prepare_messages_name_its_source_argument_not_data_path(tmp_path):
+    with pytest.raises(DataError, match=r"^SOURCE='.*nowhere' does not exist"):
+        prepare_masked_folder(tmp_path / "nowhere", tmp_path / "out", 16, progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"^no images found under SOURCE="):
+        prepare_masked_folder(tmp_path / "empty", tmp_path / "out", 16, progress=False)
+    with pytest.raises(DataError, match=r"^--size 4 must be at least 8"):
+        prepare_masked_folder(tmp_path / "empty", tmp_path / "out", 4, progress=False)
+
+
+def test_a_16_bit_grayscale_image_is_masked_at_8_bits(tmp_path):
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    (tmp_path / "set" / "masks").mkdir()
+    Image.fromarray(np.full((8, 8), 32896, dtype=np.uint16)).save(tmp_path / "set" / "images" / "a.png")
+    Image.fromarray(np.full((8, 8), 255, dtype=np.uint8)).save(tmp_path / "set" / "masks" / "a.png")
+    result = np.asarray(process_pair(tmp_path / "set/images/a.png", tmp_path / "set/masks/a.png", 8))
+    np.testing.assert_array_equal(result, np.full((8, 8, 3), 128, dtype=np.uint8))  # 32896 / 257 = 128

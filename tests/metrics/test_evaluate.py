@@ -89,7 +89,8 @@ def test_reference_round_trip_and_key(tmp_path):
 
 
 def test_user_errors_are_raised_before_any_work():
-    with pytest.raises(MetricError, match="unknown image metric .precision.; choose from fid, fd_fmnist, cs_fmnist, kid, pr, is"):
+    choices = "choose from fid, fd_fmnist, cs_fmnist, kid, pr, is"
+    with pytest.raises(MetricError, match=f"unknown image metric .precision.; {choices}"):
         evaluate(images(10, 0), images(10, 1), ["fid", "precision"])
     with pytest.raises(MetricError, match="--inception-logits PATH"):
         evaluate(images(10, 0), images(10, 1), ["is"])

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from wganlab.objectives.wasserstein import Wasserstein
 from wganlab.training import loop
-from wganlab.training.checkpoint import load_checkpoint
+from wganlab.training.checkpoint import Checkpointer, load_checkpoint
 from wganlab.training.run_folder import RunFolder
 
 
@@ -104,15 +104,33 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_
     assert (outcome["status"], outcome["step"]) == ("diverged", 6) and "non-finite loss" in outcome["message"]
 
 
-def test_corrupt_or_missing_checkpoint_gives_a_clear_error_and_overwrites_nothing(tiny_config, tmp_path):
+def test_a_corrupt_latest_is_set_aside_and_rebuilt_from_the_newest_step_file(tiny_config, tmp_path):
     run = tmp_path / "run"
     loop.train(tiny_config("wgan", "train.steps=3", "log.checkpoint_every=1"), run, progress=False)
     latest = run / "checkpoints/latest.pt"
     os.unlink(latest)
     latest.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"latest\.pt is corrupt .*older checkpoints there: step-"):
+    with pytest.warns(UserWarning, match=r"set aside as \*\.corrupt: latest\.pt \(corrupt or not a wganlab"):
+        s = loop.train(tiny_config("wgan", "train.steps=4"), run, resume=True, progress=False)
+    assert s.step == 4
+    assert (run / "checkpoints/latest.pt.corrupt").read_bytes() == b"not a checkpoint"  # kept, not deleted
+    assert load_checkpoint(latest)["step"] == 4
+
+
+def test_checkpoints_that_all_fail_to_load_give_a_clear_error_and_overwrite_nothing(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    loop.train(tiny_config("wgan", "train.steps=2", "log.checkpoint_every=1"), run, progress=False)
+    files = sorted((run / "checkpoints").glob("*.pt"))
+    for path in files:
+        os.unlink(path)
+        path.write_bytes(b"not a checkpoint")
+    message = (
+        r"no checkpoint in .*checkpoints loads: step-00000002\.pt \(corrupt or not a wganlab checkpoint: "
+        r"UnpicklingError\), step-00000001\.pt .*; move them away to start the run over"
+    )
+    with pytest.raises(CheckpointError, match=message):
         loop.train(tiny_config("wgan", "train.steps=6"), run, resume=True, progress=False)
-    assert latest.read_bytes() == b"not a checkpoint"
+    assert all(path.read_bytes() == b"not a checkpoint" for path in files)
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "elsewhere.pt")
 
@@ -186,6 +204,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path, unin
     assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
 
 
+@pytest.mark.slow  # tests/reliability/test_kills.py kills at every stage of every write, in the default tier too
 def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_whole(tmp_path, uninterrupted):
     out = tmp_path / "run"
     killed = subprocess.run(
@@ -200,3 +219,88 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_whole(tmp_pat
     resumed = final_generator(out)
     assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
     assert not list((out / "checkpoints").glob(".*.tmp"))  # the half-written temp file was cleared away
+
+
+@pytest.mark.parametrize(("objective", "critic_updates"), [("gan", 1), ("wgan-gp", 5)])
+def test_a_record_that_spans_a_resume_equals_the_uninterrupted_one(tiny_config, tmp_path, monkeypatch, objective,
+                                                                     critic_updates):  # fmt: skip
+    # Records at 4 and 8, checkpoints at 3, 6 and 8: the record at 4 averages steps 1-4, and a run stopped after
+    # the checkpoint at 3 must bring the sums of steps 1-3 back from it.
+    config = tiny_config(objective, "train.steps=8", "log.log_every=4", "log.checkpoint_every=3", "log.sample_every=99")
+    loop.train(config, tmp_path / "whole", progress=False)
+    save = Checkpointer.save
+
+    def save_then_stop(self, s):
+        path = save(self, s)
+        if s.step == 3:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(Checkpointer, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(config, tmp_path / "split", progress=False)
+    monkeypatch.undo()
+    stats = load_checkpoint(tmp_path / "split/checkpoints/step-00000003.pt")["stats"]
+    assert stats["counts"]["critic_loss"] == 3 * critic_updates and stats["counts"]["generator_loss"] == 3
+    loop.train(config, tmp_path / "split", resume=True, progress=False)
+    whole, split = ((tmp_path / name / "metrics.jsonl").read_bytes() for name in ("whole", "split"))
+    assert whole == split and split.count(b"\n") == 2
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again_with_a_notice(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    loop.train(tiny_config("wgan", "train.steps=2", "log.checkpoint_every=2"), run, progress=False)
+    whole = load_checkpoint(run / "checkpoints/latest.pt")
+    # What a kill during the first checkpoint leaves: its temp file, config.toml, a record, no checkpoint.
+    for path in (run / "checkpoints").iterdir():
+        path.unlink()
+    (run / "checkpoints/.step-00000002.pt.abcd.tmp").write_bytes(b"half a checkpoint")
+    assert not RunFolder(run).holds_run()
+    for resume in (True, False):  # with --resume, and as a new run (not refused as "already holds a run")
+        with pytest.warns(UserWarning, match=r"run holds no complete checkpoint; starting the run from step 0"):
+            s = loop.train(tiny_config("wgan", "train.steps=2", "log.checkpoint_every=2"), run, resume=resume,
+                           progress=False)  # fmt: skip
+        assert s.step == 2
+        assert all(torch.equal(whole["generator"][k], v) for k, v in s.generator.network.state_dict().items())
+        assert not list(run.rglob("*.tmp"))
+        for path in (run / "checkpoints").iterdir():
+            path.unlink()
+
+
+def test_a_step_file_without_latest_is_resumed_and_its_companions_rebuilt(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    config = tiny_config("wgan", "train.steps=4", "log.checkpoint_every=2")
+    loop.train(config, run, progress=False)
+    whole_generator = final_generator(run)
+    (run / "checkpoints/latest.pt").unlink()
+    (run / "checkpoints/generator.safetensors").unlink()
+    (run / "outcome.json").unlink()
+    with pytest.warns(UserWarning, match=r"^rebuilt generator.safetensors and latest.pt from step-00000004.pt$"):
+        s = loop.train(config, run, resume=True, progress=False)
+    assert s.step == 4 and RunFolder(run).outcome()["status"] == "finished"
+    assert load_checkpoint(run / "checkpoints/latest.pt")["step"] == 4
+    assert all(torch.equal(whole_generator[k], v) for k, v in final_generator(run).items())
+
+
+def test_sample_and_eval_read_the_newest_step_file_when_generator_file_is_behind(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    loop.train(tiny_config("wgan", "train.steps=4", "log.checkpoint_every=2", "log.keep_checkpoints=5"), run,
+               progress=False)  # fmt: skip
+    newest = final_generator(run)
+    # A kill after step-00000004.pt, before its generator.safetensors: the file still holds step 2.
+    older = torch.load(run / "checkpoints/step-00000002.pt", weights_only=True)["generator"]
+    save_file({k: v.contiguous() for k, v in older.items()}, run / "checkpoints/generator.safetensors",
+              metadata={"step": "2"})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"generator.safetensors is not from the newest checkpoint; reading "
+                                         r"step-00000004.pt instead \(resuming the run rebuilds it\)"):  # fmt: skip
+        loaded = RunFolder(run).load_generator("latest")
+    assert loaded.step == 4
+    assert all(torch.equal(newest[k], v) for k, v in loaded.network.state_dict().items())
+
+
+def test_no_evaluation_yet_is_stored_as_none_not_infinity(tiny_config, tmp_path):
+    loop.train(tiny_config("wgan", "train.steps=2", "log.eval_every=0"), tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run/checkpoints/latest.pt")["best_metric"] is None
+    s = loop.train(tiny_config("wgan", "train.steps=3", "log.eval_every=0"), tmp_path / "run", resume=True,
+                   progress=False)  # fmt: skip
+    assert s.best_metric == float("inf")

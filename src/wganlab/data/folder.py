@@ -24,17 +24,36 @@ from wganlab.errors import DataError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 
 
-def list_image_files(root: Path) -> list[Path]:
-    """Image files under `root`, recursively, sorted by relative path; hidden folders (the cache) skipped."""
+def list_image_files(root: Path, option: str = "data.path") -> list[Path]:
+    """Image files under `root`, recursively, sorted by relative path; hidden folders (the cache) skipped.
+
+    `option` names where `root` came from in messages (data.path, or prepare's SOURCE). A symbolic link that
+    leads nowhere (dangling, or a loop) is refused with its name: it is a file the user expects to be there.
+    """
     if not root.exists():
-        raise DataError(f"data.path={str(root)!r} does not exist; point it at a folder of images")
+        raise DataError(f"{option}={str(root)!r} does not exist; point it at a folder of images")
     if not root.is_dir():
-        raise DataError(f"data.path={str(root)!r} is a file; data.source='folder' expects a folder of images")
+        raise DataError(f"{option}={str(root)!r} is a file; it must be a folder of images")
     files = []
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         files += [Path(folder) / name for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
-    return sorted(files, key=lambda file: file.relative_to(root).as_posix())
+    files.sort(key=lambda file: file.relative_to(root).as_posix())
+    broken = [file for file in files if file.is_symlink() and not _resolves(file)]
+    if broken:
+        names = ", ".join(f"{file.relative_to(root).as_posix()} -> {os.readlink(file)}" for file in broken[:3])
+        raise DataError(
+            f"{len(broken)} symbolic link(s) under {option}={str(root)!r} lead to no file (dangling or a loop): "
+            f"{names}{', ...' if len(broken) > 3 else ''}; fix or remove them"
+        )
+    return files
+
+
+def _resolves(link: Path) -> bool:
+    try:
+        return link.stat().st_size >= 0  # follows the link; a loop raises ELOOP, a dangling link ENOENT
+    except OSError:
+        return False
 
 
 def flatten_alpha(image: Image.Image, background: int = 255) -> Image.Image:
@@ -67,6 +86,16 @@ def to_chw(image: Image.Image, channels: int) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
+def to_8_bits(image: Image.Image) -> Image.Image:
+    """16-bit grayscale (Pillow's "I;16*", or "I" from a PNG) scaled to 8 bits, v -> round(v / 257), so 65535
+    becomes 255; Pillow's own convert("L") clips every value above 255 to white. Other modes pass through
+    (Pillow already reads 16-bit RGB and RGBA PNGs as 8 bits per channel)."""
+    if not (image.mode.startswith("I;16") or (image.mode == "I" and image.format == "PNG")):
+        return image
+    wide = np.asarray(image).astype(np.int64)
+    return Image.fromarray(((np.clip(wide, 0, 65535) + 128) // 257).astype(np.uint8), mode="L")
+
+
 def decode_image(path: Path, size: int, channels: int, fit: str = "crop") -> np.ndarray:
     """One image file -> uint8 (C, size, size); size 0 keeps its native size. Raises on unreadable files."""
     with Image.open(path) as image:
@@ -74,7 +103,7 @@ def decode_image(path: Path, size: int, channels: int, fit: str = "crop") -> np.
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers `size` on both sides.
             image.draft("L" if channels == 1 else "RGB", (size, size))
         image.load()
-        image = flatten_alpha(image)
+        image = flatten_alpha(to_8_bits(image))
         image = image.convert("L" if channels == 1 else "RGB")
         if size:
             image = fit_square(image, size, fit)
@@ -119,17 +148,26 @@ def decode_all(
     return kept, failures
 
 
-def report_skipped(root: Path, skipped: list[str], strict: bool, total: int) -> None:
-    """Warn once about skipped files, naming the first few; under strict, refuse instead."""
+def report_skipped(
+    root: Path, skipped: list[str], strict: bool, total: int, reasons: list[str] | None = None, *, how: str = ""
+) -> None:
+    """Warn once about skipped files, naming the first few (with why, when `reasons` are known); under strict,
+    refuse instead. `how`: what lets the user skip them instead (data.strict=false by default)."""
     if not skipped:
         return
-    names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    known = reasons is not None and len(reasons) == len(skipped)
+    shown = [f"{name} ({_short(why)})" for name, why in zip(skipped, reasons, strict=True)] if known else skipped
+    names = ", ".join(shown[:5]) + (", ..." if len(skipped) > 5 else "")
     if strict:
         raise DataError(
-            f"{len(skipped)} of {total} images in {root} are unreadable ({names}); "
-            "remove them or set data.strict=false to skip them"
+            f"{len(skipped)} of {total} images in {root} are unreadable: {names}; "
+            f"remove them or {how or 'set data.strict=false'} to skip them"
         )
     warnings.warn(f"skipped {len(skipped)} of {total} unreadable images in {root}: {names}", stacklevel=3)
+
+
+def _short(reason: str, limit: int = 100) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 def native_size(files: list[Path], root: Path) -> tuple[int, int]:
@@ -176,7 +214,7 @@ def load_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
         )
         if len(kept) == 0:
             raise DataError(f"none of the {len(files)} images under {root} could be read ({failures[0][1]})")
-        return kept, {"skipped": [names[index] for index, _ in failures]}
+        return kept, {"skipped": [names[index] for index, _ in failures], "reasons": [why for _, why in failures]}
 
     options = {"kind": "folder", "image_size": size, "channels": channels, "fit": fit}
 
@@ -185,5 +223,5 @@ def load_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
         return len(files), channels, height, width
 
     array, manifest = cache.load_or_build(root, config.cache_dir, options, files, shape, fill)
-    report_skipped(root, manifest.get("skipped", []), config.strict, len(files))
+    report_skipped(root, manifest.get("skipped", []), config.strict, len(files), manifest.get("reasons"))
     return array

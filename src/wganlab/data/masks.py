@@ -13,7 +13,7 @@ from PIL import Image
 
 from wganlab.config import DataConfig
 from wganlab.data import cache
-from wganlab.data.folder import decode_all, flatten_alpha, list_image_files, report_skipped, to_chw
+from wganlab.data.folder import decode_all, flatten_alpha, list_image_files, report_skipped, to_8_bits, to_chw
 from wganlab.errors import DataError
 from wganlab.files import atomic_write
 
@@ -30,11 +30,12 @@ def _names(paths: list[str]) -> str:
     return ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
 
 
-def find_pairs(root: Path) -> list[tuple[str, Path, Path]]:
-    """[(name, image, mask)] sorted by name; DataError when a file has no partner or a name repeats."""
-    files = list_image_files(root)
+def find_pairs(root: Path, option: str = "data.path") -> list[tuple[str, Path, Path]]:
+    """[(name, image, mask)] sorted by name; DataError when a file has no partner or a name repeats. `option`
+    names where `root` came from in messages (data.path, or prepare's SOURCE)."""
+    files = list_image_files(root, option)
     if not files:
-        raise DataError(f"no images found under {root}; data.source='masked_folder' expects x.jpg + x_mask.gif pairs")
+        raise DataError(f"no images found under {option}={str(root)!r}; expected x.jpg + x_mask.gif pairs")
     images: dict[str, Path] = {}
     masks: dict[str, Path] = {}
     for file in files:
@@ -101,7 +102,7 @@ def process_pair(image_path: Path, mask_path: Path, size: int, crop: int = 0) ->
     with Image.open(image_path) as image, Image.open(mask_path) as mask:
         image.load()
         mask.load()
-        return apply_mask(image, mask, size, crop)
+        return apply_mask(to_8_bits(image), to_8_bits(mask), size, crop)
 
 
 def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
@@ -125,14 +126,15 @@ def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarr
         )
         if len(kept) == 0:
             raise DataError(f"none of the {len(pairs)} pairs under {root} could be read ({failures[0][1]})")
-        return kept, {"skipped": [pairs[index][1].relative_to(root).as_posix() for index, _ in failures]}
+        skipped = [pairs[index][1].relative_to(root).as_posix() for index, _ in failures]
+        return kept, {"skipped": skipped, "reasons": [why for _, why in failures]}
 
     options = {"kind": "masked_folder", "image_size": size, "channels": channels}
     files = [file for _, image, mask in pairs for file in (image, mask)]
     array, manifest = cache.load_or_build(
         root, config.cache_dir, options, files, lambda: (len(pairs), channels, size, size), fill
     )
-    report_skipped(root, manifest.get("skipped", []), config.strict, len(pairs))
+    report_skipped(root, manifest.get("skipped", []), config.strict, len(pairs), manifest.get("reasons"))
     return array
 
 
@@ -152,12 +154,15 @@ def prepare_masked_folder(
     The grid's top row shows the first `grid_columns` originals (padded square), the bottom row the results.
     """
     if size < 8:
-        raise DataError(f"--size {size} must be >= 8")
+        raise DataError(f"--size {size} must be at least 8")
     if crop < 0:
         raise DataError(f"--crop {crop} must be 0 (crop to each object's box) or a side in pixels")
-    pairs = find_pairs(Path(src))
+    pairs = find_pairs(Path(src), "SOURCE")
     images_out = Path(out) / "images"
-    images_out.mkdir(parents=True, exist_ok=True)
+    try:
+        images_out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"--out {out} cannot be written ({err.strerror}); choose a writable folder") from None
 
     def write(pair: tuple[str, Path, Path]) -> np.ndarray:
         name, image, mask = pair
@@ -170,7 +175,7 @@ def prepare_masked_folder(
     skipped = [pairs[index][1].relative_to(src).as_posix() for index, _ in failures]
     if len(kept) == 0:
         raise DataError(f"none of the {len(pairs)} pairs under {src} could be read ({failures[0][1]})")
-    report_skipped(Path(src), skipped, strict, len(pairs))
+    report_skipped(Path(src), skipped, strict, len(pairs), [why for _, why in failures], how="fix them")
     shown = [pairs[index] for index in kept[:grid_columns]]
     grid = Image.new("RGB", (size * len(shown), size * 2), (WHITE,) * 3)
     for column, (name, image_path, _) in enumerate(shown):

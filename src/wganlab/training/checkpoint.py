@@ -3,10 +3,16 @@
 A checkpoint is a `TrainState.state_dict()` (both players, every RNG state, the data position, counters)
 plus the format, the world size and the resolved config: plain tensors, dicts and numbers, so it loads with
 `weights_only=True` and no pickled code ever runs. It is written with `atomic_write`, so a crash mid-write
-leaves the previous file whole; a state with non-finite parameters is never written.
+leaves the previous file whole; a state with a non-finite value (parameters, buffers, optimiser state) is never
+written, best.pt included.
+
+A checkpoint is a consistent set: step-XXXXXXXX.pt is written first, then generator.safetensors, then latest.pt
+is linked to the step file. Whenever a crash comes, resume finds the newest step file that loads (`newest`) and
+brings the companions up to it (`repair`).
 """
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +31,51 @@ def checkpoint_payload(s: TrainState) -> dict[str, Any]:
     return {"format": FORMAT_VERSION, "world_size": s.dist.world_size, "config": to_toml(s.config), **s.state_dict()}
 
 
+class Unreadable(Exception):
+    """A checkpoint file that does not load; the message says why in a few words."""
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The payload of a checkpoint file, or Unreadable. Loads with weights_only=True: no pickled code runs."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for truncated, foreign or malicious files
+        raise Unreadable(f"corrupt or not a wganlab checkpoint: {type(err).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        raise Unreadable(f"not a wganlab checkpoint of format {FORMAT_VERSION}")
+    return payload
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint, or raise a one-line CheckpointError saying what is wrong with it."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train first, or point at a run folder that has one")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for truncated or foreign files
+        return read_checkpoint(path)
+    except Unreadable as err:
         others = sorted(p.name for p in path.parent.glob("step-*.pt") if p.resolve() != path.resolve())
         hint = f"; older checkpoints there: {', '.join(others[-3:])}" if others else ""
-        raise CheckpointError(f"{path} is corrupt or not a wganlab checkpoint ({type(err).__name__}){hint}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} is not a wganlab checkpoint of format {FORMAT_VERSION}")
-    return payload
+        raise CheckpointError(f"{path} is {err}{hint}") from None
+
+
+@dataclass
+class Found:
+    """The newest complete checkpoint of a run, and the newer files that did not load (with why)."""
+
+    path: Path
+    payload: dict[str, Any]
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def step(self) -> int:
+        return self.payload["step"]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class Checkpointer:
@@ -51,28 +89,103 @@ class Checkpointer:
     def latest(self) -> Path:
         return self.directory / "latest.pt"
 
-    def last_good(self) -> str:
-        return str(self.latest) if self.latest.exists() else "none (no checkpoint was written yet)"
-
     def diverged(self, step: int, what: str) -> TrainingDiverged:
+        if not self.latest.exists():
+            return TrainingDiverged(f"step {step}: {what}; training stopped before its first checkpoint")
         return TrainingDiverged(
-            f"step {step}: {what}; training stopped, last good checkpoint {self.last_good()} left untouched"
+            f"step {step}: {what}; training stopped, last good checkpoint {self.latest} left untouched"
         )
 
+    def check_finite(self, s: TrainState) -> None:
+        """TrainingDiverged naming the first non-finite value a checkpoint of `s` would hold."""
+        problem = s.non_finite()
+        if problem is not None:
+            raise self.diverged(s.step, f"{problem} became non-finite")
+
     def save(self, s: TrainState) -> Path:
-        if not s.parameters_finite():
-            raise self.diverged(s.step, "parameters became non-finite")
+        self.check_finite(s)
         remove_stale_temps(self.directory)  # left by a process killed mid-write
         payload = checkpoint_payload(s)
         path = self.directory / f"step-{s.step:08d}.pt"
         atomic_write(path, lambda temp: torch.save(payload, temp))
-        self._point_latest_at(path)
+        # The generator file before latest.pt: after a crash at any point it is never older than latest.pt,
+        # and `repair` brings both up to the newest step file.
         self._save_generator(s)
+        self._point_latest_at(path)
         for old in sorted(self.directory.glob("step-*.pt"))[: -self.keep]:
             old.unlink()
         return path
 
+    def newest(self) -> Found | None:
+        """The newest checkpoint that loads: the newest step file that loads, or latest.pt where it is a
+        separate, newer file. None when there is no checkpoint file at all (a run killed before its first);
+        CheckpointError when there are some but none loads."""
+        step_files = sorted(self.directory.glob("step-*.pt"), reverse=True)
+        unreadable: list[tuple[Path, str]] = []
+        found = None
+        for path in step_files:
+            try:
+                payload = read_checkpoint(path)
+            except Unreadable as err:
+                unreadable.append((path, str(err)))
+                continue
+            if payload.get("step") != int(path.stem.split("-")[1]):
+                unreadable.append((path, f"holds step {payload.get('step')}, not the step in its name"))
+                continue
+            found = Found(path, payload)
+            break
+        if self.latest.is_file() and not any(_same_file(self.latest, path) for path in step_files):
+            # A copy (no hard links on this file system), or a file whose step files were removed by hand.
+            try:
+                payload = read_checkpoint(self.latest)
+                if found is None or payload["step"] > found.step:
+                    found = Found(self.latest, payload)
+            except Unreadable as err:
+                unreadable.append((self.latest, str(err)))
+        if found is None and unreadable:
+            names = ", ".join(f"{path.name} ({why})" for path, why in unreadable[:3])
+            raise CheckpointError(
+                f"no checkpoint in {self.directory} loads: {names}; move them away to start the run over"
+            )
+        if found is not None:
+            found.unreadable = unreadable
+        return found
+
+    def set_aside(self, paths: list[Path]) -> None:
+        """Rename files that do not load to NAME.corrupt: out of the way of resume, but not deleted."""
+        for path in paths:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+
+    def repair(self, s: TrainState, source: Path) -> list[str]:
+        """Bring latest.pt and generator.safetensors up to `source`, the checkpoint `s` was just loaded from
+        (a crash may have come between writing a step file and its companions); returns what was rebuilt."""
+        remove_stale_temps(self.directory)
+        rebuilt = []
+        if not self._generator_matches(s):
+            self._save_generator(s)
+            rebuilt.append("generator.safetensors")
+        if source != self.latest and not _same_file(self.latest, source):
+            self._point_latest_at(source)
+            rebuilt.append("latest.pt")
+        return rebuilt
+
+    def _generator_matches(self, s: TrainState) -> bool:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.directory / "generator.safetensors"), "pt") as handle:
+                if (handle.metadata() or {}).get("step") != str(s.step):
+                    return False
+                stored = {name: handle.get_tensor(name) for name in handle.keys()}
+        except Exception:  # missing, torn or foreign: rebuilt either way
+            return False
+        current = s.generator.network.state_dict()
+        return stored.keys() == current.keys() and all(
+            torch.equal(stored[name], value.detach().cpu()) for name, value in current.items()
+        )
+
     def save_best(self, s: TrainState) -> Path:
+        self.check_finite(s)
         path = self.directory / "best.pt"
         payload = checkpoint_payload(s)
         atomic_write(path, lambda temp: torch.save(payload, temp))

@@ -4,10 +4,13 @@ import json
 import math
 import os
 import time
+import warnings
+from pathlib import Path
 
 from tqdm import tqdm
 
-from wganlab.files import atomic_write_text
+from wganlab.errors import CheckpointError
+from wganlab.files import append_line
 from wganlab.training.run_folder import RunFolder
 
 
@@ -43,12 +46,34 @@ class Logbook:
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-    def _truncate_after(self, path, step: int) -> None:
-        """On resume, drop records written after the checkpoint we restart from: they will be written again."""
+    def _truncate_after(self, path: Path, step: int) -> None:
+        """On resume, drop the records written after the checkpoint we restart from (they will be written again)
+        and a last line torn by a crash (with a warning). The file is cut in place, which needs no free space."""
         if not path.exists():
             return
-        kept = [row for row in self.folder.read_jsonl(path) if row["step"] <= step]
-        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
+        data = path.read_bytes()
+        lines = data.splitlines(keepends=True)
+        keep = 0
+        for number, line in enumerate(lines, start=1):
+            try:
+                row = json.loads(line) if line.strip() else {}
+            except ValueError:
+                if number < len(lines):
+                    raise CheckpointError(
+                        f"{path} line {number} is not valid JSON; the file was edited or damaged: fix or remove "
+                        "that line, then resume"
+                    ) from None
+                warnings.warn(f"{path}: dropped a torn last line (a crash mid-write): {line[:60]!r}", stacklevel=3)
+                break
+            if not isinstance(row, dict):
+                raise CheckpointError(f"{path} line {number} is not a record; the file was edited or damaged")
+            if row.get("step", 0) > step:
+                break
+            keep += len(line)
+        if keep < len(data):
+            os.truncate(path, keep)
+        if keep and not data[:keep].endswith(b"\n"):
+            append_line(path, "\n")  # a record whose newline was cut off: the next one starts on its own line
 
     def seconds_per_step(self, step: int) -> float:
         now = time.perf_counter()
@@ -60,8 +85,7 @@ class Logbook:
         if not self.enabled:
             return
         row = {"step": step, "images_seen": images_seen, "kind": kind, **values}
-        with open(self.folder.metrics_path, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_line(self.folder.metrics_path, json.dumps(row) + "\n")
         if self.writer is not None:
             for name, value in values.items():
                 if isinstance(value, int | float) and math.isfinite(value):
@@ -82,8 +106,7 @@ class Logbook:
         row["sec_per_step"] = round(sec_per_step, 6)
         # What else the machine was doing: timings taken under load say so.
         row["load_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-        with open(self.folder.timing_path, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_line(self.folder.timing_path, json.dumps(row) + "\n")
 
     def advance(self) -> None:
         if self.bar is not None:

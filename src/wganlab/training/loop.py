@@ -5,19 +5,20 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from wganlab.config import RunConfig
-from wganlab.errors import TrainingDiverged
+from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
-from wganlab.training.checkpoint import Checkpointer, load_checkpoint
+from wganlab.training.checkpoint import Checkpointer, Found
 from wganlab.training.distributed import DistContext, init_distributed
 from wganlab.training.logbook import Logbook
-from wganlab.training.quality import ImageQuality, build_quality
+from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
 from wganlab.training.state import TrainState, build_state, make_rng
@@ -76,18 +77,39 @@ def train(
 
 
 def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext, progress: bool | None) -> TrainState:
-    if resume:
+    checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
+    found = checkpoints.newest() if resume else None
+    if found is not None:
         folder.check_resume(config)
-    else:
+        if config.train.steps < found.step:
+            raise ConfigError(
+                f"--resume: train.steps={config.train.steps} is below step {found.step} of {found.path}; "
+                f"give train.steps >= {found.step}"
+            )
+    elif not resume:
         folder.check_new()
+    if found is None and dist.is_main and (resume or folder.config_path.exists()):
+        warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
     show_progress = config.log.progress if progress is None else progress
     s = build_state(config, dist, progress=show_progress)
     config = s.config = resolve_epochs(config, s)
+    if found is not None and config.train.steps < found.step:
+        raise ConfigError(
+            f"--resume: train.steps={config.train.steps} is below step {found.step} of {found.path}; "
+            f"give train.steps >= {found.step}"
+        )
     evaluation = Evaluation(s)
-    checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
-    if resume:
-        s.load_state_dict(load_checkpoint(checkpoints.latest))
+    if found is not None:
+        load_into(s, found)
         if dist.is_main:
+            folder.clear_temps()
+            if found.unreadable:
+                checkpoints.set_aside([path for path, _ in found.unreadable])
+                skipped = ", ".join(f"{path.name} ({why})" for path, why in found.unreadable)
+                warnings.warn(f"resuming from {found.path.name}: set aside as *.corrupt: {skipped}", stacklevel=2)
+            rebuilt = checkpoints.repair(s, found.path)
+            if rebuilt:
+                warnings.warn(f"rebuilt {' and '.join(rebuilt)} from {found.path.name}", stacklevel=2)
             folder.write_config(config)  # e.g. a longer train.steps
             folder.outcome_path.unlink(missing_ok=True)  # the run goes on: how it ended before no longer holds
     elif dist.is_main:
@@ -116,10 +138,11 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
-                    if dist.is_distributed and not s.parameters_finite():
-                        # Checked on every rank (the parameters are the same everywhere), so no rank is left
-                        # waiting at the barrier below while rank 0 stops in Checkpointer.save.
-                        raise checkpoints.diverged(s.step, "parameters became non-finite")
+                    if dist.is_distributed:
+                        s.stats.average_over_ranks()  # the checkpoint holds process 0's sums only
+                        # Checked on every rank (the state is the same everywhere), so no rank is left waiting at
+                        # the barrier below while rank 0 stops in Checkpointer.save.
+                        checkpoints.check_finite(s)
                     clock.update()  # the checkpoint carries the time trained so far
                     if dist.is_main:
                         checkpoints.save(s)
@@ -173,9 +196,9 @@ class Clock:
 
 def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer, clock: Clock) -> None:
     values = s.stats.means(reduce_over_ranks=s.dist.is_distributed)
-    bad = {k: v for k, v in values.items() if not torch.isfinite(torch.tensor(v))}
+    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
-        raise checkpoints.diverged(s.step, "non-finite loss (" + ", ".join(f"{k}={v}" for k, v in bad.items()) + ")")
+        raise checkpoints.diverged(s.step, f"non-finite loss ({_listing(bad)})")
     book.record(s.step, s.images_seen, "train", values)
     clock.update()
     book.record_timing(s.step, s.seconds, s.seconds - s.overhead_seconds, book.seconds_per_step(s.step))
@@ -192,9 +215,27 @@ class Evaluation:
         self._heldout: Tensor | None = None
 
     def periodic(self, book: Logbook, checkpoints: Checkpointer) -> None:
+        """Non-finite samples or values are a divergence, never a score (exact W1 of NaN points is 0). Under
+        torchrun process 0 evaluates and tells the others, so that all of them stop together."""
         s = self.s
-        if not s.dist.is_main:
-            return
+        problem = None
+        if s.dist.is_main:
+            try:
+                self._measure(book, checkpoints)
+            except NonFiniteSamples as err:
+                problem = checkpoints.diverged(s.step, str(err))
+            except TrainingDiverged as err:
+                problem = err
+        if s.dist.is_distributed:
+            flag = torch.tensor([problem is not None], dtype=torch.int32, device=s.device)
+            torch.distributed.broadcast(flag, src=0)
+            if flag.item() and problem is None:
+                problem = checkpoints.diverged(s.step, "process 0's evaluation diverged")
+        if problem is not None:
+            raise problem
+
+    def _measure(self, book: Logbook, checkpoints: Checkpointer) -> None:
+        s = self.s
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
         n = s.config.log.eval_samples
         values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
@@ -205,9 +246,9 @@ class Evaluation:
             values["critic_grad_norm"] = self.critic_gradient_norm(heldout_rng)
         if s.config.objective.constraint == "clip":
             values["clip_share"] = self.clip_share()
-        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        bad = {k: v for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
         if bad:
-            raise checkpoints.diverged(s.step, "evaluation of non-finite samples (" + ", ".join(bad) + ")")
+            raise checkpoints.diverged(s.step, f"non-finite evaluation ({_listing(bad)})")
         book.record(s.step, s.images_seen, "eval", values)
         if values[self.quality.headline] < s.best_metric:
             s.best_metric = values[self.quality.headline]
@@ -287,6 +328,19 @@ def preserved_buffers(*networks: torch.nn.Module):
         for network, buffers in zip(networks, saved, strict=True):
             for name, buffer in network.named_buffers():
                 buffer.copy_(buffers[name])
+
+
+def load_into(s: TrainState, found: Found) -> None:
+    try:
+        s.load_state_dict(found.payload)
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{found.path} does not fit this run ({type(err).__name__}); was it written by another run?"
+        ) from None
+
+
+def _listing(values: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
 def grid_count(s: TrainState) -> int:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from wganlab.config import RunConfig
-from wganlab.errors import ConfigError
+from wganlab.errors import ConfigError, TrainingDiverged
 from wganlab.files import atomic_write_text
 from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
 from wganlab.models import evaluating
@@ -35,6 +35,17 @@ def generate(
             z = torch.randn(min(batch_size, n - start), z_dim, generator=rng, device=device)
             chunks.append(generator(z).float())
     return torch.cat(chunks)
+
+
+class NonFiniteSamples(TrainingDiverged):
+    """The generator's samples hold NaN or infinity: no metric of them means anything (POT's W1 says 0)."""
+
+
+def check_finite_samples(samples: Tensor) -> Tensor:
+    if not bool(torch.isfinite(samples).all()):
+        bad = int((~torch.isfinite(samples)).sum())
+        raise NonFiniteSamples(f"the generator's samples are non-finite ({bad} of {samples.numel()} values)")
+    return samples
 
 
 class Quality(Protocol):
@@ -67,9 +78,11 @@ class Quality(Protocol):
 
 def check_metrics(quality: Quality, metrics: list[str] | tuple[str, ...], kind: str) -> tuple[str, ...]:
     unknown = [m for m in metrics if m not in quality.options]
-    if unknown or not metrics:
-        given = ", ".join(unknown) if unknown else "(none given)"
-        raise ConfigError(f"--metrics: unknown {kind} metric {given}; choose from {', '.join(quality.options)}")
+    choices = ", ".join(quality.options)
+    if not metrics:
+        raise ConfigError(f"--metrics names no metric; choose from {choices}")
+    if unknown:
+        raise ConfigError(f"--metrics: unknown {kind} metric {', '.join(unknown)}; choose from {choices}")
     return tuple(dict.fromkeys(metrics))
 
 
@@ -89,7 +102,7 @@ class ToyQuality:
         from wganlab.metrics.transport import exact_w1, mode_coverage, sliced_w2
 
         source, noise_std = self.config.data.source, self.config.data.noise_std
-        fake = generate(generator, n, self.config.model.z_dim, rng, rng.device)
+        fake = check_finite_samples(generate(generator, n, self.config.model.z_dim, rng, rng.device))
         real = sample_toy(source, n, noise_std, rng, rng.device)
         if not torch.isfinite(fake).all():
             # POT returns a perfect 0 for NaN input: non-finite samples get NaN, which the loop calls a divergence.
@@ -211,7 +224,7 @@ class ImageQuality:
 
         @torch.no_grad()
         def draw(batch: int) -> Tensor:
-            return generator(torch.randn(batch, z_dim, generator=rng, device=rng.device)).float()
+            return check_finite_samples(generator(torch.randn(batch, z_dim, generator=rng, device=rng.device)).float())
 
         return evaluate_images(
             draw,
@@ -259,8 +272,15 @@ def evaluate_run(
     loaded = folder.load_generator(checkpoint, device)
     quality = build_quality(loaded.config)
     kind = "toy" if loaded.config.data.is_toy else "image"
-    chosen = check_metrics(quality, metrics or quality.for_eval, kind)
-    n = n or (2000 if loaded.config.data.is_toy else 10_000)
+    chosen = check_metrics(quality, quality.for_eval if metrics is None else metrics, kind)
+    if "is" in chosen:
+        # evaluate_images takes a classifier with logits, but nothing here passes one in yet.
+        raise ConfigError(
+            "--metrics is: the Inception Score needs an Inception classifier with logits, which "
+            "`wganlab eval` cannot load yet; choose from fid, kid, pr"
+        )
+    if n is None:
+        n = 2000 if loaded.config.data.is_toy else 10_000
     if n < 2:
         raise ConfigError(f"--n {n} must be at least 2")
     started = time.perf_counter()

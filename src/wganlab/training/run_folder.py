@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from torch import nn
 import wganlab
 from wganlab.config import RunConfig, differences, load_config, to_toml
 from wganlab.errors import CheckpointError, ConfigError
-from wganlab.files import atomic_write_text
+from wganlab.files import atomic_write_text, remove_stale_temps
 
 # Settings that may change when resuming: how long to train and how to log it.
 RESUMABLE_CHANGES = ("train.steps", "train.device", "log", "name")
@@ -75,7 +76,9 @@ class RunFolder:
         return self.path / "samples"
 
     def holds_run(self) -> bool:
-        return self.checkpoints.is_dir() and any(self.checkpoints.iterdir())
+        """True when the folder holds a checkpoint to resume from (a step file or latest.pt); a run killed
+        before its first checkpoint leaves at most temp files, and starts again."""
+        return (self.checkpoints / "latest.pt").is_file() or any(self.checkpoints.glob("step-*.pt"))
 
     # -- starting and resuming ---------------------------------------------------------------------------
 
@@ -104,9 +107,19 @@ class RunFolder:
         self.write_config(config)
         atomic_write_text(self.path / "command.txt", " ".join(sys.argv) + "\n")
         atomic_write_text(self.facts_path, json.dumps(facts, indent=2) + "\n")
+        # What an earlier start that never reached its first checkpoint may have left: it belongs to no run.
         for stale in (self.metrics_path, self.timing_path, self.outcome_path):
             stale.unlink(missing_ok=True)
+        self.clear_temps()
+        for stale in (self.checkpoints / "best.pt", self.checkpoints / "generator.safetensors"):
+            stale.unlink(missing_ok=True)
         self.samples.mkdir(exist_ok=True)
+
+    def clear_temps(self) -> None:
+        """Remove the temp files a writer killed mid-write left behind (finished files have no .tmp)."""
+        for folder in (self.path, self.samples, self.checkpoints):
+            if folder.is_dir():
+                remove_stale_temps(folder)
 
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, to_toml(config))
@@ -137,8 +150,13 @@ class RunFolder:
         flock on `.lock`: the kernel drops it when the process ends, however it ends, so a killed run never
         leaves the folder locked.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / ".lock", "a+")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / ".lock", "a+")
+        except OSError as err:
+            raise ConfigError(
+                f"--out {self.path} cannot be written ({err.strerror}); choose a writable folder"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -173,7 +191,7 @@ class RunFolder:
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The records of metrics.jsonl in order (only those of `kind`, "train" or "eval", when given).
 
-        A last line that does not parse is a record torn by a crash mid-append; it is left out.
+        A last line that does not parse is a record torn by a crash mid-append; it is left out, with a warning.
         """
         rows = self.read_jsonl(self.metrics_path)
         return rows if kind is None else [row for row in rows if row.get("kind") == kind]
@@ -193,6 +211,7 @@ class RunFolder:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 if number == len(lines):
+                    warnings.warn(f"{path}: left out a torn last line (a crash mid-write): {line[:60]!r}", stacklevel=2)
                     break
                 raise CheckpointError(
                     f"{path} line {number} is not valid JSON; the file was edited or damaged"
@@ -232,6 +251,8 @@ class RunFolder:
     def load_generator(self, which: str | int = "latest", device: torch.device | str = "cpu") -> LoadedGenerator:
         """The generator of `which` checkpoint in eval mode: "latest" reads generator.safetensors (no
         optimiser state to load), "best" or a step reads that checkpoint file."""
+        if which == "latest":
+            which = self.current_generator()
         config, generator, sample_shape = self.build_generator()
         if which == "latest":
             from safetensors import safe_open
@@ -255,6 +276,30 @@ class RunFolder:
         except Exception as err:
             raise CheckpointError(f"{source} does not load into this run's generator ({type(err).__name__})") from None
         return LoadedGenerator(config, generator.to(device).eval(), sample_shape, step)
+
+    def current_generator(self) -> str | int:
+        """ "latest" when generator.safetensors is from the newest step file, else that step (with a warning): a
+        crash between a step file and its generator file leaves the generator file one checkpoint behind until
+        the run is resumed."""
+        from safetensors import safe_open
+
+        kept = self.step_checkpoints()
+        if not kept:
+            return "latest"
+        try:
+            with safe_open(str(self.checkpoints / "generator.safetensors"), "pt") as handle:
+                step = (handle.metadata() or {}).get("step")
+        except Exception:  # missing or torn: the step file is the one to read
+            step = None
+        newest = kept[-1][0]
+        if step == str(newest):
+            return "latest"
+        warnings.warn(
+            f"{self.checkpoints / 'generator.safetensors'} is not from the newest checkpoint; reading "
+            f"{kept[-1][1].name} instead (resuming the run rebuilds it)",
+            stacklevel=2,
+        )
+        return newest
 
     def generator_snapshots(self) -> Iterator[tuple[int, nn.Module]]:
         """(step, generator in eval mode) for every kept step checkpoint, oldest first (one network, reloaded)."""

@@ -9,6 +9,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 
+from wganlab.files import atomic_write
+
 
 def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> one uint8 (rows*H, cols*W, C) picture with white gutters."""
@@ -33,7 +35,8 @@ def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> N
     scale = max(1, 64 // images.shape[-1])  # small images (28-32 px) are enlarged so that a reader can see them
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
-    picture.save(path)
+    kind = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    atomic_write(path, lambda temp: picture.save(temp, format=kind), durable=False)
 
 
 # The house colours (studies/style.py): real data grey, samples blue.
@@ -43,9 +46,9 @@ REAL_COLOUR, SAMPLE_COLOUR = "#7F7F7F", "#0072B2"
 def plot_points(
     axis, fake: Tensor, real: Tensor | None, title: str = "", *, legend: bool = True, label: str = "generated"
 ) -> None:
-    """`fake` drawn over `real` (if given); `label` names what `fake` is ("real" for a picture of the data)."""
+    """Generated points over the real data: a scatter for 2-D, overlaid histograms for 1-D. `label` names what
+    `fake` is ("real" for a picture of the data)."""
     colour = REAL_COLOUR if label == "real" else SAMPLE_COLOUR
-    """Generated points over the real data: a scatter for 2-D, overlaid histograms for 1-D."""
     fake_np = fake.detach().float().cpu().numpy()
     real_np = real.detach().float().cpu().numpy() if real is not None else None
     if fake_np.shape[1] == 1:
@@ -72,7 +75,7 @@ def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "", 
     # A Figure object renders to a file without pyplot, so a notebook's backend is never touched.
     figure = Figure(figsize=(5, 5), dpi=110, layout="tight")
     plot_points(figure.subplots(), fake, real, title, label=label)
-    figure.savefig(path)
+    atomic_write(path, lambda temp: figure.savefig(temp, format=Path(path).suffix.lstrip(".") or "png"), durable=False)
 
 
 def save_samples(

@@ -5,6 +5,7 @@ position, counters), made of plain tensors, dicts and numbers so that it loads w
 """
 
 import contextlib
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from wganlab.config import RunConfig
 from wganlab.data import DataSource, build_data, data_rng_device
 from wganlab.errors import ConfigError
-from wganlab.models import build_networks
+from wganlab.models import build_networks, evaluating
 from wganlab.objectives import BuildContext, Constraint, Loss, build_objective
 from wganlab.training.distributed import DistContext
 from wganlab.training.precision import autocast, loss_scale, make_scaler
@@ -70,6 +71,26 @@ class RunningStats:
         values = stacked.tolist()  # the one host sync per log interval
         self.sums, self.counts = {}, {}
         return dict(zip(names, values, strict=True))
+
+    def average_over_ranks(self) -> None:
+        """Replace every process's sums and counts by their mean over the processes (before a checkpoint, which
+        holds process 0's stats only). The next record's means are the same sums, added in another order."""
+        for table in (self.sums, self.counts):
+            for name in sorted(table):
+                value = torch.as_tensor(table[name], dtype=torch.float32, device=self.sums[name].device).clone()
+                torch.distributed.all_reduce(value)
+                table[name] = value / torch.distributed.get_world_size()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sums since the last record: a checkpoint between two records carries them, so the record after a
+        resume is the one an uninterrupted run writes."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.sums = {name: value.to(device) for name, value in state["sums"].items()}
+        self.counts = {
+            name: value.to(device) if isinstance(value, Tensor) else value for name, value in state["counts"].items()
+        }
 
 
 @dataclass
@@ -211,7 +232,7 @@ class TrainState:
             "lr_schedule": {"decay": self.config.optim.lr_decay, "steps": self.lr_decay_steps},
             "step": self.step,
             "images_seen": self.images_seen,
-            "best_metric": self.best_metric,
+            "best_metric": self.best_metric if math.isfinite(self.best_metric) else None,  # None: no evaluation yet
             "seconds": self.seconds,
             "overhead_seconds": self.overhead_seconds,
             "generator": self.generator.network.state_dict(),
@@ -222,6 +243,7 @@ class TrainState:
             "critic_scaler": self.critic.scaler.state_dict(),
             "rng": {"data": self.data_rng.get_state(), "noise": self.noise_rng.get_state(), **_global_rng_states()},
             "data": self.data.state_dict(),
+            "stats": self.stats.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -238,15 +260,44 @@ class TrainState:
         self._check_lr_schedule(state.get("lr_schedule"))
         self.step = state["step"]
         self.images_seen = state["images_seen"]
-        self.best_metric = state["best_metric"]
+        self.best_metric = float("inf") if state["best_metric"] is None else state["best_metric"]
         self.seconds = state.get("seconds", 0.0)
         self.overhead_seconds = state.get("overhead_seconds", 0.0)
+        if "stats" in state:  # checkpoints from before the stats were saved resume with empty sums
+            self.stats.load_state_dict(state["stats"], self.device)
 
-    def parameters_finite(self) -> bool:
-        flags = [
-            torch.isfinite(p).all() for p in (*self.generator.network.parameters(), *self.critic.network.parameters())
+    def non_finite(self) -> str | None:
+        """What in the state a checkpoint would hold is non-finite (parameters, buffers, optimiser and scaler
+        state, the sums of the losses since the last record), or None when all of it is finite. One host sync."""
+        parts = {
+            "generator": self.generator.network.state_dict(),
+            "critic": self.critic.network.state_dict(),
+            "generator optimiser state": self.generator.optimizer.state_dict()["state"],
+            "critic optimiser state": self.critic.optimizer.state_dict()["state"],
+            "generator loss scaler": self.generator.scaler.state_dict(),
+            "critic loss scaler": self.critic.scaler.state_dict(),
+            "losses since the last record": self.stats.sums,
+        }
+        found = [(f"{part} {name}", value) for part, tree in parts.items() for name, value in _leaves(tree)]
+        flags = [torch.isfinite(value).all() for _, value in found if value.is_floating_point()]
+        if not flags or bool(torch.stack([flag.to(self.device) for flag in flags]).all()):
+            return None
+        return next(name for name, value in found if value.is_floating_point() and not torch.isfinite(value).all())
+
+
+def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Tensor]]:
+    """(dotted name, tensor) of every tensor or float in nested dicts and lists (floats become tensors)."""
+    if isinstance(tree, dict):
+        return [
+            leaf for key, value in tree.items() for leaf in _leaves(value, f"{prefix}.{key}" if prefix else str(key))
         ]
-        return bool(torch.stack(flags).all())
+    if isinstance(tree, list | tuple):
+        return [leaf for index, value in enumerate(tree) for leaf in _leaves(value, f"{prefix}.{index}")]
+    if isinstance(tree, Tensor):
+        return [(prefix, tree.detach())]
+    if isinstance(tree, float):
+        return [(prefix, torch.tensor(tree))]
+    return []
 
 
 def _optimizer(config: RunConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -275,6 +326,56 @@ def _player(config: RunConfig, dist: DistContext, network: nn.Module, lr: float,
     return Player(network, wrapped, _optimizer(config, network.parameters(), lr), scaler)
 
 
+def activation_bytes_per_sample(generator: nn.Module, critic: nn.Module, z_dim: int, sample_shape) -> int:
+    """Bytes autograd keeps per sample for one generator pass and two critic passes (real, fake): the saved
+    tensors at a batch of 2 minus those at a batch of 1, so weights cancel out. In eval mode and on throwaway
+    inputs, so neither batch-norm statistics nor spectral-norm vectors move."""
+
+    def saved_bytes(batch: int) -> int:
+        storages: dict[int, int] = {}
+
+        def pack(tensor: Tensor) -> Tensor:
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor), torch.enable_grad():
+            with evaluating(generator), evaluating(critic):
+                fake = generator(torch.zeros(batch, z_dim))
+                # Both outputs stay alive (with their graphs), so no saved tensor is freed and its address reused.
+                outputs = [critic(fake), critic(torch.zeros(batch, *sample_shape))]
+        del outputs
+        return sum(storages.values())
+
+    return max(saved_bytes(2) - saved_bytes(1), 0)
+
+
+def check_memory(config: RunConfig, generator: nn.Module, critic: nn.Module, sample_shape, dist: DistContext) -> None:
+    """Refuse a batch whose activations alone exceed the free memory, instead of allocating until the machine
+    runs out (an estimate from below: the penalty's second backward and the optimiser need more)."""
+    batch = config.train.batch_size // dist.world_size
+    per_sample = activation_bytes_per_sample(generator, critic, config.model.z_dim, sample_shape)
+    needed = batch * per_sample
+    if dist.device.type == "cuda":
+        free = torch.cuda.mem_get_info(dist.device)[0]
+    else:
+        from wganlab.data.images import available_memory_bytes
+
+        free = available_memory_bytes()
+    if needed > free:
+        raise ConfigError(
+            f"train.batch_size={config.train.batch_size} needs at least {_size(needed)} for one step's "
+            f"activations ({per_sample:,} bytes per sample) but {_size(free)} is free on {dist.device}; "
+            "lower train.batch_size"
+        )
+
+
+def _size(count: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count / 1e3:,.1f} kB"
+
+
 def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) -> TrainState:
     check_precision(config, dist.device)
     if config.train.batch_size % dist.world_size:
@@ -296,6 +397,7 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
     generator, critic = build_networks(
         config.model, tuple(data.sample_shape), init_rng, is_image=not config.data.is_toy
     )
+    check_memory(config, generator, critic, tuple(data.sample_shape), dist)
     critic_scaler = make_scaler(dist.device, config.train.precision)
     context = BuildContext(
         rank=dist.rank, world_size=dist.world_size, loss_scale=lambda: loss_scale(critic_scaler, dist.device)
