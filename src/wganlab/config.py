@@ -10,7 +10,7 @@ validates, so it stays importable without torch (the CLI's --help needs only the
 import ast
 import dataclasses
 import difflib
-import inspect
+import functools
 import math
 import tomllib
 import typing
@@ -286,10 +286,21 @@ SECTIONS: dict[str, type] = {
 }
 
 
+@functools.cache
+def _own_classes() -> dict[str, ast.ClassDef]:
+    """This module's class definitions, parsed once (inspect.getsource would parse the file once per class)."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring written under each dataclass field (used as CLI help)."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    if cls.__module__ == __name__ and cls.__name__ in _own_classes():
+        body = _own_classes()[cls.__name__].body
+    else:
+        import inspect
+
+        body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
     docs = {}
     for node, following in zip(body, body[1:], strict=False):
         if (
@@ -436,8 +447,17 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     name) and overrides."""
     path = resolve_config(path) if path is not None else None
     file_layer = read_toml(path) if path is not None else {}
+    return config_from_toml(file_layer, str(path) if path is not None else "defaults", overrides)
+
+
+def with_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """`config` with `section.key=value` overrides applied, typed and checked as `load_config` does them."""
+    return config_from_toml(tomllib.loads(to_toml(config)), "config", overrides)
+
+
+def config_from_toml(file_layer: dict[str, Any], origin: str, overrides: list[str] | None = None) -> RunConfig:
+    """A RunConfig from parsed TOML (`origin` names where it came from in errors) and overrides."""
     override_layer = parse_overrides(overrides or [])
-    origin = str(path) if path is not None else "defaults"
     # The objective decides which published defaults sit under the file; read it first.
     probe = _merge([(origin, file_layer), ("override", override_layer)])
     recipes, _, _ = _objective_tables()

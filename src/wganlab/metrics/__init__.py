@@ -8,7 +8,7 @@ TOY_METRICS: dict[str, tuple[str, ...]] = {
 }
 IMAGE_METRICS: dict[str, tuple[str, ...]] = {
     "fid": ("fid",),
-    "kid": ("kid_mean", "kid_std"),
+    "kid": ("kid_mean", "kid_std", "kid_subset_size", "kid_subsets"),  # no kid_std when one subset is the whole set
     "pr": ("precision", "recall"),
-    "is": ("is_mean", "is_std"),
+    "is": ("is_mean", "is_std"),  # needs --inception-weights (the 2015 TF Inception's classifier)
 }

@@ -6,19 +6,23 @@ plus the format, the world size and the resolved config: plain tensors, dicts an
 leaves the previous file whole; a state with non-finite parameters is never written.
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+import wganlab
 from wganlab.config import to_toml
 from wganlab.errors import CheckpointError, TrainingDiverged
 from wganlab.files import atomic_write, remove_stale_temps
 from wganlab.training.state import TrainState
 
 FORMAT_VERSION = 1
+GENERATOR_FORMAT = "wganlab-generator-1"
 
 
 def checkpoint_payload(s: TrainState) -> dict[str, Any]:
@@ -89,9 +93,27 @@ class Checkpointer:
         atomic_write(self.latest, link)
 
     def _save_generator(self, s: TrainState) -> None:
-        """The generator alone, for `wganlab sample` and for users who only want to generate."""
+        """The generator alone, for `wganlab sample` and for users who only want to generate. Its metadata
+        holds the resolved config and the sample shape, so the file rebuilds its network without the run."""
         tensors = {name: value.detach().cpu().contiguous() for name, value in s.generator.network.state_dict().items()}
-        atomic_write(
-            self.directory / "generator.safetensors",
-            lambda temp: save_file(tensors, temp, metadata={"step": str(s.step)}),
-        )
+        metadata = {
+            "format": GENERATOR_FORMAT,
+            "step": str(s.step),
+            "config": to_toml(s.config),
+            "sample_shape": json.dumps(list(s.data.sample_shape)),
+            "wganlab": wganlab.__version__,
+        }
+        atomic_write(self.directory / "generator.safetensors", lambda temp: save_file(tensors, temp, metadata=metadata))
+
+
+def read_generator_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The weights and metadata of a generator.safetensors, or a one-line CheckpointError saying what is wrong."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; is {path.parent.parent} a wganlab run folder with a checkpoint?")
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            weights = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is corrupt or not a safetensors file ({type(err).__name__})") from None
+    return weights, metadata

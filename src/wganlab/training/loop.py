@@ -14,7 +14,7 @@ from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, load_checkpoint
 from wganlab.training.distributed import DistContext, init_distributed
-from wganlab.training.logbook import Logbook
+from wganlab.training.logbook import Logbook, console_log
 from wganlab.training.quality import Quality, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
@@ -67,7 +67,7 @@ def train(
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
     if dist.is_main:
-        with folder.lock():
+        with folder.lock(), console_log(folder.log_path):
             return _train(config, folder, resume, dist, progress)
     return _train(config, folder, resume, dist, progress)
 
@@ -98,6 +98,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         tensorboard=config.log.tensorboard,
         shown=(s.loss.estimate_name, quality.headline),
     )
+    book.add_config(config)
     clock = Clock(s)
     try:
         while s.step < config.train.steps:
@@ -111,6 +112,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
                     evaluate(s, quality, book, checkpoints)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
+                    book.add_picture(s.step, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
                     if dist.is_distributed and not s.parameters_finite():
                         # Checked on every rank (the parameters are the same everywhere), so no rank is left
@@ -160,6 +162,7 @@ def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer, clock:
     if bad:
         raise checkpoints.diverged(s.step, "non-finite loss (" + ", ".join(f"{k}={v}" for k, v in bad.items()) + ")")
     book.record(s.step, s.images_seen, "train", values)
+    book.add_histograms(s.step, s.critic.network)
     clock.update()
     book.record_timing(s.step, s.seconds, s.seconds - s.overhead_seconds, book.seconds_per_step(s.step))
 

@@ -8,7 +8,6 @@ measures during training, and its headline key, the number a run is judged by (l
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +17,7 @@ from torch import Tensor, nn
 
 from wganlab.config import RunConfig
 from wganlab.errors import ConfigError
-from wganlab.files import atomic_write_text
+from wganlab.files import atomic_write_text, user_cache_dir
 from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
 from wganlab.models import evaluating
 
@@ -55,6 +54,7 @@ class Quality(Protocol):
         rng: torch.Generator,
         progress: bool = False,
         inception_path: Path | None = None,
+        inception_weights: Path | None = None,
     ) -> dict[str, float]:
         """The values of `metrics` for `n` samples of `generator`, their z (and any real draws) from `rng`."""
         ...
@@ -83,7 +83,9 @@ class ToyQuality:
     def __init__(self, config: RunConfig):
         self.config = config
 
-    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+    def measure(
+        self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
+    ) -> dict[str, float]:
         from wganlab.data.toy import mode_centres, mode_std, sample_toy
         from wganlab.metrics.transport import exact_w1, mode_coverage, sliced_w2
 
@@ -105,8 +107,8 @@ class ToyQuality:
 
 
 def reference_cache_dir() -> Path:
-    """Where reference statistics of real data are kept between runs (XDG cache)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wganlab" / "reference"
+    """Where reference statistics of real data are kept between runs (the user cache, `files.user_cache_dir`)."""
+    return user_cache_dir("reference")
 
 
 class ImageQuality:
@@ -123,25 +125,29 @@ class ImageQuality:
         data = config.data
         self.data = dataclasses.replace(data, split="test") if data.source in ("idx", "cifar10") else data
 
-    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+    def measure(
+        self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
+    ) -> dict[str, float]:
         from wganlab.data.images import ImageBatches, load_image_array
-        from wganlab.metrics.evaluate import evaluate_images
+        from wganlab.metrics.evaluate import FEATURE_METRICS, evaluate_images
         from wganlab.metrics.features import resolve_inception_path
         from wganlab.metrics.reference import make_reference_key
 
-        images = load_image_array(self.data, progress=progress)
-        count = min(n, len(images))
-        feature_file = resolve_inception_path(inception_path)
-        key = make_reference_key(
-            source=self.data.source,
-            path=self.data.path or "default",
-            split=self.data.split,
-            image_size=images.shape[-1],
-            count=count,
-            feature_file=feature_file,
-        )
-        real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
-        real = real_source.reference(count, torch.Generator().manual_seed(0))
+        real, key, feature_file, count = None, None, None, n
+        if any(name in metrics for name in FEATURE_METRICS):  # the Inception Score needs no real images
+            images = load_image_array(self.data, progress=progress)
+            count = min(n, len(images))
+            feature_file = resolve_inception_path(inception_path)
+            key = make_reference_key(
+                source=self.data.source,
+                path=self.data.path or "default",
+                split=self.data.split,
+                image_size=images.shape[-1],
+                count=count,
+                feature_file=feature_file,
+            )
+            real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
+            real = real_source.reference(count, torch.Generator().manual_seed(0))
         # KID draws its subsets on the CPU: a second generator seeded from `rng`, so one seed decides all.
         subsets_rng = torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device))
@@ -164,6 +170,7 @@ class ImageQuality:
                 device=rng.device,
                 progress=progress,
                 inception_path=feature_file,
+                inception_weights=inception_weights,
                 kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
             )
 
@@ -185,8 +192,10 @@ def evaluate_run(
     device: torch.device,
     checkpoint: str | int = "latest",
     inception_path: Path | None = None,
+    inception_weights: Path | None = None,
 ) -> dict:
-    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json."""
+    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json (eval-best.json or
+    eval-step-XXXXXXXX.json for another checkpoint, so measurements of different weights never overwrite)."""
     from wganlab.training.run_folder import RunFolder
 
     folder = RunFolder(run_dir)
@@ -205,6 +214,7 @@ def evaluate_run(
         rng=torch.Generator(device).manual_seed(seed),
         progress=True,
         inception_path=inception_path,
+        inception_weights=inception_weights,
     )
     results = {
         "step": loaded.step,
@@ -215,5 +225,14 @@ def evaluate_run(
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": values,
     }
-    atomic_write_text(folder.path / "eval.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(folder.path / eval_file_name(checkpoint), json.dumps(results, indent=2) + "\n")
     return results
+
+
+def eval_file_name(checkpoint: str | int) -> str:
+    """eval.json for the latest weights, eval-best.json, eval-step-00001000.json."""
+    if checkpoint == "latest":
+        return "eval.json"
+    if checkpoint == "best":
+        return "eval-best.json"
+    return f"eval-step-{int(checkpoint):08d}.json"
