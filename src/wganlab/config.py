@@ -28,7 +28,7 @@ TOY_SOURCES = (
     "gaussian_1d",
     "two_gaussians_1d",
 )
-IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder")
+IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder", "zip", "array")
 DEFAULT_RECIPE = "wgan-gp"
 
 
@@ -60,11 +60,12 @@ def _at_least(name: str, value: int, low: int) -> None:
 class DataConfig:
     source: str = "eight_gaussians"
     """A toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d)
-    or images (idx, cifar10, folder, masked_folder)."""
+    or images (idx, cifar10, folder, masked_folder, zip: a .zip of images as stylegan2-ada's, array: a .npy or
+    .npz of uint8 images)."""
     path: str = ""
     """Where the image data lives (a folder or file); empty means the source's default location."""
     split: str = "train"
-    """Which split of a dataset that has them (idx, cifar10): train or test."""
+    """Which split of a dataset that has them (idx, cifar10, a .npz with x_train/x_test): train or test."""
     image_size: int = 0
     """Side of the square images the networks see; 0 keeps the source's native size."""
     channels: int = 0
@@ -76,7 +77,8 @@ class DataConfig:
     strict: bool = False
     """Treat an unreadable image as an error instead of skipping it with a warning."""
     cache_dir: str = ""
-    """Where decoded image folders are cached as uint8 arrays; empty means <path>/.wganlab-cache."""
+    """Where decoded image folders and zips are cached as uint8 arrays; empty means the user cache
+    ($WGANLAB_CACHE/images, default ~/.cache/wganlab/images). Never inside the dataset."""
     noise_std: float = 0.0
     """Toy noise standard deviation; 0 keeps each toy's published default."""
 
