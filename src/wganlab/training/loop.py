@@ -66,17 +66,17 @@ def train(
     """Train a new run in `run_dir` (refused if it already holds one), or resume it; returns the final state."""
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
-    if dist.is_main:
-        with folder.lock(), console_log(folder.log_path):
+    with folder.lock() if dist.is_main else contextlib.nullcontext():
+        if resume:
+            folder.check_resume(config)
+        else:
+            folder.check_new()
+        # log.txt copies the console from here: a refused start leaves an existing run's log as it was.
+        with console_log(folder.log_path) if dist.is_main else contextlib.nullcontext():
             return _train(config, folder, resume, dist, progress)
-    return _train(config, folder, resume, dist, progress)
 
 
 def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext, progress: bool | None) -> TrainState:
-    if resume:
-        folder.check_resume(config)
-    else:
-        folder.check_new()
     show_progress = config.log.progress if progress is None else progress
     s = build_state(config, dist, progress=show_progress)
     quality = build_quality(config)
