@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from safetensors import safe_open
 from torch.testing import assert_close
 
 import wganlab
-from wganlab.errors import CheckpointError, ConfigError
+from wganlab.errors import CheckpointError, ConfigError, MetricError
 
 SMALL = {
     "model": {"generator_widths": (16, 16), "critic_widths": (16, 16)},
@@ -164,3 +165,19 @@ def test_evaluate_a_chosen_checkpoint(toy_run):
     # best.pt holds the evaluation with the lowest W1 so far; measuring it again with another seed and n need not
     # reproduce that value, but the same checkpoint, seed and n must give the same number.
     assert_close(wganlab.evaluate(toy_run, ["w1"], n=200, checkpoint="best")["metrics"], best["metrics"])
+
+
+def test_evaluate_the_inception_score_from_user_weights_without_the_fid_file(image_run, tmp_path, monkeypatch):
+    from wganlab.metrics import features
+
+    sys.path.insert(0, str(Path(__file__).parent / "metrics"))
+    from test_inception_v3 import synthetic_weights
+
+    torch.save(synthetic_weights(), tmp_path / "pt_inception.pth")
+    monkeypatch.setattr(features, "default_inception_path", lambda: None)  # IS needs only the classifier
+    results = wganlab.evaluate(image_run, ["is"], n=10, inception_weights=tmp_path / "pt_inception.pth")
+    # 10 samples in the default 10 splits: one image per split, whose marginal p(y) is its own p(y|x), so every
+    # KL term is 0 and the score is exp(0) = 1 in every split.
+    assert_close((results["metrics"]["is_mean"], results["metrics"]["is_std"]), (1.0, 0.0))
+    with pytest.raises(MetricError, match="pass --inception-weights PATH"):
+        wganlab.evaluate(image_run, ["is"], n=10)
