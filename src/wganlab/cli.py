@@ -145,7 +145,7 @@ def type_name(annotation: object) -> str:
 
 
 def typed_default(value: object) -> str:
-    """A default as one would type it in an override: 512,512,512 for a tuple, quotes around strings."""
+    """A default as one would type it in an override: 512,512,512 for a tuple, true/false, "" when empty."""
     if isinstance(value, tuple):
         return ",".join(str(item) for item in value)
     if isinstance(value, bool):

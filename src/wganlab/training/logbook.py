@@ -9,6 +9,7 @@ import contextlib
 import json
 import math
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,26 +29,29 @@ from wganlab.training.run_folder import RunFolder
 
 class _LineLog:
     """Complete lines, each stamped with the time, appended to a text file. A carriage return starts the line
-    over, as on a terminal, so a progress bar leaves only its last state."""
+    over, as on a terminal, so a progress bar leaves only its last state. Safe to feed from several threads."""
 
     def __init__(self, path: Path):
         self.handle = open(path, "a", encoding="utf-8")
         self.pending = ""
         self.muted = False
+        self.lock = threading.RLock()
 
     def line(self, text: str) -> None:
         if text.strip():
-            self.handle.write(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n")
-            self.handle.flush()
+            with self.lock:
+                self.handle.write(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n")
+                self.handle.flush()
 
     def feed(self, text: str) -> None:
         if self.muted:
             return
-        for index, part in enumerate(text.split("\n")):
-            if index:
-                self.line(self.pending)
-                self.pending = ""
-            self.pending = (self.pending + part).rpartition("\r")[2] if "\r" in part else self.pending + part
+        with self.lock:
+            for index, part in enumerate(text.split("\n")):
+                if index:
+                    self.line(self.pending)
+                    self.pending = ""
+                self.pending = (self.pending + part).rpartition("\r")[2] if "\r" in part else self.pending + part
 
     def close(self) -> None:
         self.line(self.pending)
