@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -5,6 +8,26 @@ import torch
 torch.set_num_threads(1)
 
 from wganlab.config import RunConfig, load_config  # noqa: E402
+from wganlab.files import user_cache_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_cache(tmp_path_factory):
+    """Every test (and every process it starts) writes wganlab's user cache under a temporary folder, never the
+    user's. The Inception file fetched by `wganlab setup-metrics`, when there is one, stays visible."""
+    inception = user_cache_dir("inception", "default_1.pt")
+    root = tmp_path_factory.mktemp("wganlab-cache")
+    if inception.is_file():
+        (root / "inception").mkdir()
+        (root / "inception" / "default_1.pt").symlink_to(inception.resolve())
+    saved = os.environ.get("WGANLAB_CACHE")
+    os.environ["WGANLAB_CACHE"] = str(root)
+    yield Path(root)
+    if saved is None:
+        os.environ.pop("WGANLAB_CACHE", None)
+    else:
+        os.environ["WGANLAB_CACHE"] = saved
+
 
 TINY = [
     "model.generator_widths=32,32",

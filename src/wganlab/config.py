@@ -10,7 +10,7 @@ validates, so it stays importable without torch (the CLI's --help needs only the
 import ast
 import dataclasses
 import difflib
-import inspect
+import functools
 import math
 import tomllib
 import typing
@@ -28,7 +28,7 @@ TOY_SOURCES = (
     "gaussian_1d",
     "two_gaussians_1d",
 )
-IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder")
+IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder", "zip", "array")
 DEFAULT_RECIPE = "wgan-gp"
 # The WGAN-GP paper's random-architecture nonlinearities (sec. 5.1); softplus is its softplus(2x+2)/2 - 1.
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
@@ -67,11 +67,12 @@ def _at_least(name: str, value: int, low: int) -> None:
 class DataConfig:
     source: str = "eight_gaussians"
     """A toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d)
-    or images (idx, cifar10, folder, masked_folder)."""
+    or images (idx, cifar10, folder, masked_folder, zip: a .zip of images as stylegan2-ada's, array: a .npy or
+    .npz of uint8 images)."""
     path: str = ""
     """Where the image data lives (a folder or file); empty means the source's default location."""
     split: str = "train"
-    """Which split of a dataset that has them (idx, cifar10): train or test."""
+    """Which split of a dataset that has them (idx, cifar10, a .npz with x_train/x_test): train or test."""
     image_size: int = 0
     """Side of the square images the networks see; 0 keeps the source's native size."""
     channels: int = 0
@@ -83,7 +84,8 @@ class DataConfig:
     strict: bool = False
     """Treat an unreadable image as an error instead of skipping it with a warning."""
     cache_dir: str = ""
-    """Where decoded image folders are cached as uint8 arrays; empty means <path>/.wganlab-cache."""
+    """Where decoded image folders and zips are cached as uint8 arrays; empty means the user cache
+    ($WGANLAB_CACHE/images, default ~/.cache/wganlab/images). Never inside the dataset."""
     noise_std: float = 0.0
     """Toy noise standard deviation; 0 keeps each toy's published default."""
     pad: int = 0
@@ -375,10 +377,21 @@ SECTIONS: dict[str, type] = {
 }
 
 
+@functools.cache
+def _own_classes() -> dict[str, ast.ClassDef]:
+    """This module's class definitions, parsed once (inspect.getsource would parse the file once per class)."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring written under each dataclass field (used as CLI help)."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    if cls.__module__ == __name__ and cls.__name__ in _own_classes():
+        body = _own_classes()[cls.__name__].body
+    else:
+        import inspect
+
+        body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
     docs = {}
     for node, following in zip(body, body[1:], strict=False):
         if (
@@ -525,8 +538,17 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     name) and overrides."""
     path = resolve_config(path) if path is not None else None
     file_layer = read_toml(path) if path is not None else {}
+    return config_from_toml(file_layer, str(path) if path is not None else "defaults", overrides)
+
+
+def with_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """`config` with `section.key=value` overrides applied, typed and checked as `load_config` does them."""
+    return config_from_toml(tomllib.loads(to_toml(config)), "config", overrides)
+
+
+def config_from_toml(file_layer: dict[str, Any], origin: str, overrides: list[str] | None = None) -> RunConfig:
+    """A RunConfig from parsed TOML (`origin` names where it came from in errors) and overrides."""
     override_layer = parse_overrides(overrides or [])
-    origin = str(path) if path is not None else "defaults"
     # The objective decides which published defaults sit under the file; read it first.
     probe = _merge([(origin, file_layer), ("override", override_layer)])
     recipes, _, _ = _objective_tables()

@@ -119,3 +119,13 @@ def remove_stale_temps(folder: Path) -> None:
     """Delete temp files a killed process left in `folder` (never a finished file: those have no .tmp)."""
     for stale in Path(folder).glob(".*.tmp"):
         stale.unlink(missing_ok=True)
+
+
+def user_cache_dir(*parts: str) -> Path:
+    """wganlab's cache folder, joined with `parts`: $WGANLAB_CACHE if set, else $XDG_CACHE_HOME/wganlab, else
+    ~/.cache/wganlab. Decoded image sets, reference statistics and the Inception file live there, never in
+    a dataset's own folder (which may be read-only or shared)."""
+    root = os.environ.get("WGANLAB_CACHE")
+    if not root:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wganlab"
+    return Path(root).joinpath(*parts)

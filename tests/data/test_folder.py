@@ -63,15 +63,16 @@ def test_short_side_resize_then_centre_crop_by_hand(tmp_path):
 
 def test_second_load_is_a_cache_hit(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "set")
-    first = np.array(load_folder(config(root), progress=False))
-    cache_files = sorted(p.name for p in (root / ".wganlab-cache").iterdir())
+    cache_dir = tmp_path / "cache"
+    first = np.array(load_folder(config(root, cache_dir=str(cache_dir)), progress=False))
+    cache_files = sorted(p.name for p in cache_dir.iterdir())
     assert [name.rsplit(".", 1)[1] for name in cache_files] == ["json", "npy"]  # no temp files left
 
     def refuse(*args, **kwargs):
         raise AssertionError("decoded again despite a valid cache")
 
     monkeypatch.setattr(folder_module, "decode_image", refuse)
-    np.testing.assert_array_equal(load_folder(config(root), progress=False), first)
+    np.testing.assert_array_equal(load_folder(config(root, cache_dir=str(cache_dir)), progress=False), first)
 
 
 def test_changes_rebuild_the_cache(tmp_path):
@@ -86,11 +87,29 @@ def test_changes_rebuild_the_cache(tmp_path):
     assert load_folder(config(root, image_size=8), progress=False).shape == (7, 3, 8, 8)
 
 
-def test_cache_dir_option(tmp_path):
+def listing(root: Path) -> list[tuple[str, int, int]]:
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+def test_the_cache_lives_in_the_user_cache_or_cache_dir_never_in_the_dataset(tmp_path, isolated_user_cache):
     root = make_folder(tmp_path / "set")
+    before = listing(root)
+    default = load_folder(config(root), progress=False)
+    assert Path(default.filename).parent == isolated_user_cache / "images"
     load_folder(config(root, cache_dir=str(tmp_path / "elsewhere")), progress=False)
-    assert len(list((tmp_path / "elsewhere").glob("images-*.npy"))) == 1
-    assert not (root / ".wganlab-cache").exists()
+    assert len(list((tmp_path / "elsewhere").glob("set-*.npy"))) == 1
+    assert listing(root) == before  # the dataset folder is exactly as it was: it may be read-only or shared
+
+
+def test_two_datasets_with_the_same_options_do_not_share_a_cache_entry(tmp_path):
+    first, second = make_folder(tmp_path / "one" / "set"), tmp_path / "two" / "set"
+    second.mkdir(parents=True)
+    noise(16, 16, 7).save(second / "only.png")
+    shared = str(tmp_path / "cache")
+    assert load_folder(config(first, cache_dir=shared), progress=False).shape[0] == 6
+    assert load_folder(config(second, cache_dir=shared), progress=False).shape[0] == 1
+    assert load_folder(config(first, cache_dir=shared), progress=False).shape[0] == 6
+    assert len(list(Path(shared).glob("*.npy"))) == 2
 
 
 def test_corrupt_files_are_skipped_with_one_warning(tmp_path):

@@ -148,9 +148,9 @@ def test_resize_array_is_pillow_lanczos_per_image():
     assert resize_array(images, 28) is images
 
 
-@pytest.mark.parametrize("source", ["idx", "cifar10", "folder", "masked_folder"])
+@pytest.mark.parametrize("source", ["idx", "cifar10", "folder", "masked_folder", "zip", "array"])
 def test_missing_path_names_it(tmp_path, source):
-    missing = tmp_path / "nowhere"
+    missing = tmp_path / ("nowhere.npy" if source == "array" else "nowhere")
     with pytest.raises(DataError, match="nowhere"):
         load_image_array(DataConfig(source=source, path=str(missing), image_size=16), progress=False)
 

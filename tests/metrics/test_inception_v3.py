@@ -333,3 +333,20 @@ def test_converted_trunk_reproduces_torchscript_features_on_fashion_mnist(torchs
     except DataError as err:
         pytest.skip(f"Fashion-MNIST test images absent: {err}")
     check_trunk_matches_torchscript(images, torchscript)
+
+
+def test_inception_score_from_a_weights_file_is_the_score_of_the_unbiased_logits(weights_file, model):
+    from wganlab.metrics.evaluate import evaluate_images
+    from wganlab.metrics.features import InceptionLogits
+    from wganlab.metrics.inception_score import inception_score
+
+    images = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with torch.no_grad():
+        by_hand = model(to_inception_input(images)).logits_unbiased
+    assert_close(InceptionLogits(weights_file)(images), by_hand)
+    values = evaluate_images(
+        images, None, ["is"], n=4, inception_weights=weights_file, is_splits=2, rng=torch.Generator(), device="cpu",
+        progress=False,
+    )  # fmt: skip
+    assert_close((values["is_mean"], values["is_std"]), inception_score(by_hand, splits=2))
+    assert values["is_mean"] > 1.0  # random weights still separate the images somewhat: not the trivial score

@@ -359,7 +359,6 @@ def test_malicious_pickles_in_checkpoints_caches_and_datasets_never_run(tmp_path
     best.pt and step files read for sampling and by the studies, the decoded-image cache, the reference
     statistics cache and a CIFAR-10 batch."""
     from wganlab.config import DataConfig
-    from wganlab.data import cache
     from wganlab.data.cifar import load_cifar10
     from wganlab.data.folder import load_folder
     from wganlab.errors import CheckpointError, DataError, MetricError
@@ -380,9 +379,9 @@ def test_malicious_pickles_in_checkpoints_caches_and_datasets_never_run(tmp_path
     root = tmp_path / "images"
     root.mkdir()
     Image.fromarray(np.full((8, 8, 3), 7, np.uint8)).save(root / "a.png")
-    config = DataConfig(source="folder", path=str(root), image_size=8)
+    config = DataConfig(source="folder", path=str(root), image_size=8, cache_dir=str(tmp_path / "cache"))
     load_folder(config, progress=False)
-    array_path = next((root / cache.CACHE_FOLDER).glob("*.npy"))
+    array_path = next((tmp_path / "cache").rglob("*.npy"))
     np.save(array_path, np.array([Malicious(marker)], dtype=object), allow_pickle=True)
     np.testing.assert_array_equal(load_folder(config, progress=False), np.full((1, 3, 8, 8), 7, np.uint8))
     # 2. Reference statistics (FID/KID) cached with torch.save.

@@ -304,3 +304,30 @@ def test_no_evaluation_yet_is_stored_as_none_not_infinity(tiny_config, tmp_path)
     s = loop.train(tiny_config("wgan", "train.steps=3", "log.eval_every=0"), tmp_path / "run", resume=True,
                    progress=False)  # fmt: skip
     assert s.best_metric == float("inf")
+
+
+def test_generator_file_bytes_do_not_depend_on_the_process():
+    """safetensors writes its metadata in hash order, which changes from one interpreter to the next; the
+    canonical header makes a resumed run's generator.safetensors the same bytes as an uninterrupted run's."""
+    script = (
+        "import hashlib, sys, torch\n"
+        "from safetensors.torch import save\n"
+        "from wganlab.training.checkpoint import canonical_safetensors\n"
+        "tensors = {'b': torch.arange(3.0), 'a': torch.ones(2, 2)}\n"
+        "metadata = {'format': 'f', 'step': '8', 'config': 'c', 'sample_shape': '[2]', 'wganlab': '0'}\n"
+        "raw = save(tensors, metadata=metadata)\n"
+        "print(hashlib.sha256(canonical_safetensors(raw)).hexdigest(), hashlib.sha256(raw).hexdigest())\n"
+    )
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+            for _ in range(4)]  # fmt: skip
+    assert len({canonical for canonical, _ in runs}) == 1
+    from safetensors.torch import load, save
+
+    from wganlab.training.checkpoint import canonical_safetensors
+
+    tensors = {"b": torch.arange(3.0), "a": torch.ones(2, 2)}
+    loaded = load(canonical_safetensors(save(tensors, metadata={"z": "1", "a": "2"})))
+    assert torch.equal(loaded["a"], tensors["a"]) and torch.equal(loaded["b"], tensors["b"])

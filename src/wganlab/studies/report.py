@@ -14,7 +14,6 @@ import numbers
 import os
 import platform
 import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,18 +66,12 @@ def save_figure(figure, folder: Path, stem: str) -> Path:
 
 
 def git_commit() -> str:
-    """The commit of wganlab's own repository when the package runs from a checkout of it, else ""."""
-    source = Path(wganlab.__file__).resolve().parents[2]
-    if not (source / ".git").exists():
-        return ""
-    try:
-        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=source)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=source)  # fmt: skip
-    except OSError:
-        return ""
-    commit = found.stdout.strip()
-    return commit + (" with uncommitted changes" if commit and dirty.stdout.strip() else "")
+    """The commit of wganlab's own repository (a checkout of it, or the one a wheel was built from), else ""."""
+    from wganlab.provenance import source_revision
+
+    revision = source_revision()
+    commit = (revision["git_commit"] or "")[:7]
+    return commit + (" with uncommitted changes" if commit and revision["git_dirty"] else "")
 
 
 def machine() -> str:

@@ -11,20 +11,24 @@ is linked to the step file. Whenever a crash comes, resume finds the newest step
 brings the companions up to it (`repair`).
 """
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
+import wganlab
 from wganlab.config import to_toml
 from wganlab.errors import CheckpointError, TrainingDiverged
 from wganlab.files import atomic_write, remove_stale_temps
 from wganlab.training.state import TrainState
 
 FORMAT_VERSION = 1
+GENERATOR_FORMAT = "wganlab-generator-1"
 
 
 def checkpoint_payload(s: TrainState) -> dict[str, Any]:
@@ -202,9 +206,38 @@ class Checkpointer:
         atomic_write(self.latest, link)
 
     def _save_generator(self, s: TrainState) -> None:
-        """The generator alone, for `wganlab sample` and for users who only want to generate."""
+        """The generator alone, for `wganlab sample` and for users who only want to generate. Its metadata
+        holds the resolved config and the sample shape, so the file rebuilds its network without the run."""
         tensors = {name: value.detach().cpu().contiguous() for name, value in s.generator.network.state_dict().items()}
-        atomic_write(
-            self.directory / "generator.safetensors",
-            lambda temp: save_file(tensors, temp, metadata={"step": str(s.step)}),
-        )
+        metadata = {
+            "format": GENERATOR_FORMAT,
+            "step": str(s.step),
+            "config": to_toml(s.config),
+            "sample_shape": json.dumps(list(s.data.sample_shape)),
+            "wganlab": wganlab.__version__,
+        }
+        data = canonical_safetensors(save(tensors, metadata=metadata))
+        atomic_write(self.directory / "generator.safetensors", lambda temp: Path(temp).write_bytes(data))
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted: safetensors writes the metadata in hash
+    order, which differs between processes, so the same weights would give different bytes after a resume."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header with spaces to a multiple of 8 bytes
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
+
+
+def read_generator_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The weights and metadata of a generator.safetensors, or a one-line CheckpointError saying what is wrong."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; is {path.parent.parent} a wganlab run folder with a checkpoint?")
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            weights = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is corrupt or not a safetensors file ({type(err).__name__})") from None
+    return weights, metadata

@@ -1,17 +1,116 @@
-"""What a run writes as it goes: metrics.jsonl, TensorBoard events and the progress bar (process 0 only)."""
+"""What a run writes as it goes: metrics.jsonl, log.txt, TensorBoard events and the progress bar (process 0 only).
 
+TensorBoard gets every logged value as a scalar, the sample pictures (the same files as samples/), the resolved
+config as text, histograms of the critic's parameters at every log interval (weight clipping shows as the
+histograms pressed into [-c, c]) and, when the run closes, its hyperparameters with the final values.
+"""
+
+import contextlib
 import json
 import math
 import os
+import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
+import numpy as np
+from PIL import Image
+from torch import nn
 from tqdm import tqdm
 
+from wganlab.config import RunConfig, to_dict, to_toml
 from wganlab.errors import CheckpointError
 from wganlab.files import append_line
 from wganlab.training.run_folder import RunFolder
+
+
+class _LineLog:
+    """Complete lines, each stamped with the time, appended to a text file. A carriage return starts the line
+    over, as on a terminal, so a progress bar leaves only its last state. Safe to feed from several threads."""
+
+    def __init__(self, path: Path):
+        self.handle = open(path, "a", encoding="utf-8")
+        self.pending = ""
+        self.muted = False
+        self.lock = threading.RLock()
+
+    def line(self, text: str) -> None:
+        if text.strip() and not self.muted:
+            with self.lock:
+                try:
+                    self.handle.write(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n")
+                    self.handle.flush()
+                except OSError:
+                    self.muted = True  # a full disk: the console still says what happened; log.txt stops here
+
+    def feed(self, text: str) -> None:
+        if self.muted:
+            return
+        with self.lock:
+            for index, part in enumerate(text.split("\n")):
+                if index:
+                    self.line(self.pending)
+                    self.pending = ""
+                self.pending = (self.pending + part).rpartition("\r")[2] if "\r" in part else self.pending + part
+
+    def close(self) -> None:
+        self.line(self.pending)
+        with contextlib.suppress(OSError):
+            self.handle.close()
+
+
+class _Tee:
+    """A stream that writes to `stream` and copies the text into a `_LineLog`; everything else is `stream`'s."""
+
+    def __init__(self, stream: TextIO, log: _LineLog):
+        self._stream, self._log = stream, log
+
+    def write(self, text: str) -> int:
+        self._log.feed(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def console_log(path: Path) -> Iterator[None]:
+    """Copy this process's console output (stdout, stderr) and every warning into `path` while the block runs,
+    and say how the block ended. Output written below Python (by C++ code) is not copied.
+
+    Warnings are taken where Python shows them (`warnings.showwarning`), so they are logged even where they
+    never reach stderr (a notebook, a test that records them), and once each.
+    """
+    log = _LineLog(path)
+    log.line(f"$ {' '.join(sys.argv)}")
+    saved = sys.stdout, sys.stderr
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        log.line(warnings.formatwarning(message, category, filename, lineno, line).splitlines()[0])
+        log.muted = True  # what `previous` writes to stderr is already logged
+        try:
+            previous(message, category, filename, lineno, file, line)
+        finally:
+            log.muted = False
+
+    sys.stdout, sys.stderr = _Tee(saved[0], log), _Tee(saved[1], log)
+    warnings.showwarning = show
+    try:
+        yield
+    except BaseException as err:
+        log.feed("\n")
+        log.line(f"stopped: {type(err).__name__}: {err}")
+        raise
+    finally:
+        sys.stdout, sys.stderr = saved
+        warnings.showwarning = previous
+        log.close()
 
 
 class Logbook:
@@ -35,6 +134,8 @@ class Logbook:
         self.shown: dict[str, str] = {}
         self.last_time = time.perf_counter()
         self.last_step = start_step
+        self.final: dict[str, float] = {}
+        self.hparams: dict[str, object] = {}
         if not enabled:
             return
         for path in (folder.metrics_path, folder.timing_path):
@@ -86,10 +187,14 @@ class Logbook:
             return
         row = {"step": step, "images_seen": images_seen, "kind": kind, **values}
         append_line(self.folder.metrics_path, json.dumps(row) + "\n")
+        shown = " ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        append_line(self.folder.path / "log.txt", f"{stamp}  step {step} {kind}: {shown}\n")
         if self.writer is not None:
             for name, value in values.items():
                 if isinstance(value, int | float) and math.isfinite(value):
                     self.writer.add_scalar(f"{kind}/{name}", value, step)
+                    self.final[f"{kind}/{name}"] = value
         if self.bar is not None:
             # Training and evaluation records arrive at different steps: keep the latest of each on the bar.
             self.shown.update(
@@ -108,6 +213,42 @@ class Logbook:
         row["load_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         append_line(self.folder.timing_path, json.dumps(row) + "\n")
 
+    def add_config(self, config: RunConfig) -> None:
+        """The resolved config as TensorBoard text; its keys become the hyperparameters written at close."""
+        self.hparams = {"name": config.name}
+        for section, values in to_dict(config).items():
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    is_plain = isinstance(value, bool | int | float | str)
+                    self.hparams[f"{section}.{key}"] = value if is_plain else ",".join(map(str, value))
+        if self.writer is not None:
+            # Indented four spaces: TensorBoard renders text as Markdown, and a code block keeps the TOML verbatim.
+            text = "".join(f"    {line}\n" for line in to_toml(config).splitlines())
+            self.writer.add_text("config", text, self.last_step)
+
+    def add_picture(self, step: int, path: Path) -> None:
+        """A picture already written to `path` (samples/step-XXXXXXXX.png), as a TensorBoard image."""
+        if self.writer is not None:
+            with Image.open(path) as picture:
+                pixels = np.asarray(picture.convert("RGB"))
+            self.writer.add_image("samples", pixels, step, dataformats="HWC")
+
+    def add_histograms(self, step: int, critic: nn.Module) -> None:
+        """Histograms of every critic parameter (copied to the CPU: at log intervals only)."""
+        if self.writer is not None:
+            for name, parameter in critic.named_parameters():
+                self.writer.add_histogram(f"critic/{name}", parameter.detach().float().cpu(), step)
+
+    def _write_hparams(self) -> None:
+        from torch.utils.tensorboard.summary import hparams
+
+        if not self.hparams or not self.final:
+            return
+        # Written into this run's own event file (SummaryWriter.add_hparams would start a sub-run); the
+        # HParams dashboard reads each metric's value from the scalars of the same tag.
+        for summary in hparams(self.hparams, self.final):
+            self.writer.file_writer.add_summary(summary)
+
     def advance(self) -> None:
         if self.bar is not None:
             self.bar.update(1)
@@ -116,4 +257,5 @@ class Logbook:
         if self.bar is not None:
             self.bar.close()
         if self.writer is not None:
+            self._write_hparams()
             self.writer.close()

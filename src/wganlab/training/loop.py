@@ -17,7 +17,7 @@ from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, Found
 from wganlab.training.distributed import DistContext, init_distributed
-from wganlab.training.logbook import Logbook
+from wganlab.training.logbook import Logbook, console_log
 from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
@@ -70,24 +70,28 @@ def train(
     """Train a new run in `run_dir` (refused if it already holds one), or resume it; returns the final state."""
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
-    if dist.is_main:
-        with folder.lock():
-            return _train(config, folder, resume, dist, progress)
-    return _train(config, folder, resume, dist, progress)
+    with folder.lock() if dist.is_main else contextlib.nullcontext():
+        checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
+        found = checkpoints.newest() if resume else None
+        if found is not None:
+            folder.check_resume(config)
+        elif not resume:
+            folder.check_new()
+        # log.txt copies the console from here: a refused start leaves an existing run's log as it was.
+        with console_log(folder.log_path) if dist.is_main else contextlib.nullcontext():
+            return _train(config, folder, checkpoints, found, resume, dist, progress)
 
 
-def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext, progress: bool | None) -> TrainState:
-    checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
-    found = checkpoints.newest() if resume else None
-    if found is not None:
-        folder.check_resume(config)
-        if config.train.steps < found.step:
-            raise ConfigError(
-                f"--resume: train.steps={config.train.steps} is below step {found.step} of {found.path}; "
-                f"give train.steps >= {found.step}"
-            )
-    elif not resume:
-        folder.check_new()
+def _train(
+    config: RunConfig,
+    folder: RunFolder,
+    checkpoints: Checkpointer,
+    found: Found | None,
+    resume: bool,
+    dist: DistContext,
+    progress: bool | None,
+) -> TrainState:
+    """`found`: the newest complete checkpoint when resuming (None: none was left, so the run starts again)."""
     if found is None and dist.is_main and (resume or folder.config_path.exists()):
         warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
     show_progress = config.log.progress if progress is None else progress
@@ -124,6 +128,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
         tensorboard=config.log.tensorboard,
         shown=(s.loss.estimate_name, evaluation.quality.headline),
     )
+    book.add_config(config)
     clock = Clock(s)
     try:
         while s.step < config.train.steps:
@@ -137,6 +142,7 @@ def _train(config: RunConfig, folder: RunFolder, resume: bool, dist: DistContext
                     evaluation.periodic(book, checkpoints)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
+                    book.add_picture(s.step, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
                     if dist.is_distributed:
                         s.stats.average_over_ranks()  # the checkpoint holds process 0's sums only
@@ -200,6 +206,7 @@ def log_training(s: TrainState, book: Logbook, checkpoints: Checkpointer, clock:
     if bad:
         raise checkpoints.diverged(s.step, f"non-finite loss ({_listing(bad)})")
     book.record(s.step, s.images_seen, "train", values)
+    book.add_histograms(s.step, s.critic.network)
     clock.update()
     book.record_timing(s.step, s.seconds, s.seconds - s.overhead_seconds, book.seconds_per_step(s.step))
 

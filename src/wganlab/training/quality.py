@@ -8,7 +8,6 @@ measures during training, and its headline key, the number a run is judged by (l
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +18,7 @@ from torch import Tensor, nn
 
 from wganlab.config import RunConfig
 from wganlab.errors import ConfigError, TrainingDiverged
-from wganlab.files import atomic_write_text
+from wganlab.files import atomic_write_text, user_cache_dir
 from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
 from wganlab.models import evaluating
 
@@ -67,6 +66,7 @@ class Quality(Protocol):
         rng: torch.Generator,
         progress: bool = False,
         inception_path: Path | None = None,
+        inception_weights: Path | None = None,
     ) -> dict[str, float]:
         """The values of `metrics` for `n` samples of `generator`, their z (and any real draws) from `rng`."""
         ...
@@ -97,7 +97,9 @@ class ToyQuality:
     def __init__(self, config: RunConfig):
         self.config = config
 
-    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+    def measure(
+        self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
+    ) -> dict[str, float]:
         from wganlab.data.toy import mode_centres, mode_std, sample_toy
         from wganlab.metrics.transport import exact_w1, mode_coverage, sliced_w2
 
@@ -122,8 +124,8 @@ class ToyQuality:
 
 
 def reference_cache_dir() -> Path:
-    """Where reference statistics of real data are kept between runs (XDG cache)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wganlab" / "reference"
+    """Where reference statistics of real data are kept between runs (the user cache, `files.user_cache_dir`)."""
+    return user_cache_dir("reference")
 
 
 _CLASSIFIER_REFERENCES: dict[str, Tensor] = {}
@@ -156,7 +158,9 @@ class ImageQuality:
             self._images = load_image_array(self.data, progress=progress)
         return self._images
 
-    def measure(self, generator, metrics, *, n, rng, progress=False, inception_path=None) -> dict[str, float]:
+    def measure(
+        self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
+    ) -> dict[str, float]:
         values: dict[str, float] = {}
         standard = [m for m in metrics if m not in ("fd_fmnist", "cs_fmnist")]
         with evaluating(generator):
@@ -165,7 +169,9 @@ class ImageQuality:
             if "cs_fmnist" in metrics:
                 values["cs_fmnist_mean"], values["cs_fmnist_std"] = self._cs_fmnist(generator, n, rng)
             if standard:
-                values.update(self._inception_metrics(generator, standard, n, rng, progress, inception_path))
+                values.update(
+                    self._inception_metrics(generator, standard, n, rng, progress, inception_path, inception_weights)
+                )
         return {key: values[key] for metric in metrics for key in self.options[metric] if key in values}
 
     def _fd_fmnist(self, generator: nn.Module, n: int, rng: torch.Generator) -> float:
@@ -196,26 +202,30 @@ class ImageQuality:
             logits = torch.cat([self._classifier.logits(fake[i : i + 500]) for i in range(0, len(fake), 500)])
         return inception_score(logits, splits=10)
 
-    def _inception_metrics(self, generator, metrics, n, rng, progress, inception_path) -> dict[str, float]:
+    def _inception_metrics(
+        self, generator, metrics, n, rng, progress, inception_path, inception_weights
+    ) -> dict[str, float]:
         from wganlab.data.images import ImageBatches
-        from wganlab.metrics.evaluate import evaluate_images
+        from wganlab.metrics.evaluate import FEATURE_METRICS, evaluate_images
         from wganlab.metrics.features import resolve_inception_path
         from wganlab.metrics.reference import make_reference_key
 
-        images = self.real_images(progress)
-        count = min(n, len(images))
-        feature_file = resolve_inception_path(inception_path)
-        key = make_reference_key(
-            source=self.data.source,
-            path=self.data.path or "default",
-            split=self.data.split,
-            image_size=images.shape[-1],
-            count=count,
-            feature_file=feature_file,
-            preparation=f"pad={self.data.pad},channels={images.shape[1]}" if self.data.pad else "",
-        )
-        real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
-        real = real_source.reference(count, torch.Generator().manual_seed(0))
+        real, key, feature_file, count = None, None, None, n
+        if any(name in metrics for name in FEATURE_METRICS):  # the Inception Score needs no real images
+            images = self.real_images(progress)
+            count = min(n, len(images))
+            feature_file = resolve_inception_path(inception_path)
+            key = make_reference_key(
+                source=self.data.source,
+                path=self.data.path or "default",
+                split=self.data.split,
+                image_size=images.shape[-1],
+                count=count,
+                feature_file=feature_file,
+                preparation=f"pad={self.data.pad},channels={images.shape[1]}" if self.data.pad else "",
+            )
+            real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
+            real = real_source.reference(count, torch.Generator().manual_seed(0))
         # KID draws its subsets on the CPU: a second generator seeded from `rng`, so one seed decides all.
         subsets_rng = torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device))
@@ -237,6 +247,7 @@ class ImageQuality:
             device=rng.device,
             progress=progress,
             inception_path=feature_file,
+            inception_weights=inception_weights,
             kid_subset_size=min(1000, n, count),  # KID subsets cannot exceed the samples drawn
         )
 
@@ -264,8 +275,10 @@ def evaluate_run(
     device: torch.device,
     checkpoint: str | int = "latest",
     inception_path: Path | None = None,
+    inception_weights: Path | None = None,
 ) -> dict:
-    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json."""
+    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json (eval-best.json or
+    eval-step-XXXXXXXX.json for another checkpoint, so measurements of different weights never overwrite)."""
     from wganlab.training.run_folder import RunFolder
 
     folder = RunFolder(run_dir)
@@ -273,12 +286,6 @@ def evaluate_run(
     quality = build_quality(loaded.config)
     kind = "toy" if loaded.config.data.is_toy else "image"
     chosen = check_metrics(quality, quality.for_eval if metrics is None else metrics, kind)
-    if "is" in chosen:
-        # evaluate_images takes a classifier with logits, but nothing here passes one in yet.
-        raise ConfigError(
-            "--metrics is: the Inception Score needs an Inception classifier with logits, which "
-            "`wganlab eval` cannot load yet; choose from fid, kid, pr"
-        )
     if n is None:
         n = 2000 if loaded.config.data.is_toy else 10_000
     if n < 2:
@@ -291,6 +298,7 @@ def evaluate_run(
         rng=torch.Generator(device).manual_seed(seed),
         progress=True,
         inception_path=inception_path,
+        inception_weights=inception_weights,
     )
     results = {
         "step": loaded.step,
@@ -301,5 +309,14 @@ def evaluate_run(
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": values,
     }
-    atomic_write_text(folder.path / "eval.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(folder.path / eval_file_name(checkpoint), json.dumps(results, indent=2) + "\n")
     return results
+
+
+def eval_file_name(checkpoint: str | int) -> str:
+    """eval.json for the latest weights, eval-best.json, eval-step-00001000.json."""
+    if checkpoint == "latest":
+        return "eval.json"
+    if checkpoint == "best":
+        return "eval-best.json"
+    return f"eval-step-{int(checkpoint):08d}.json"

@@ -2,6 +2,7 @@
 
     config.toml    the resolved config (usable as input again)      run.json   provenance (run_facts)
     command.txt    the command as typed                              metrics.jsonl  one record per line
+    log.txt        the console output, warnings and one line per record, time-stamped
     checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors
     samples/       reals.png, step-XXXXXXXX.png                      .lock      held by the writing process
 
@@ -13,8 +14,8 @@ import fcntl
 import json
 import os
 import platform
-import subprocess
 import sys
+import tomllib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 import wganlab
-from wganlab.config import RunConfig, differences, load_config, to_toml
+from wganlab.config import RunConfig, config_from_toml, differences, load_config, to_toml
 from wganlab.errors import CheckpointError, ConfigError
 from wganlab.files import atomic_write_text, remove_stale_temps
 
@@ -58,6 +59,10 @@ class RunFolder:
     @property
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "log.txt"
 
     @property
     def timing_path(self) -> Path:
@@ -239,43 +244,23 @@ class RunFolder:
 
     def build_generator(self) -> tuple[RunConfig, nn.Module, tuple[int, ...]]:
         """The run's generator network with untrained weights, its config and sample shape."""
-        from wganlab.models import build_networks
-
         config = self.read_config()
         sample_shape = tuple(self.read_facts()["sample_shape"])
-        generator, _ = build_networks(
-            config.model, sample_shape, torch.Generator().manual_seed(0), is_image=not config.data.is_toy
-        )
-        return config, generator, sample_shape
+        return config, build_generator(config, sample_shape), sample_shape
 
     def load_generator(self, which: str | int = "latest", device: torch.device | str = "cpu") -> LoadedGenerator:
         """The generator of `which` checkpoint in eval mode: "latest" reads generator.safetensors (no
         optimiser state to load), "best" or a step reads that checkpoint file."""
         if which == "latest":
             which = self.current_generator()
-        config, generator, sample_shape = self.build_generator()
         if which == "latest":
-            from safetensors import safe_open
-            from safetensors.torch import load_file
+            return load_generator_file(self.checkpoints / "generator.safetensors", device, config=self.read_config())
+        from wganlab.training.checkpoint import load_checkpoint
 
-            source = self.checkpoints / "generator.safetensors"
-            if not source.is_file():
-                raise CheckpointError(f"{source} is missing; is {self.path} a wganlab run folder with a checkpoint?")
-            weights = load_file(source)
-            with safe_open(source, "pt") as handle:
-                step = (handle.metadata() or {}).get("step")
-            step = int(step) if step is not None else None
-        else:
-            from wganlab.training.checkpoint import load_checkpoint
-
-            source = self.checkpoint_file(which)
-            payload = load_checkpoint(source)
-            weights, step = payload["generator"], payload["step"]
-        try:
-            generator.load_state_dict(weights)
-        except Exception as err:
-            raise CheckpointError(f"{source} does not load into this run's generator ({type(err).__name__})") from None
-        return LoadedGenerator(config, generator.to(device).eval(), sample_shape, step)
+        config, generator, sample_shape = self.build_generator()
+        source = self.checkpoint_file(which)
+        payload = load_checkpoint(source)
+        return _loaded(source, config, generator, payload["generator"], sample_shape, payload["step"], device)
 
     def current_generator(self) -> str | int:
         """ "latest" when generator.safetensors is from the newest step file, else that step (with a warning): a
@@ -309,22 +294,82 @@ class RunFolder:
             yield step, generator.eval()
 
 
-def run_facts(config: RunConfig, device: torch.device, world_size: int, sample_shape: tuple[int, ...]) -> dict:
-    """Provenance written to run.json when a run starts."""
+def build_generator(config: RunConfig, sample_shape: tuple[int, ...]) -> nn.Module:
+    """The generator network of `config` for samples of `sample_shape`, with untrained weights."""
+    from wganlab.models import build_networks
+
+    generator, _ = build_networks(
+        config.model, sample_shape, torch.Generator().manual_seed(0), is_image=not config.data.is_toy
+    )
+    return generator
+
+
+def load_generator_file(
+    path: Path, device: torch.device | str = "cpu", *, config: RunConfig | None = None
+) -> LoadedGenerator:
+    """A generator.safetensors on its own: its metadata holds the config and sample shape that rebuild the
+    network (files written before they did need `config`, and the run folder's run.json, beside them)."""
+    from wganlab.training.checkpoint import read_generator_file
+
+    weights, metadata = read_generator_file(path)
+    folder = RunFolder(path.parent.parent)  # checkpoints/generator.safetensors sits in a run folder
+    if config is None and "config" in metadata:
+        try:
+            config = config_from_toml(tomllib.loads(metadata["config"]), f"{path} metadata")
+        except tomllib.TOMLDecodeError:
+            raise CheckpointError(f"{path}: the config in its metadata is not valid TOML") from None
+    if config is None:
+        if not folder.config_path.exists():
+            raise CheckpointError(
+                f"{path} carries no config (an older generator file) and has no run folder around it; "
+                "load it from its run folder instead"
+            )
+        config = folder.read_config()
+    if "sample_shape" in metadata:
+        sample_shape = tuple(json.loads(metadata["sample_shape"]))
+    else:
+        sample_shape = tuple(folder.read_facts()["sample_shape"])
+    step = int(metadata["step"]) if "step" in metadata else None
+    return _loaded(path, config, build_generator(config, sample_shape), weights, sample_shape, step, device)
+
+
+def _loaded(
+    source: Path,
+    config: RunConfig,
+    generator: nn.Module,
+    weights: dict[str, torch.Tensor],
+    sample_shape: tuple[int, ...],
+    step: int | None,
+    device: torch.device | str,
+) -> LoadedGenerator:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
+        generator.load_state_dict(weights)
+    except Exception as err:
+        raise CheckpointError(f"{source} does not load into this run's generator ({type(err).__name__})") from None
+    return LoadedGenerator(config, generator.to(device).eval(), sample_shape, step)
+
+
+def run_facts(config: RunConfig, device: torch.device, world_size: int, sample_shape: tuple[int, ...]) -> dict:
+    """Provenance written to run.json when a run starts: code, libraries, machine, threads, time."""
+    from datetime import UTC, datetime
+
+    from wganlab import provenance
+
+    cuda = torch.cuda.is_available()
     return {
         "wganlab": wganlab.__version__,
-        "torch": torch.__version__,
+        **provenance.source_revision(),
         "python": platform.python_version(),
-        "git_commit": commit or None,
+        "versions": provenance.versions(),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else provenance.cpu_name(),
         "world_size": world_size,
         "sample_shape": list(sample_shape),
         "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "thread_env": provenance.thread_settings(),
+        **provenance.host(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -9,16 +9,16 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 
-from wganlab.files import atomic_write
+from wganlab.errors import ConfigError
+from wganlab.files import atomic_write, storage_error
 
 
 def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> one uint8 (rows*H, cols*W, C) picture with white gutters."""
-    images = images.detach().float().cpu().clamp(-1, 1)
     n, channels, height, width = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    pixels = ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pixels = to_pixels(images)
     grid = np.full(
         (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), 255, np.uint8
     )
@@ -76,6 +76,38 @@ def save_points(fake: Tensor, real: Tensor | None, path: Path, title: str = "", 
     figure = Figure(figsize=(5, 5), dpi=110, layout="tight")
     plot_points(figure.subplots(), fake, real, title, label=label)
     atomic_write(path, lambda temp: figure.savefig(temp, format=Path(path).suffix.lstrip(".") or "png"), durable=False)
+
+
+def to_pixels(images: Tensor) -> np.ndarray:
+    """(N, C, H, W) floats in [-1, 1] -> uint8 (N, H, W, C), as the grids quantise them."""
+    return (
+        ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    )
+
+
+def save_png_folder(images: Tensor, folder: Path) -> int:
+    """One PNG per image at its own size, 000000.png, 000001.png, ... (the layout other FID tools read).
+
+    Refuses a folder that already holds PNGs: a mix of old and new samples would be measured as one set.
+    """
+    if images.dim() != 4:
+        raise ConfigError(f"--out {folder}/ writes one PNG per image, but these samples are points of shape "
+                          f"{tuple(images.shape)}; use FILE.npy or FILE.png")  # fmt: skip
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise (storage_error(err, folder / "000000.png") or err) from None
+    old = sum(1 for _ in folder.glob("*.png"))
+    if old:
+        raise ConfigError(f"--out {folder}/ already holds {old} PNG files; choose an empty or new folder")
+    pixels = to_pixels(images)
+    for index, picture in enumerate(pixels):
+        image = Image.fromarray(picture[:, :, 0] if picture.shape[2] == 1 else picture)
+        # durable=False: thousands of derived files; each is still never torn.
+        atomic_write(
+            folder / f"{index:06d}.png", lambda temp, image=image: image.save(temp, format="PNG"), durable=False
+        )
+    return len(pixels)
 
 
 def save_samples(

@@ -1,0 +1,74 @@
+"""Images stored as a NumPy array: a `.npy` file, or one array of a `.npz` -> uint8 (N, C, H, W).
+
+Layouts: (N, H, W) grayscale, (N, H, W, C) (NumPy, TensorFlow and Keras order) or (N, C, H, W) (torch order),
+C in {1, 3}. When both the second and the last axis could be channels, (N, H, W, C) is assumed. Values must be
+uint8 (0..255): a float array's range (0..1 or -1..1) cannot be guessed, so it is refused with the conversion
+to use. A `.npz` with several arrays gives the one named after data.split (`x_train`/`train`, `x_test`/`test`:
+Keras' mnist.npz works as it is), else the one called `images`; one array alone is used whatever its name.
+A `.npy` already in (N, C, H, W) order is memory-mapped, never copied.
+"""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from wganlab.config import DataConfig
+from wganlab.errors import DataError
+
+SUFFIXES = (".npy", ".npz")
+
+
+def choose_key(keys: list[str], split: str, path: Path) -> str:
+    """The array of a .npz to use (see the module docstring); DataError naming the keys when none fits."""
+    if len(keys) == 1:
+        return keys[0]
+    for key in (f"x_{split}", split, f"{split}_images", "images"):
+        if key in keys:
+            return key
+    raise DataError(
+        f"{path} holds arrays {', '.join(sorted(keys))}; none is named x_{split}, {split} or images "
+        "(save the images alone with np.save, or under one of those names)"
+    )
+
+
+def to_nchw(array: np.ndarray, path: Path) -> np.ndarray:
+    """(N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3} -> (N, C, H, W)."""
+    if array.ndim == 3:
+        return array[:, None]
+    if array.ndim == 4 and array.shape[3] in (1, 3):
+        return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    if array.ndim == 4 and array.shape[1] in (1, 3):
+        return array
+    raise DataError(
+        f"{path} holds an array of shape {array.shape}; expected images as (N, H, W), (N, H, W, C) or (N, C, H, W) "
+        "with C = 1 or 3"
+    )
+
+
+def load_array(config: DataConfig) -> np.ndarray:
+    """uint8 (N, C, H, W) from the .npy or .npz at config.path."""
+    if not config.path:
+        raise DataError("data.path is empty; data.source='array' needs a .npy or .npz file of uint8 images")
+    path = Path(config.path)
+    if path.suffix not in SUFFIXES:
+        raise DataError(f"data.path={str(path)!r} must end in .npy or .npz for data.source='array'")
+    if not path.is_file():
+        raise DataError(f"data.path={str(path)!r} does not exist; point it at a .npy or .npz file of uint8 images")
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as archive:
+                array = archive[choose_key(list(archive.files), config.split, path)]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path} does not load as a NumPy array file ({type(err).__name__}: {err})") from None
+    if array.dtype != np.uint8:
+        raise DataError(
+            f"{path} holds {array.dtype} values; data.source='array' takes uint8 images 0..255: convert them first, "
+            "e.g. (x * 255).round().astype(np.uint8) for x in [0, 1]"
+        )
+    images = to_nchw(array, path)
+    if len(images) == 0:
+        raise DataError(f"{path} holds no images (its array has length 0)")
+    return images
