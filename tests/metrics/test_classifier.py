@@ -123,6 +123,7 @@ def test_labels_are_read_from_the_idx_file():
     assert labels.shape == (10_000,) and np.array_equal(np.bincount(labels), np.full(10, 1000))
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_classifier_score_of_real_images_and_noise(extractor):
     """cs_fmnist uses the Inception Score's formula on our 10-way classifier (at most 10). Measured when written:
     the 10,000 test images (padded to 32 px) 8.24, uniform noise 1.19; real images must score far higher."""

@@ -234,10 +234,11 @@ CASES = {
         lambda t, r, i: ["eval", str(r), "--metrics", "is"],
         r"--metrics: unknown toy metric is; choose from w1, sliced_w2, modes",
     ),
-    "eval --metrics is on an image run": Case(
+    "eval --metrics is without its weights": Case(
         lambda t, r, i: ["eval", str(i), "--metrics", "is"],
-        r"--metrics is: the Inception Score needs an Inception classifier with logits, which `wganlab eval` "
-        r"cannot load yet; choose from fid, kid, pr",
+        r"the Inception Score needs the 2015 TF Inception's classifier weights: pass --inception-weights PATH to "
+        r"pytorch-fid's pt_inception-2015-12-05-6726825d.pth \(wganlab never downloads it; "
+        r"docs/metrics.md says where\)",
     ),
     "eval of a folder that is no run": Case(lambda t, r, i: ["eval", str(t)], r".*config.toml is missing; is .* a"),
     "prepare SOURCE missing": Case(

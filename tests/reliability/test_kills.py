@@ -41,6 +41,7 @@ def check(summary: dict) -> None:
     assert summary["bitwise"] == dict.fromkeys(summary["bitwise"], killed)
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_kills_at_the_issues_points_resume_bitwise(tmp_path):
     results = campaign(
         tmp_path, "--events", ",".join(QUICK_KILLS), "--chains", "1", "--random", "0", "--writers", "--signals",

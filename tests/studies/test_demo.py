@@ -8,6 +8,7 @@ from wganlab.studies.demo import run_demo
 from wganlab.studies.runner import StudyError
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_demo_trains_all_three_objectives_and_reports_their_measured_numbers(tmp_path):
     report = run_demo(tmp_path, steps=4)
     text = report.read_text()

@@ -77,6 +77,7 @@ def test_data_from_a_seed_preset_and_refusals():
         make_plan("toy-training", "default", 1, "seeds/seed000-celeba-wgan")
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_loss_vs_quality_from_tiny_runs(tmp_path, in_process):
     plan = without_final_metrics(loss_vs_quality_images.plan("quick", 1))
     study_dir = tmp_path / "loss-vs-quality-quick"

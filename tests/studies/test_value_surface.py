@@ -57,6 +57,7 @@ def test_same_seed_same_critic():
         assert torch.equal(p, q)
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_tasks_and_collect_on_a_tiny_plan(tmp_path, in_process):
     plan = value_surface.plan("quick", 2)
     plan.settings.update(iterations=3, deep_iterations=2, points=11)

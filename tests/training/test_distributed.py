@@ -156,6 +156,7 @@ def _network_parameters(run_dir: Path) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_torchrun_writes_the_run_once_and_resumes_on_one_process(tmp_path):
     two = tmp_path / "two"
     torchrun = [sys.executable, "-m", "torch.distributed.run"]  # what `torchrun` runs, without needing PATH

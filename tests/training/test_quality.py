@@ -1,5 +1,6 @@
 """A short real training run must actually learn: exact W1 (POT) to the data falls far below its start."""
 
+import pytest
 import torch
 
 from wganlab.data.toy import sample_toy
@@ -8,6 +9,7 @@ from wganlab.training.loop import train
 from wganlab.training.quality import generate
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_wgan_gp_on_eight_gaussians_reaches_a_small_exact_w1(tiny_config, tmp_path):
     # 600 generator steps of 128-wide MLPs (about 10-30 s on 2 cores). Measured when written: the untrained
     # generator is at W1 = 1.41, two independent 2,000-point data samples at 0.07, and this run at 0.25 (seed 0)
