@@ -52,7 +52,9 @@ def synthetic_carvana(root: Path, pairs: int) -> None:
     for index in range(pairs):
         photo = rng.integers(0, 256, (1280, 1918, 3), dtype=np.uint8)
         Image.fromarray(photo).save(root / "train" / f"car{index:03d}_01.jpg", quality=90)
-        Image.fromarray(inside.astype(np.uint8) * 255).convert("P").save(root / "train_masks" / f"car{index:03d}_01_mask.gif")
+        Image.fromarray(inside.astype(np.uint8) * 255).convert("P").save(
+            root / "train_masks" / f"car{index:03d}_01_mask.gif"
+        )
 
 
 def main() -> None:
