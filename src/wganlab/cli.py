@@ -13,6 +13,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 import typing
 import warnings
 from pathlib import Path
@@ -380,9 +381,17 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *overrides]
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
     # A warning is one line, like an error: what happened and what was done about it.
-    # Both are put back when main() returns: a notebook or a test that calls it keeps its own.
-    saved_format, saved_sigterm = warnings.formatwarning, None
+    # All three are put back when main() returns: a notebook or a test that calls it keeps its own.
+    saved_format, saved_sigterm, saved_thread_hook = warnings.formatwarning, None, threading.excepthook
     warnings.formatwarning = lambda message, *_, **__: f"wganlab {args.command}: warning: {message}\n"
+
+    def thread_exception(hook_args) -> None:
+        # A full disk seen first by a writer thread (TensorBoard's): the main thread meets the same error at its
+        # next write and says it in one line, so the thread's traceback would only repeat it.
+        if not (isinstance(hook_args.exc_value, OSError) and hook_args.exc_value.errno in (errno.ENOSPC, errno.EDQUOT)):
+            saved_thread_hook(hook_args)
+
+    threading.excepthook = thread_exception
     try:
         saved_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:
@@ -390,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     finally:
-        warnings.formatwarning = saved_format
+        warnings.formatwarning, threading.excepthook = saved_format, saved_thread_hook
         if saved_sigterm is not None:
             signal.signal(signal.SIGTERM, saved_sigterm)
 

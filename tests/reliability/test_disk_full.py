@@ -36,9 +36,11 @@ def namespaces_work(tmp_path: Path) -> bool:
 def test_a_full_tmpfs_stops_the_run_in_one_line_and_the_printed_command_finishes_it(tmp_path):
     if not namespaces_work(tmp_path):
         pytest.skip("cannot mount a tmpfs in a user namespace here (unshare -rm)")
-    reference = tmp_path / "reference"
-    subprocess.run([sys.executable, "-m", "wganlab", "train", *TINY, "--out", str(reference)], check=True, env=ENV,
-                   capture_output=True)  # fmt: skip
+    references = {}
+    for tensorboard in (False, True):  # generator.safetensors holds the config, log.tensorboard included
+        references[tensorboard] = tmp_path / f"reference-{tensorboard}"
+        subprocess.run([sys.executable, "-m", "wganlab", "train", *TINY, f"log.tensorboard={str(tensorboard).lower()}",
+                        "--out", str(references[tensorboard])], check=True, env=ENV, capture_output=True)  # fmt: skip
     failed_files = set()
     # From a disk too small for the first files to one that fills at the last checkpoint; one with TensorBoard on.
     for size, tensorboard in [("16k", False), ("80k", False), ("120k", False), ("200k", False), ("40k", True)]:
@@ -55,5 +57,6 @@ def test_a_full_tmpfs_stops_the_run_in_one_line_and_the_printed_command_finishes
         failed_files.add(line.split("cannot write ")[1].split(" (")[0].split("/run/")[1])
         assert (out / "resume.rc").read_text().strip() == "0", (out / "resume.txt").read_text()
         assert clean(out / "run")
+        reference = references[tensorboard]
         assert compare(out / "run", reference) == dict.fromkeys(compare(reference, reference), True)
     assert len(failed_files) >= 3, failed_files  # the disk filled up at different files

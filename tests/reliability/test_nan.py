@@ -78,8 +78,8 @@ def check_nothing_non_finite_was_kept(run_dir: Path, at_step: int) -> int:
     outcome = RunFolder(run_dir).outcome()
     assert outcome["status"] == "diverged"
     assert at_step <= outcome["step"] <= next_checkpoint(at_step)
-    if files:
-        assert torch.load(run_dir / "checkpoints/latest.pt", weights_only=True)["step"] < at_step
+    for kept in (path for path in files if path.suffix == ".pt"):  # best.pt alone if poisoned before a checkpoint
+        assert torch.load(kept, weights_only=True)["step"] < at_step, kept
     for record in RunFolder(run_dir).records("eval"):
         # NaN points give POT's exact W1 as 0.0: a perfect score is the sign of a NaN network scored.
         assert record["w1"] > 0 and all(v == v for v in record.values() if isinstance(v, float)), record

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from wganlab.config import RunConfig, to_dict, to_toml
 from wganlab.errors import CheckpointError
-from wganlab.files import append_line
+from wganlab.files import append_line, storage_error
 from wganlab.training.run_folder import RunFolder
 
 
@@ -37,16 +37,18 @@ class _LineLog:
         self.handle = open(path, "a", encoding="utf-8")
         self.pending = ""
         self.muted = False
+        self.broken = False
         self.lock = threading.RLock()
 
     def line(self, text: str) -> None:
-        if text.strip() and not self.muted:
+        if text.strip() and not self.broken:
             with self.lock:
                 try:
                     self.handle.write(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n")
                     self.handle.flush()
-                except OSError:
-                    self.muted = True  # a full disk: the console still says what happened; log.txt stops here
+                except (OSError, ValueError):
+                    # A full disk (or a thread printing after close): the console still says what happened.
+                    self.broken = True
 
     def feed(self, text: str) -> None:
         if self.muted:
@@ -113,6 +115,37 @@ def console_log(path: Path) -> Iterator[None]:
         log.close()
 
 
+class _Board:
+    """A TensorBoard SummaryWriter whose failure on a full disk (raised by its writer thread at the next call) is
+    one StorageError naming the event file, like every other file a run writes."""
+
+    def __init__(self, writer, folder: Path):
+        self._writer, self._folder = writer, folder
+
+    def _event_file(self) -> Path:
+        files = sorted(self._folder.glob("events.out.tfevents.*"), key=lambda path: path.stat().st_mtime)
+        return files[-1] if files else self._folder / "events.out.tfevents"
+
+    def _guarded(self, call):
+        def guarded(*args, **kwargs):
+            try:
+                return call(*args, **kwargs)
+            except Exception as err:
+                problem = storage_error(err, self._event_file())
+                if problem is None:
+                    raise
+                raise problem from None
+
+        return guarded
+
+    def add_summary(self, summary) -> None:
+        self._guarded(self._writer.file_writer.add_summary)(summary)
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._writer, name)
+        return self._guarded(attribute) if callable(attribute) else attribute
+
+
 class Logbook:
     def __init__(
         self,
@@ -143,7 +176,8 @@ class Logbook:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(folder.path), purge_step=start_step or None)
+            opened = _Board(SummaryWriter, folder.path)._guarded(SummaryWriter)  # it writes its first event now
+            self.writer = _Board(opened(log_dir=str(folder.path), purge_step=start_step or None), folder.path)
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
@@ -247,7 +281,7 @@ class Logbook:
         # Written into this run's own event file (SummaryWriter.add_hparams would start a sub-run); the
         # HParams dashboard reads each metric's value from the scalars of the same tag.
         for summary in hparams(self.hparams, self.final):
-            self.writer.file_writer.add_summary(summary)
+            self.writer.add_summary(summary)
 
     def advance(self) -> None:
         if self.bar is not None:
