@@ -191,9 +191,12 @@ def _inline(text: str) -> str:
     return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
 
 
-def html_section(section: Section, root: Path, prefix: str = "", first_figure: int = 1) -> str:
-    """The section as HTML with its PNGs embedded (read from root/prefix/...) and linked to PNG and SVG."""
-    parts = [f'<section id="{html.escape(section.name)}">', f"<h2>{_inline(section.title)}</h2>"]
+def html_section(section: Section, root: Path, prefix: str = "", first_figure: int = 1, *, heading: bool = True) -> str:
+    """The section as HTML with its PNGs embedded (read from root/prefix/...) and linked to PNG and SVG (where
+    the SVG exists). `heading=False` leaves out the title (a page of one section already has it)."""
+    parts = [f'<section id="{html.escape(section.name)}">']
+    if heading:
+        parts.append(f"<h2>{_inline(section.title)}</h2>")
     if section.header:
         parts.append(f'<p class="header">{_inline(section.header)}</p>')
     parts.append(f"<p>{_inline(' '.join(section.findings))}</p>")
@@ -203,9 +206,8 @@ def html_section(section: Section, root: Path, prefix: str = "", first_figure: i
         parts.append(
             f'<figure><a href="{html.escape(png)}"><img src="data:image/png;base64,{data}" '
             f'alt="Figure {number}. {html.escape(figure.caption)}"></a><figcaption><b>Figure {number}.</b> '
-            f"{_inline(figure.caption)} "
-            f'(<a href="{html.escape(png)}">PNG</a>, <a href="{html.escape(prefix + str(figure.path))}.svg">'
-            "SVG</a>)</figcaption></figure>"
+            f'{_inline(figure.caption)} (<a href="{html.escape(png)}">PNG</a>{svg_link(root, prefix, figure)})'
+            "</figcaption></figure>"
         )
     for table in section.tables:
         source = f' (<a href="{html.escape(prefix + table.csv_name)}">CSV</a>)' if table.csv_name else ""
@@ -217,6 +219,11 @@ def html_section(section: Section, root: Path, prefix: str = "", first_figure: i
         parts.append("<h3>Setup</h3><ul>" + "".join(f"<li>{_inline(s)}</li>" for s in section.setup) + "</ul>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def svg_link(root: Path, prefix: str, figure) -> str:
+    svg = f"{prefix}{figure.path}.svg"
+    return f', <a href="{html.escape(svg)}">SVG</a>' if (root / svg).exists() else ""
 
 
 _STYLE = """
@@ -236,7 +243,9 @@ def write_html(sections: list[Section], root: Path, title: str, prefix) -> Path:
     links = "".join(f'<li><a href="#{html.escape(s.name)}">{_inline(s.title)}</a></li>' for s in sections)
     bodies, number = [], 1
     for section in sections:
-        bodies.append(html_section(section, root, prefix=prefix(section), first_figure=number))
+        bodies.append(
+            html_section(section, root, prefix=prefix(section), first_figure=number, heading=section.title != title)
+        )
         number += len(section.figures)
     contents = f"<ul>{links}</ul>\n" if len(sections) > 1 else ""
     page = (
