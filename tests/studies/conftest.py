@@ -10,6 +10,7 @@ import torch
 
 from wganlab.studies.runner import Plan
 from wganlab.training.loop import train
+from wganlab.training.run_folder import RunFolder
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def run_in_process(plan: Plan, study_dir: Path, module=None) -> None:
         if run.task:
             result = module.run_task(plan, run, folder)
             (folder / "result.json").write_text(json.dumps({**result, "seconds": 0.0}))
-        else:
+        elif (RunFolder(folder).outcome() or {}).get("status") != "finished":  # reused, as the runner does
             train(run.config(), folder, progress=False)
 
 

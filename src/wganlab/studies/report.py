@@ -101,10 +101,13 @@ def provenance(size: str, seeds: int, runs: int, run_seconds: float, command: st
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rows of equal keys; floats written with repr (full precision, identical on identical reruns)."""
+    """Rows as CSV, the columns in order of first appearance (a key some rows lack, e.g. WGAN's clip_share in a
+    table that also holds WGAN-GP runs, is left empty there); floats written with repr (full precision,
+    identical on identical reruns)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows([{k: _plain(v) for k, v in row.items()} for row in rows])
 
