@@ -58,6 +58,7 @@ def test_import_wganlab_loads_no_torch_and_exports_the_api():
     assert out[1] == "True True"
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_wganlab_never_changes_the_matplotlib_backend(tmp_path):
     # A notebook has its own backend; a whole run with TensorBoard pictures, sampling to PNG and a study figure
     # must leave it as it was and never import pyplot (which picks a backend).

@@ -68,6 +68,7 @@ def test_a_folder_made_with_other_settings_is_refused(finished):
         runner.execute(longer, study_dir, jobs=1, progress=False)
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_plan_prints_runnable_commands(tmp_path):
     plan = tiny_plan(seeds=1, objectives=("gan",))
     commands = printed_plan(plan, tmp_path)

@@ -185,6 +185,7 @@ def uninterrupted(tmp_path_factory):
     return final_generator(out)
 
 
+@pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path, uninterrupted):
     out = tmp_path / "run"
     process = subprocess.Popen(
