@@ -2,10 +2,10 @@
 
 Stages, each resumable (a finished file is never computed twice), all on the CPU:
 
-    python benchmarks/validate_fast_fid.py export --runs /work/fastfd/runs --out /work/fastfd/samples
-    python benchmarks/validate_fast_fid.py features --kind fmnist --dir /work/fastfd
-    python benchmarks/validate_fast_fid.py features --kind inception --dir /work/fastfd --limit 500  # ~1.5 h
-    python benchmarks/validate_fast_fid.py report --dir /work/fastfd --limit 500 --csv benchmarks/results/fast_fid.csv
+    python benchmarks/validate_fast_fid.py export --runs RUNS --out WORK/samples   # RUNS: wganlab run folders
+    python benchmarks/validate_fast_fid.py features --kind fmnist --dir WORK
+    python benchmarks/validate_fast_fid.py features --kind inception --dir WORK --limit 500  # ~1.5 h
+    python benchmarks/validate_fast_fid.py report --dir WORK --limit 500 --csv benchmarks/results/fast_fid.csv
 
 `export` is the only stage that touches the training code: it rebuilds each checkpoint's generator and
 writes n samples (uint8 .npy, one fixed noise seed for every checkpoint), the run's real test split processed

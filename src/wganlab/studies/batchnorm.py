@@ -34,10 +34,7 @@ CELLS = [
 
 
 def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
-    images.check_data(data)
-    settings = images.size_settings(size, seeds, data)
-    return Plan(NAME, size, settings["seeds"], images.cell_runs(CELLS, settings), settings,
-                runs_dir=images.runs_dir(size, settings))  # fmt: skip
+    return images.cell_plan(NAME, CELLS, size, seeds, data)
 
 
 def summary(run, folder: Path) -> str:

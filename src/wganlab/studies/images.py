@@ -17,7 +17,7 @@ import torch
 from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
 from wganlab.studies import style
-from wganlab.studies.runner import Run, folder_name
+from wganlab.studies.runner import Plan, Run, folder_name
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.state import make_rng
 
@@ -168,6 +168,13 @@ def runs_dir(size: str, settings: dict) -> str:
 
 def cell_runs(cells: list[Cell], settings: dict) -> list[Run]:
     return [cell_run(cell, seed, settings) for cell in cells for seed in range(settings["seeds"])]
+
+
+def cell_plan(name: str, cells: list[Cell], size: str, seeds: int | None, data: str | None) -> Plan:
+    """The plan of an image study that trains every cell at every seed, in the shared pool of run folders."""
+    check_data(data)
+    settings = size_settings(size, seeds, data)
+    return Plan(name, size, settings["seeds"], cell_runs(cells, settings), settings, runs_dir=runs_dir(size, settings))
 
 
 def check_data(data: str | None) -> None:
