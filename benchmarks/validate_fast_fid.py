@@ -5,6 +5,7 @@ Stages, each resumable (a finished file is never computed twice), all on the CPU
     python benchmarks/validate_fast_fid.py export --runs RUNS --out WORK/samples   # RUNS: wganlab run folders
     python benchmarks/validate_fast_fid.py features --kind fmnist --dir WORK
     python benchmarks/validate_fast_fid.py features --kind inception --dir WORK --limit 500  # ~1.5 h
+        (two processes: add --shard 0 2 to one and --shard 1 2 to the other)
     python benchmarks/validate_fast_fid.py report --dir WORK --limit 500 --csv benchmarks/results/fast_fid.csv
 
 `export` is the only stage that touches the training code: it rebuilds each checkpoint's generator and
@@ -117,6 +118,8 @@ def features(args: argparse.Namespace) -> None:
     samples, cache = args.dir / "samples", args.dir / "features" / args.kind
     cache.mkdir(parents=True, exist_ok=True)
     files = extraction_order(list(samples.glob("*.npy")))
+    index, count = args.shard
+    files = files[index::count]  # --shard 0 2 and --shard 1 2 split the work between two processes
     extractor = make_extractor(args.kind)
     for file in files:
         target = cache / f"{file.stem}.pt"
@@ -261,6 +264,9 @@ def main() -> None:
     command.add_argument("--dir", type=Path, required=True, help="the folder holding samples/")
     command.add_argument("--batch-size", type=int, default=50)
     command.add_argument("--limit", type=int, default=0, help="use only the first N fakes (0: all)")
+    command.add_argument(
+        "--shard", type=int, nargs=2, default=(0, 1), metavar=("INDEX", "COUNT"), help="every COUNT-th file from INDEX"
+    )
     command.set_defaults(func=features)
     command = commands.add_parser("report", help="distances, correlations and floors from the caches")
     command.add_argument("--dir", type=Path, required=True)
