@@ -180,7 +180,7 @@ def plot(study_dir: Path, curves: dict, seeds: int) -> Path:
             twin.set_ylabel(label, color=style.colour(objective))
             twin.grid(False)
             handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-            twin.legend(handles=handles, loc="upper left", framealpha=0.95)
+            twin.legend(handles=handles, loc="upper right", framealpha=0.95)
         for objective in OBJECTIVES:
             x, grads = column(objective, "dvalue_dx")
             grads = np.abs(grads)
