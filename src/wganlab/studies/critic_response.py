@@ -179,6 +179,9 @@ def plot(study_dir: Path, curves: dict, seeds: int) -> Path:
                           label=f"{label}, {seeds} seeds" if index == 0 else None)  # fmt: skip
             twin.set_ylabel(label, color=style.colour(objective))
             twin.grid(False)
+            for scaled in (axis, twin):  # headroom: the legend sits above the histograms and curves
+                low, high = scaled.get_ylim()
+                scaled.set_ylim(low, low + 1.45 * (high - low))
             handles = axis.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
             twin.legend(handles=handles, loc="upper right", framealpha=0.95)
         for objective in OBJECTIVES:
@@ -198,7 +201,7 @@ def plot(study_dir: Path, curves: dict, seeds: int) -> Path:
         for axis in axes[1]:
             axis.axvline(PROBE_X, color="grey", ls="--", lw=1, label=f"x = {PROBE_X:g}")
             axis.set_xlim(-5, 5)
-            axis.legend(loc="lower left")
+            axis.legend(loc="lower center")
         return save_figure(figure, study_dir, "critic_response")
 
 
