@@ -2,12 +2,12 @@
 against other jobs' threads (one 256x64 matmul step measured 0.68 s with 2 threads vs 0.005 s with 1), so
 every test here runs single-threaded; the numbers they compare are then also independent of the core count."""
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from wganlab.studies import perform_task
 from wganlab.studies.runner import Plan
 from wganlab.training.loop import train
 from wganlab.training.run_folder import RunFolder
@@ -21,19 +21,18 @@ def single_thread():
     torch.set_num_threads(before)
 
 
-def run_in_process(plan: Plan, study_dir: Path, module=None) -> None:
+def run_in_process(plan: Plan, study_dir: Path) -> None:
     """Every run of `plan`, in this process (the runner's subprocesses are tested in test_runner.py)."""
     for run in plan.runs:
         folder = plan.folder(study_dir, run)
         folder.mkdir(parents=True, exist_ok=True)
         if run.task:
-            result = module.run_task(plan, run, folder)
-            (folder / "result.json").write_text(json.dumps({**result, "seconds": 0.0}))
+            perform_task(plan, run, folder)
         elif (RunFolder(folder).outcome() or {}).get("status") != "finished":  # reused, as the runner does
             train(run.config(), folder, progress=False)
 
 
 @pytest.fixture(scope="session")
 def in_process():
-    """run_in_process(plan, study_dir, module=None)."""
+    """run_in_process(plan, study_dir)."""
     return run_in_process

@@ -31,7 +31,7 @@ def small_plan(iterations: int, seeds: int = 1) -> Plan:
 
 def test_gan_gradient_vanishes_at_4_but_wgan_does_not(tmp_path, in_process):
     plan = small_plan(300)
-    in_process(plan, tmp_path, critic_response)
+    in_process(plan, tmp_path)
     results = {run.label("objective"): json.loads((plan.folder(tmp_path, run) / "result.json").read_text())
                for run in plan.runs}  # fmt: skip
     gan, wgan = results["gan"], results["wgan"]
@@ -56,7 +56,7 @@ def test_gan_gradient_vanishes_at_4_but_wgan_does_not(tmp_path, in_process):
 def test_same_seed_same_numbers(tmp_path, in_process):
     plan = small_plan(5)
     for name in ("a", "b"):
-        in_process(plan, tmp_path / name, critic_response)
+        in_process(plan, tmp_path / name)
     for run in plan.runs:
         a, b = (plan.folder(tmp_path / name, run) / "response.csv" for name in ("a", "b"))
         assert a.read_bytes() == b.read_bytes()

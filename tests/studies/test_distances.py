@@ -6,8 +6,9 @@ from scipy.integrate import quad
 from scipy.stats import norm
 from torch.testing import assert_close
 
-from wganlab.studies import distances
+from wganlab.studies import distances, runner
 from wganlab.studies.report import read_csv
+from wganlab.studies.runner import StudyError
 
 LOG2 = math.log(2.0)
 
@@ -68,7 +69,7 @@ def test_study_numbers_and_identical_rerun(tmp_path, in_process):
     plan = distances.plan("quick", 2)
     plan.settings.update(n_lines=300)  # ot.emd2 on 300 x 300 per theta: the check, not the precision
     for name in ("a", "b"):
-        in_process(plan, tmp_path / name, distances)
+        in_process(plan, tmp_path / name)
     section = distances.collect(plan, tmp_path / "a")
     distances.collect(plan, tmp_path / "b")
     assert (tmp_path / "a" / "gaussians.csv").read_bytes() == (tmp_path / "b" / "gaussians.csv").read_bytes()
@@ -84,3 +85,20 @@ def test_study_numbers_and_identical_rerun(tmp_path, in_process):
     assert (tmp_path / "a" / "plots" / "distances.png").stat().st_size > 10_000
     assert (tmp_path / "a" / "plots" / "distances.svg").exists()
     assert section.findings and "log 2" in section.findings[0] and "over 2 seeds" in section.findings[1]
+
+
+def test_a_task_result_is_reused_only_with_the_settings_it_was_made_with(tmp_path, in_process):
+    plan = distances.plan("quick", 1)
+    plan.settings.update(n_lines=300)
+    in_process(plan, tmp_path)
+    run = plan.runs[0]
+    assert runner.state(plan, run, tmp_path) == "done"
+    two_seeds = distances.plan("quick", 2)  # more seeds beside it: seed 0 is still the same run
+    two_seeds.settings.update(n_lines=300)
+    assert [runner.state(two_seeds, r, tmp_path) for r in two_seeds.runs] == ["done", "todo"]
+    more_samples = distances.plan("quick", 1)  # n_lines back at the quick size's 1,000
+    with pytest.raises(StudyError, match=r"holds a result made with other settings \(n_lines\)"):
+        runner.state(more_samples, run, tmp_path)
+    (plan.folder(tmp_path, run) / "task.json").unlink()
+    with pytest.raises(StudyError, match=r"holds a result\.json but no task\.json"):
+        runner.state(plan, run, tmp_path)

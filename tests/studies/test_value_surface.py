@@ -61,7 +61,7 @@ def test_same_seed_same_critic():
 def test_tasks_and_collect_on_a_tiny_plan(tmp_path, in_process):
     plan = value_surface.plan("quick", 2)
     plan.settings.update(iterations=3, deep_iterations=2, points=11)
-    in_process(plan, tmp_path, value_surface)
+    in_process(plan, tmp_path)
     section = value_surface.collect(plan, tmp_path)
     rows = section.tables[0].rows
     assert [row[1] for row in rows] == list(value_surface.SETTINGS)

@@ -139,6 +139,19 @@ def run_time(folder: Path, run: runner.Run) -> float:
     return float(json.loads(path.read_text()).get("seconds", 0.0))
 
 
+def perform_task(plan: runner.Plan, run: runner.Run, folder: Path) -> dict:
+    """One task run into `folder`: task.json (the settings, which the runner checks before reusing it),
+    then the study module's computation, then result.json (its numbers and seconds), the mark of a finished run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"study": plan.study, "key": run.key, "size": plan.size, "settings": runner.task_settings(plan)}
+    atomic_write_text(folder / "task.json", json.dumps(record, indent=2) + "\n")
+    started = time.perf_counter()
+    result = study_module(plan.study).run_task(plan, run, folder)
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    atomic_write_text(folder / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | None) -> Path:
     """`wganlab study NAME --task KEY`: one of a study's own runs (what the runner's subprocesses call)."""
     plan = make_plan(name, size, seeds)
@@ -147,12 +160,8 @@ def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | N
     if not matches:
         raise ConfigError(f"study {name} has no task {key!r} at size {size} (see `wganlab study {name} --plan`)")
     folder = plan.folder(study_dir, matches[0])
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    result = study_module(name).run_task(plan, matches[0], folder)
-    result["seconds"] = round(time.perf_counter() - started, 3)
-    atomic_write_text(folder / "result.json", json.dumps(result, indent=2) + "\n")
+    perform_task(plan, matches[0], folder)
     return folder
 
 
-__all__ = ["IMAGE_STUDIES", "STUDIES", "make_plan", "run_study", "run_task", "study_module"]
+__all__ = ["IMAGE_STUDIES", "STUDIES", "make_plan", "perform_task", "run_study", "run_task", "study_module"]

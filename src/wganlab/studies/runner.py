@@ -5,7 +5,7 @@ or a study's own computation (`wganlab study NAME --task KEY`) for the studies t
 against a fixed "generator". `execute` runs the unfinished ones `jobs` at a time, each as a subprocess with
 its share of the CPU threads, resumes the ones a killed study left half done, and never repeats a finished
 one. A run is finished when its folder says so: outcome.json (training: finished or diverged) or
-result.json (a task), and it was made with the planned settings.
+result.json (a task), and it was made with the planned settings (a task's task.json records them).
 """
 
 import contextlib
@@ -97,6 +97,12 @@ def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = N
     return ["wganlab", "train", run.preset, *run.overrides, "--out", str(folder)]
 
 
+def task_settings(plan: Plan) -> dict[str, Any]:
+    """What a task's result depends on: the plan's settings as JSON values, without the seed count (one run
+    is the same run whatever the number of seeds planned beside it)."""
+    return json.loads(json.dumps({key: value for key, value in plan.settings.items() if key != "seeds"}))
+
+
 def state(plan: Plan, run: Run, study_dir: Path) -> str:
     """ "done", "partial" (a training run with a checkpoint to resume from) or "todo".
 
@@ -104,7 +110,20 @@ def state(plan: Plan, run: Run, study_dir: Path) -> str:
     """
     folder = plan.folder(study_dir, run)
     if run.task:
-        return "done" if (folder / "result.json").exists() else "todo"
+        if not (folder / "result.json").exists():
+            return "todo"
+        record, planned = folder / "task.json", task_settings(plan)
+        if not record.exists():
+            raise StudyError(f"{folder} holds a result.json but no task.json (the settings it was made with); "
+                             "remove that folder to recompute it")  # fmt: skip
+        stored = json.loads(record.read_text())["settings"]
+        if stored != planned:
+            changed = sorted(key for key in {*stored, *planned} if stored.get(key) != planned.get(key))
+            raise StudyError(
+                f"{folder} holds a result made with other settings ({', '.join(changed[:3])}); "
+                "use another --out for this study or remove that folder"
+            )
+        return "done"
     runs = RunFolder(folder)
     if not runs.config_path.exists():
         return "todo"
