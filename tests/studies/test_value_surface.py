@@ -3,7 +3,7 @@ import torch
 from torch.testing import assert_close
 
 from wganlab.objectives import GradientPenalty
-from wganlab.studies import value_surface
+from wganlab.studies import runner, value_surface
 from wganlab.studies.report import read_csv
 
 
@@ -69,3 +69,14 @@ def test_tasks_and_collect_on_a_tiny_plan(tmp_path, in_process):
     assert {f.path.name for f in section.figures} == {"value_surfaces", "weights", "deep_gradient_norms"}
     deep = read_csv(tmp_path / "deep_gradient_norms.csv")
     assert len(deep) == len(value_surface.SETTINGS) * 2 * 12  # settings x seeds x layers
+
+
+def test_the_toy_list_and_seed_count_only_select_runs():
+    default = value_surface.plan("default", None)
+    wider = value_surface.plan("default", 5)  # five seeds: the same runs, and more of them
+    assert {run.key for run in default.runs} < {run.key for run in wider.runs}
+    wider.settings["toys"] = value_surface.TOYS  # as a plan over every toy would record it
+    assert runner.task_settings(default) == runner.task_settings(wider)
+    longer = value_surface.plan("default", None)
+    longer.settings["iterations"] = 20_000  # a longer critic is another run
+    assert runner.task_settings(longer) != runner.task_settings(default)

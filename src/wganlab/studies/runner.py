@@ -71,6 +71,9 @@ class Plan:
     settings: dict[str, Any] = field(default_factory=dict)
     runs_dir: str = "runs"
     """Where the run folders live, relative to the study folder (studies may share another's runs)."""
+    selectors: tuple[str, ...] = ("seeds",)
+    """Settings that only choose which runs exist (the seed count, a list of toys): changing them adds or drops
+    runs but changes no run, so a finished task is reused across them."""
 
     def folder(self, study_dir: Path, run: Run) -> Path:
         return (study_dir / self.runs_dir / run.key).resolve()
@@ -98,9 +101,9 @@ def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = N
 
 
 def task_settings(plan: Plan) -> dict[str, Any]:
-    """What a task's result depends on: the plan's settings as JSON values, without the seed count (one run
-    is the same run whatever the number of seeds planned beside it)."""
-    return json.loads(json.dumps({key: value for key, value in plan.settings.items() if key != "seeds"}))
+    """What a task's result depends on: the plan's settings as JSON values, without its selectors (one run is
+    the same run whatever the number of seeds, or the other toys, planned beside it)."""
+    return json.loads(json.dumps({k: v for k, v in plan.settings.items() if k not in plan.selectors}))
 
 
 def state(plan: Plan, run: Run, study_dir: Path) -> str:
