@@ -178,8 +178,8 @@ def summarise(curve_rows: list[dict], results: list[dict]) -> dict:
 def plot(study_dir: Path, curve_rows: list[dict], checks: list[dict], lines: list[dict]) -> Path:
     colours = dict(zip(VARIANCES, style.EXTRA_COLOURS, strict=False))
     with style.rc():
-        figure, axes = style.figure(1, 4, width=17, height=4.4)
-        axes = axes[0]
+        figure, axes = style.figure(2, 2, width=12, height=9.5)  # 2 x 2: legible at the report's width
+        axes = axes.ravel()
         for variance in VARIANCES:
             rows = [r for r in curve_rows if r["variance"] == variance]
             d = np.array([r["d"] for r in rows])
@@ -212,7 +212,7 @@ def plot(study_dir: Path, curve_rows: list[dict], checks: list[dict], lines: lis
                      color=style.EXTRA_COLOURS[0], alpha=0.6, label="JS, histogram (every seed)")  # fmt: skip
         axes[3].set(title="Parallel lines: P0 = (0, Z), Pθ = (θ, Z)", xlabel="θ", ylabel="distance (nats for JS)")
         for axis in axes:
-            axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.12), ncol=2, frameon=False, fontsize=7.5)
+            axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.1), ncol=2, frameon=False, fontsize=9)
         return save_figure(figure, study_dir, "distances")
 
 
