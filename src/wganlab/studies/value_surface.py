@@ -296,11 +296,14 @@ def plot_deep(study_dir: Path, deep: dict) -> Path:
 def section(plan: Plan, facts: list[dict], summary: dict, paths: list[Path]) -> Section:
     toys, seeds = plan.settings["toys"], plan.seeds
 
+    def values(toy: str, setting: str, key: str) -> list[float]:
+        return [f[key] for f in facts if f["toy"] == toy and f["setting"] == setting]
+
     def stat(toy: str, setting: str, key: str, scale: float = 1.0, digits: int = 3) -> str:
-        return mean_std([scale * f[key] for f in facts if f["toy"] == toy and f["setting"] == setting], digits)
+        return mean_std([scale * v for v in values(toy, setting, key)], digits)
 
     def mean(toy: str, setting: str, key: str) -> float:
-        return float(np.mean([f[key] for f in facts if f["toy"] == toy and f["setting"] == setting]))
+        return float(np.mean(values(toy, setting, key)))
 
     rows = [
         [
@@ -317,7 +320,8 @@ def section(plan: Plan, facts: list[dict], summary: dict, paths: list[Path]) -> 
     ]
     first = toys[0]
     median, zeros = summary["deep_median_layer_norm"], summary["deep_zero_layers"]
-    penalty_weight = fixed_config(first, "penalty", 0, SURFACE_WIDTHS).objective.penalty_weight
+    config = fixed_config("s_curve", "penalty", 0, SURFACE_WIDTHS)
+    clip_config = fixed_config("s_curve", "clip 0.01", 0, SURFACE_WIDTHS)
     findings = [
         f"On the {TOY_TITLES[first]} after {summary['iterations']:,} critic updates (mean ± std over {seeds} seeds), "
         f"the penalty critic's input-gradient norm on interpolates is {stat(first, 'penalty', 'grad_norm_mean')}, "
@@ -329,7 +333,7 @@ def section(plan: Plan, facts: list[dict], summary: dict, paths: list[Path]) -> 
         f"The penalty critic's W estimate is {stat(first, 'penalty', 'w_estimate')} against an exact W1 of "
         f"{stat(first, 'penalty', 'exact_w1')} on the same samples; with c = 0.01 the estimate is "
         f"{stat(first, 'clip 0.01', 'w_estimate')}, W scaled by the clipped critic's small Lipschitz constant. "
-        f"With λ = {penalty_weight:g} the penalty is weak: it holds the gradient norm near "
+        f"With λ = {config.objective.penalty_weight:g} the penalty is weak: it holds the gradient norm near "
         f"{mean(first, 'penalty', 'grad_norm_mean'):.2g} rather than 1, so the penalty critic's estimate is "
         f"{mean(first, 'penalty', 'w_estimate') / mean(first, 'penalty', 'exact_w1'):.2g} times W1; its surface "
         "still follows the data (Figure 1).",
@@ -341,8 +345,6 @@ def section(plan: Plan, facts: list[dict], summary: dict, paths: list[Path]) -> 
         )
         + ".",
     ]
-    config = fixed_config("s_curve", "penalty", 0, SURFACE_WIDTHS)
-    clip_config = fixed_config("s_curve", "clip 0.01", 0, SURFACE_WIDTHS)
     return Section(
         name=NAME,
         title="Value surfaces and gradients: clipped vs penalised critics (WGAN-GP Fig. 1; seed 002 Fig. 3)",
