@@ -121,3 +121,35 @@ def test_kid_reports_its_subset_size_and_no_std_when_every_subset_is_the_whole_s
     subsets = evaluate(fake, real, ["kid"], n=60, kid_subset_size=30, kid_subsets=10)
     assert subsets["kid_subset_size"] == 30 and subsets["kid_subsets"] == 10
     assert subsets["kid_std"] > 1e-6  # subsets of half the set differ: a real spread
+
+
+def test_two_processes_needing_one_reference_compute_it_once(tmp_path):
+    """The first runs of a study with --jobs 2 need the same reference at the same time: one computes it, the
+    other waits on the lock and loads the cached file (threads open the lock file separately, so flock
+    excludes them as it does processes)."""
+    import threading
+    import time
+
+    real = images(300, 5)
+    calls = []
+
+    class SlowPixels(PixelFeatures):
+        def forward(self, batch):
+            calls.append(len(batch))
+            time.sleep(0.05)
+            return super().forward(batch)
+
+    results = {}
+
+    def job(name):
+        results[name] = evaluate(images(200, 6), real, ["fid"], extractor=SlowPixels(), batch_size=100,
+                                 reference_key="shared", cache_dir=tmp_path)  # fmt: skip
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 2 * 2 + 3  # 200 fakes per job in 2 batches of 100, the 300 real images once, in 3
+    assert_close(results["a"], results["b"])
+    assert cache_file(tmp_path, "shared").is_file()

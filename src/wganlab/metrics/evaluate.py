@@ -20,7 +20,7 @@ from wganlab.metrics.fid import feature_statistics, frechet_distance
 from wganlab.metrics.inception_score import inception_score
 from wganlab.metrics.kid import kid_from_features
 from wganlab.metrics.precision_recall import precision_recall
-from wganlab.metrics.reference import ReferenceStats, load_reference, save_reference
+from wganlab.metrics.reference import ReferenceStats, load_reference, reference_lock, save_reference
 
 FEATURE_METRICS = ("fid", "kid", "pr")
 
@@ -150,11 +150,29 @@ def _reference(
     device: torch.device | str,
     progress: bool,
 ) -> ReferenceStats:
-    use_cache = key is not None and cache_dir is not None
-    if use_cache:
+    if key is None or cache_dir is None:
+        return _compute_reference(real, extractor, None, None, batch_size, device, progress)
+    cached = load_reference(cache_dir, key)
+    if cached is not None:
+        return cached
+    with reference_lock(cache_dir, key):
+        # Another process may have computed it while this one waited for the lock.
         cached = load_reference(cache_dir, key)
         if cached is not None:
             return cached
+        return _compute_reference(real, extractor, key, cache_dir, batch_size, device, progress)
+
+
+def _compute_reference(
+    real: Tensor | None,
+    extractor: nn.Module,
+    key: str | None,
+    cache_dir: Path | None,
+    batch_size: int,
+    device: torch.device | str,
+    progress: bool,
+) -> ReferenceStats:
+    use_cache = key is not None and cache_dir is not None
     if real is None:
         raise MetricError(
             "no real images and no cached reference statistics"

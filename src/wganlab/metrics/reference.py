@@ -6,8 +6,10 @@ image size and image count and of the sha256 of the feature file, so a different
 count never reuses stale statistics. Files are written to a temporary name, then `os.replace`d.
 """
 
+import fcntl
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -71,6 +73,21 @@ class ReferenceStats:
 
 def cache_file(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / f"reference-{key}.pt"
+
+
+@contextmanager
+def reference_lock(cache_dir: Path, key: str):
+    """Hold an exclusive lock on `key` while its statistics are computed: two processes that need the same
+    reference (the first runs of a study with --jobs 2) compute it once, the second waits and then loads the cached
+    file. flock is released by the kernel when a process dies, so a killed run never leaves it held."""
+    lock = Path(cache_dir) / f"reference-{key}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_reference(cache_dir: Path, key: str) -> ReferenceStats | None:
