@@ -35,21 +35,25 @@ def summary(run, folder: Path) -> str:
 
 def collect(plan: Plan, study_dir: Path) -> Section:
     quality = images.headline(plan.settings)
+    # Seed 002's Table 2 times 1000 epochs: an epoch is one pass of the critic over the training images.
+    epoch = images.FASHION_MNIST_TRAIN if plan.settings["fashion_mnist"] else math.nan
     rows, curves = [], []
     for run in plan.runs:
         folder = RunFolder(plan.folder(study_dir, run))
         outcome = folder.outcome() or {}
         final = images.final_record(folder.path)
-        evals = folder.records("eval")
+        evals, train = folder.records("eval"), folder.records("train")
         name = images.estimate_key(run.label("objective"))
-        for r in folder.records("train"):
+        train_seconds = outcome.get("train_seconds", math.nan)
+        epochs = train[-1]["images_seen"] / epoch if train else math.nan
+        for r in train:
             curves.append({**dict(run.labels), "step": r["step"], "estimate": r[name]})
         rows.append({
             **dict(run.labels), "status": outcome.get("status", "unknown"),
             quality: evals[-1][quality] if evals else math.nan,
             **{k: final.get(k, math.nan) for k in ("fid", "kid_mean", "precision", "recall")},
-            "run_seconds": outcome.get("seconds", math.nan), "train_seconds": outcome.get("train_seconds", math.nan),
-            "sec_per_step": outcome.get("sec_per_step", math.nan),
+            "run_seconds": outcome.get("seconds", math.nan), "train_seconds": train_seconds,
+            "sec_per_step": outcome.get("sec_per_step", math.nan), "sec_per_epoch": train_seconds / epochs,
         })  # fmt: skip
     write_csv(study_dir / "runs.csv", rows)
     write_csv(study_dir / "estimates.csv", curves)
@@ -106,6 +110,7 @@ def section(plan: Plan, rows: list[dict], figures, quality: str) -> Section:
             mean_std([r["fid"] for r in group]), mean_std([r["kid_mean"] for r in group]),
             mean_std([r["precision"] for r in group]), mean_std([r["recall"] for r in group]),
             mean_std([r["run_seconds"] / 60 for r in group]), mean_std([r["sec_per_step"] for r in group]),
+            mean_std([r["sec_per_epoch"] for r in group]),
         ])  # fmt: skip
 
     def mean_fid(generator: str, objective: str) -> float:
@@ -141,6 +146,7 @@ def section(plan: Plan, rows: list[dict], figures, quality: str) -> Section:
                     "recall",
                     "minutes / run",
                     "s / generator step",
+                    "s / epoch",
                 ],
                 table,
                 "runs.csv",
@@ -152,7 +158,9 @@ def section(plan: Plan, rows: list[dict], figures, quality: str) -> Section:
             f"normalisation; z_dim {config.model.z_dim}, batch {config.train.batch_size}, {config.train.steps:,} "
             "generator steps, recipes as published (the `fashion_mnist/<objective>` presets).",
             "Times are wall-clock of the runs as the study ran them (one thread each, two runs at once on two "
-            "cores); they include evaluations. The per-step column is training alone (timing.jsonl).",
+            "cores); they include evaluations. The per-step and per-epoch columns are training alone "
+            "(timing.jsonl); an epoch is one pass of the critic over the training images (seed 002's unit), "
+            "counted from the images each run's critic saw.",
             f"Runs are shared with the other image studies (`{plan.runs_dir}`).",
         ],
     )

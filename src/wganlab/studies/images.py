@@ -51,6 +51,7 @@ SIZES = {
               "paper": True},
 }  # fmt: skip
 PAPER_EPOCHS = 1000  # seed 002, Table 1
+FASHION_MNIST_TRAIN = 60_000  # images in Fashion-MNIST's training split
 PAPER_EVALUATIONS = 25
 
 
@@ -155,7 +156,7 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
 def paper_eval_every(cell: Cell, settings: dict) -> int:
     """About PAPER_EVALUATIONS evaluations over the steps that 1000 epochs make (known once the data is)."""
     n_critic = 1 if cell.objective == "gan" else 4
-    images = 60_000 if settings["fashion_mnist"] else 5_088  # Fashion-MNIST's training split; Carvana's images
+    images = FASHION_MNIST_TRAIN if settings["fashion_mnist"] else 5_088  # Carvana's images
     steps = PAPER_EPOCHS * images // (settings["batch"] * n_critic)
     return max(1, steps // PAPER_EVALUATIONS)
 
