@@ -101,8 +101,8 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
         assert len(section.tables[0].rows) == len(module.CELLS)
     references = read_csv(tmp_path / "batchnorm" / "runs.csv")
     assert all(r["failed"] in ("True", "False") for r in references)
+    plan = architecture_grid.plan("quick", 1)
     for row in read_csv(tmp_path / "architecture-grid" / "runs.csv"):  # an epoch: the critic saw 60,000 images
-        plan = architecture_grid.plan("quick", 1)
         run = plan.find(generator=row["generator"], objective=row["objective"], seed=0)[0]
         seen = RunFolder(plan.folder(tmp_path / "architecture-grid", run)).records("train")[-1]["images_seen"]
         assert seen == 20 * (1 if row["objective"] == "gan" else 5) * 32  # quick: 20 generator steps, batch 32

@@ -1,6 +1,7 @@
 """`evaluate_images`: FID, KID, precision/recall and Inception Score of generated images against real ones."""
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -150,37 +151,21 @@ def _reference(
     device: torch.device | str,
     progress: bool,
 ) -> ReferenceStats:
-    if key is None or cache_dir is None:
-        return _compute_reference(real, extractor, None, None, batch_size, device, progress)
-    cached = load_reference(cache_dir, key)
-    if cached is not None:
-        return cached
-    with reference_lock(cache_dir, key):
-        # Another process may have computed it while this one waited for the lock.
-        cached = load_reference(cache_dir, key)
-        if cached is not None:
-            return cached
-        return _compute_reference(real, extractor, key, cache_dir, batch_size, device, progress)
-
-
-def _compute_reference(
-    real: Tensor | None,
-    extractor: nn.Module,
-    key: str | None,
-    cache_dir: Path | None,
-    batch_size: int,
-    device: torch.device | str,
-    progress: bool,
-) -> ReferenceStats:
     use_cache = key is not None and cache_dir is not None
-    if real is None:
-        raise MetricError(
-            "no real images and no cached reference statistics"
-            + (f" for key {key} in {cache_dir}" if use_cache else "")
-            + "; pass real images (or the dataset) to compute them"
-        )
-    features = extract_features(real, extractor, batch_size, device, progress, description="real features")
-    stats = ReferenceStats.from_features(features)
-    if use_cache:
-        save_reference(cache_dir, key, stats)
-    return stats
+    if use_cache and (cached := load_reference(cache_dir, key)) is not None:
+        return cached  # without the lock: a read-only cache folder still serves its files
+    with reference_lock(cache_dir, key) if use_cache else nullcontext():
+        # Another process may have computed it while this one waited for the lock.
+        if use_cache and (cached := load_reference(cache_dir, key)) is not None:
+            return cached
+        if real is None:
+            raise MetricError(
+                "no real images and no cached reference statistics"
+                + (f" for key {key} in {cache_dir}" if use_cache else "")
+                + "; pass real images (or the dataset) to compute them"
+            )
+        features = extract_features(real, extractor, batch_size, device, progress, description="real features")
+        stats = ReferenceStats.from_features(features)
+        if use_cache:
+            save_reference(cache_dir, key, stats)
+        return stats
