@@ -26,8 +26,11 @@ OBJECTIVES = ("gan", "wgan-gp")
 CRITIC_NORM = {"gan": "batch", "wgan-gp": "layer"}  # what a normalised critic uses: the penalty forbids batch norm
 SIZES = {
     "quick": {"count": 3, "space": "cpu", "steps": 20, "seeds": 1, "eval_samples": 256, "batch": 32},
-    # 24 architectures x 2 objectives at 1,500 steps: about 2.6 h of two single-threaded jobs (the 32-channel
-    # WGAN-GP measured FD 466 at 600 steps and 222 at 1,500 in the metric's validation runs).
+    # 24 architectures x 2 objectives at 1,500 steps (the 32-channel DCGAN + BN runs of loss-vs-quality are at FD
+    # 424-498 (GAN) and 259-288 (WGAN-GP) after 1,500 steps, below the loosest level 541; at 1,000 steps the GAN's
+    # were not). Estimated from single-run step times on one AMD EPYC core (WGAN-GP 0.25 s per step at depth 4 and
+    # 16 filters, 0.70 s at 32 filters, 0.59 s at depth 8 and 16 filters; the GAN about a sixth of that): about 4 h
+    # wall with two single-threaded jobs. Architecture k is the same for any count, so a larger N reuses these runs.
     "default": {"count": 24, "space": "cpu", "steps": 1500, "seeds": 1, "eval_samples": 2000, "batch": 64},
     "paper": {"count": 200, "space": "paper", "steps": 100_000, "seeds": 1, "eval_samples": 10_000, "batch": 64},
 }
@@ -59,9 +62,13 @@ def run(index: int, arch, objective: str, seed: int, settings: dict) -> Run:
         f"log.eval_samples={settings['eval_samples']}", f"log.sample_every={steps}", f"log.checkpoint_every={steps}",
         "log.keep_checkpoints=1", "log.tensorboard=false",
     )  # fmt: skip
-    width = (arch.generator_channels + arch.critic_channels) / 64
-    depth = (arch.generator_depth + arch.critic_depth) / 8
-    cost = images.SECONDS_PER_STEP[objective] * steps * width**2 * depth
+    # Relative to DCGAN at 32 filters and depth 4: a per-layer overhead plus the convolutions' work, which grows with
+    # the filters squared (fitted by eye to the step times above; only the order of the runs depends on it).
+    layers = (arch.generator_depth + arch.critic_depth) / 8
+    work = (arch.generator_depth * arch.generator_channels**2 + arch.critic_depth * arch.critic_channels**2) / (
+        8 * 32**2
+    )
+    cost = images.SECONDS_PER_STEP[objective] * steps * (0.35 * layers + 0.65 * work)
     labels = (("architecture", index), ("objective", objective), ("seed", seed))
     key = f"arch-{index:03d}/{objective}/seed-{seed}"
     return Run(key=key, preset=f"fashion_mnist/{objective}", overrides=overrides, cost=cost, labels=labels)
