@@ -125,6 +125,12 @@ def test_generator_file_alone_rebuilds_the_generator(toy_run, tmp_path):
         wganlab.load_generator(alone, checkpoint="best")
 
 
+def test_run_json_records_the_number_of_training_images(image_run, toy_run):
+    # What turns images_seen into epochs (architecture-grid's s / epoch for any --data); toys have no such count.
+    assert json.loads((image_run / "run.json").read_text())["training_images"] == 12
+    assert json.loads((toy_run / "run.json").read_text())["training_images"] is None
+
+
 def test_sample_is_seeded_and_writes_npy_png_and_png_folders(image_run, tmp_path):
     generator = wganlab.load_generator(image_run)
     first = wganlab.sample(generator, 5, seed=1, out=tmp_path / "a.npy")

@@ -35,11 +35,13 @@ def summary(run, folder: Path) -> str:
 
 def collect(plan: Plan, study_dir: Path) -> Section:
     quality = images.headline(plan.settings)
-    # Seed 002's Table 2 times 1000 epochs: an epoch is one pass of the critic over the training images.
-    epoch = images.FASHION_MNIST_TRAIN if plan.settings["fashion_mnist"] else math.nan
+    # Seed 002's Table 2 times 1000 epochs: an epoch is one pass of the critic over the training images, whose
+    # number run.json records (runs from before it did: Fashion-MNIST's, or unknown).
+    default_epoch = images.FASHION_MNIST_TRAIN if plan.settings["fashion_mnist"] else math.nan
     rows, curves = [], []
     for run in plan.runs:
         folder = RunFolder(plan.folder(study_dir, run))
+        epoch = folder.read_facts().get("training_images") or default_epoch
         outcome = folder.outcome() or {}
         final = images.final_record(folder.path)
         evals, train = folder.records("eval"), folder.records("train")

@@ -117,7 +117,8 @@ def _train(
             folder.write_config(config)  # e.g. a longer train.steps
             folder.outcome_path.unlink(missing_ok=True)  # the run goes on: how it ended before no longer holds
     elif dist.is_main:
-        folder.start(config, run_facts(config, s.device, dist.world_size, tuple(s.data.sample_shape)))
+        facts = run_facts(config, s.device, dist.world_size, s.data.sample_shape, getattr(s.data, "num_images", None))
+        folder.start(config, facts)
         save_reals(s, folder.samples / "reals.png")
     book = Logbook(
         folder,

@@ -349,8 +349,15 @@ def _loaded(
     return LoadedGenerator(config, generator.to(device).eval(), sample_shape, step)
 
 
-def run_facts(config: RunConfig, device: torch.device, world_size: int, sample_shape: tuple[int, ...]) -> dict:
-    """Provenance written to run.json when a run starts: code, libraries, machine, threads, time."""
+def run_facts(
+    config: RunConfig,
+    device: torch.device,
+    world_size: int,
+    sample_shape: tuple[int, ...],
+    training_images: int | None = None,
+) -> dict:
+    """Provenance written to run.json when a run starts: code, libraries, machine, threads, time, and the number
+    of training images (image data only), which turns `images_seen` into epochs."""
     from datetime import UTC, datetime
 
     from wganlab import provenance
@@ -367,6 +374,7 @@ def run_facts(config: RunConfig, device: torch.device, world_size: int, sample_s
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else provenance.cpu_name(),
         "world_size": world_size,
         "sample_shape": list(sample_shape),
+        "training_images": training_images,
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "thread_env": provenance.thread_settings(),
