@@ -71,6 +71,15 @@ def test_bad_values_give_one_line_errors_naming_the_key(override, message):
     assert "\n" not in str(caught.value)
 
 
+def test_evaluations_and_eval_every_are_one_or_the_other():
+    assert load_config(None, ["log.evaluations=25"]).log.evaluations == 25
+    with pytest.raises(ConfigError, match=r"^log\.evaluations=25 and log\.eval_every=100 both set when to evaluate; "
+                                          r"give one of them \(the other 0\)$"):  # fmt: skip
+        load_config(None, ["log.evaluations=25", "log.eval_every=100"])
+    with pytest.raises(ConfigError, match="log.evaluations=-1"):
+        load_config(None, ["log.evaluations=-1"])
+
+
 def test_missing_and_broken_files_are_named(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml")

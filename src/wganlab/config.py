@@ -296,6 +296,9 @@ class LogConfig:
     """How many step checkpoints to keep besides latest.pt and best.pt."""
     eval_every: int = 0
     """Steps between quality evaluations (toys: exact W1; images: FID); 0 turns them off."""
+    evaluations: int = 0
+    """> 0: about this many evenly spaced evaluations, log.eval_every = max(1, train.steps // evaluations) once
+    train.steps is known (after train.epochs has counted the data); 0 uses log.eval_every."""
     eval_samples: int = 2000
     """Samples drawn for each in-training evaluation."""
     eval_metrics: tuple[str, ...] = ()
@@ -317,6 +320,12 @@ class LogConfig:
             _at_least(f"log.{name}", getattr(self, name), 1)
         _at_least("log.keep_checkpoints", self.keep_checkpoints, 1)
         _at_least("log.eval_every", self.eval_every, 0)
+        _at_least("log.evaluations", self.evaluations, 0)
+        if self.evaluations and self.eval_every:
+            raise ConfigError(
+                f"log.evaluations={self.evaluations} and log.eval_every={self.eval_every} both set when to evaluate; "
+                "give one of them (the other 0)"
+            )
         _at_least("log.eval_samples", self.eval_samples, 2)
         _at_least("log.final_samples", self.final_samples, 2)
 

@@ -71,6 +71,8 @@ def test_data_from_a_seed_preset_and_refusals():
     )
     assert config.log.eval_metrics == ("fid",) and plan.runs_dir == "../image-runs-paper-seed000-celeba-wgan"
     assert config.train.epochs == 1000 and config.objective.n_critic == 1 and config.optim.critic_lr == 2e-4
+    # How many steps 1000 epochs make depends on the user's data: the run spreads its evaluations over them.
+    assert (config.log.evaluations, config.log.eval_every) == (images.PAPER_EVALUATIONS, 0)
     with pytest.raises(ConfigError, match="the image studies need image data"):
         make_plan("batchnorm", "default", 1, "eight_gaussians/gan")
     with pytest.raises(ConfigError, match="--data applies to the image studies"):

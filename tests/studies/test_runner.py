@@ -123,3 +123,26 @@ def test_a_killed_study_continues_and_matches_an_uninterrupted_one(tmp_path):
     assert [json.loads(line)["step"] for line in metrics[1].read_text().splitlines()] == [
         json.loads(line)["step"] for line in metrics[0].read_text().splitlines()
     ]
+
+
+def test_a_run_sized_in_epochs_with_spread_evaluations_is_reused_not_refused(tmp_path):
+    # train.epochs and log.evaluations are resolved once the data is loaded, and config.toml holds the resolved
+    # train.steps and log.eval_every: the runner must still see the planned run in it (the paper-size image
+    # studies plan their runs this way).
+    def plan(epochs: float) -> Plan:
+        overrides = ("data.pad=2", "data.image_size=0", "model.channels=8", "model.z_dim=16", "train.batch_size=16",
+                     f"train.epochs={epochs}", "log.evaluations=3", "log.eval_metrics=fd_fmnist",
+                     "log.eval_samples=48", "log.tensorboard=false")  # fmt: skip
+        return Plan("epochs", "quick", 1, [Run(key="img/seed-0", preset="fashion_mnist/gan", overrides=overrides)], {})
+
+    study_dir = tmp_path / "study"
+    assert runner.execute(plan(0.004), study_dir, jobs=1, progress=False) == []
+    folder = RunFolder(plan(0.004).folder(study_dir, plan(0.004).runs[0]))
+    # 0.004 of the 60,000 training images, 16 per critic step, 1 critic step per generator step (GAN): 15 steps,
+    # evaluated every 15 // 3 = 5.
+    assert folder.outcome()["step"] == 15 and [r["step"] for r in folder.records("eval")] == [5, 10, 15]
+    stored = (folder.path / "config.toml").read_text()
+    assert "steps = 15\n" in stored and "eval_every = 5\n" in stored and "evaluations = 0\n" in stored
+    assert runner.state(plan(0.004), plan(0.004).runs[0], study_dir) == "done"
+    with pytest.raises(StudyError, match=r"train\.epochs: 0\.004 -> 0\.005"):
+        runner.state(plan(0.005), plan(0.005).runs[0], study_dir)

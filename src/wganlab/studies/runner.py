@@ -9,6 +9,7 @@ result.json (a task), and it was made with the planned settings (a task's task.j
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -130,8 +131,8 @@ def state(plan: Plan, run: Run, study_dir: Path) -> str:
     runs = RunFolder(folder)
     if not runs.config_path.exists():
         return "todo"
-    stored, planned = load_config(runs.config_path), run.config()
-    changed = differences(stored, planned, ignore=DISPLAY_ONLY)
+    stored = load_config(runs.config_path)
+    changed = differences(stored, as_resolved(run.config(), stored), ignore=DISPLAY_ONLY)
     if changed:
         raise StudyError(
             f"{folder} holds a run with other settings ({'; '.join(changed[:3])}); "
@@ -141,6 +142,17 @@ def state(plan: Plan, run: Run, study_dir: Path) -> str:
     if outcome is not None and outcome["status"] in ("finished", "diverged"):
         return "done"
     return "partial" if runs.holds_run() else "todo"
+
+
+def as_resolved(planned: RunConfig, stored: RunConfig) -> RunConfig:
+    """`planned` with what a run derives from its data taken from the config.toml it wrote: train.steps from
+    train.epochs and log.eval_every from log.evaluations (that file holds them resolved)."""
+    if planned.train.epochs and planned.train.epochs == stored.train.epochs:
+        planned = dataclasses.replace(planned, train=dataclasses.replace(planned.train, steps=stored.train.steps))
+    if planned.log.evaluations and not stored.log.evaluations:
+        log = dataclasses.replace(planned.log, evaluations=0, eval_every=stored.log.eval_every)
+        planned = dataclasses.replace(planned, log=log)
+    return planned
 
 
 def cpu_count() -> int:

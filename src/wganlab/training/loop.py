@@ -173,12 +173,16 @@ def _train(
 
 
 def resolve_epochs(config: RunConfig, s: TrainState) -> RunConfig:
-    """train.epochs > 0: the generator steps that make `epochs` passes of the critic over the data."""
-    if not config.train.epochs:
-        return config
-    per_step = config.train.batch_size * config.objective.n_critic
-    steps = max(1, math.ceil(config.train.epochs * len(s.data) / per_step))
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+    """train.epochs > 0: the generator steps that make `epochs` passes of the critic over the data; then
+    log.evaluations > 0: the log.eval_every that spreads that many evaluations over those steps."""
+    if config.train.epochs:
+        per_step = config.train.batch_size * config.objective.n_critic
+        steps = max(1, math.ceil(config.train.epochs * len(s.data) / per_step))
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+    if config.log.evaluations:
+        every = max(1, config.train.steps // config.log.evaluations)
+        config = dataclasses.replace(config, log=dataclasses.replace(config.log, eval_every=every, evaluations=0))
+    return config
 
 
 class Clock:

@@ -31,7 +31,7 @@ from wganlab.errors import CheckpointError, ConfigError
 from wganlab.files import atomic_write_text, remove_stale_temps
 
 # Settings that may change when resuming: how long to train and how to log it.
-RESUMABLE_CHANGES = ("train.steps", "train.device", "log", "name")
+RESUMABLE_CHANGES = ("train.steps", "train.epochs", "train.device", "log", "name")
 
 
 @dataclass
@@ -103,7 +103,7 @@ class RunFolder:
         if changed:
             raise ConfigError(
                 f"--resume: settings differ from {self.config_path}: {'; '.join(changed)} "
-                "(only train.steps, train.device and log.* may change; start a new run instead)"
+                "(only train.steps, train.epochs, train.device and log.* may change; start a new run instead)"
             )
 
     def start(self, config: RunConfig, facts: dict[str, Any]) -> None:
