@@ -99,7 +99,7 @@ def plot_curves(plan: Plan, study_dir: Path, curves: list[dict], quality: str, r
             axis.set_yscale("log")
             axis.set(title=style.title(objective), xlabel="generator step",
                      ylabel=f"{images.headline_title(plan.settings)} (log)" if col == 0 else None)  # fmt: skip
-            axis.legend(loc="upper right")
+            axis.legend(loc="lower left")  # the curves sit high; below them lies the real-vs-real line only
         return save_figure(figure, study_dir, "quality_curves")
 
 
