@@ -147,9 +147,9 @@ def state(plan: Plan, run: Run, study_dir: Path) -> str:
 def as_resolved(planned: RunConfig, stored: RunConfig) -> RunConfig:
     """`planned` with what a run derives from its data taken from the config.toml it wrote: train.steps from
     train.epochs and log.eval_every from log.evaluations (that file holds them resolved)."""
-    if planned.train.epochs and planned.train.epochs == stored.train.epochs:
+    if planned.train.epochs:  # a changed train.epochs still shows as such
         planned = dataclasses.replace(planned, train=dataclasses.replace(planned.train, steps=stored.train.steps))
-    if planned.log.evaluations and not stored.log.evaluations:
+    if planned.log.evaluations:
         log = dataclasses.replace(planned.log, evaluations=0, eval_every=stored.log.eval_every)
         planned = dataclasses.replace(planned, log=log)
     return planned
