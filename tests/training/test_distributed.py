@@ -7,7 +7,6 @@ Every process draws the global batch of toy samples, z and penalty mixes and kee
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -55,11 +54,13 @@ def one_step_parameters(objective: str, dist: DistContext) -> dict[str, torch.Te
     }
 
 
-def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _worker(rank: int, world_size: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
-    torch_dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    # Rendezvous through a file, not a TCP port: a port found free by one process can be taken by another
+    # before gloo binds it, which failed this fixture once on a busy machine.
+    store = (Path(out_dir) / "rendezvous").as_posix()
+    torch_dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
     dist = DistContext(rank=rank, world_size=world_size, local_rank=rank, device=torch.device("cpu"))
     try:
         results = {objective: one_step_parameters(objective, dist) for objective in OBJECTIVES}
@@ -68,16 +69,10 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         shutdown_distributed(dist)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_process_parameters(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    mp.start_processes(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(_worker, args=(2, str(out)), nprocs=2, join=True, start_method="spawn")
     return [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
 
 
