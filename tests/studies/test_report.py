@@ -27,6 +27,11 @@ def test_number_formatting():
     assert fmt(0.0) == "0"
     assert fmt(4.64e-9) == "4.64e-09"
     assert fmt(float("nan")) == "n/a"
+    assert fmt(104.2, 2) == "100"  # not "1e+02"
+    assert fmt(-1234.5) == "-1230"
+    assert fmt(999.6) == "1000"
+    assert fmt(99.96, 2) == "100"
+    assert fmt(54.3, 2) == "54"
     assert mean_std([1.0, 3.0]) == "2 ± 1.4"  # sample std sqrt(2)
     assert mean_std([0.5]) == "0.5"
 

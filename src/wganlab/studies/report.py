@@ -141,7 +141,10 @@ def fmt(value: float, digits: int = 3) -> str:
         return "0"
     if abs(value) < 1e-3 or abs(value) >= 1e5:
         return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
+    text = f"{value:.{digits}g}"
+    # "g" writes a number of more than `digits` integer digits in exponent form (104 -> "1e+02"): write the
+    # rounded number whole instead.
+    return f"{float(text):.0f}" if "e" in text else text
 
 
 def mean_std(values: list[float], digits: int = 3) -> str:

@@ -17,7 +17,8 @@ OBJECTIVE_COLOURS = {
     "sngan": "#CC79A7",  # reddish purple
 }
 OBJECTIVE_TITLES = {"gan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP", "sngan": "SNGAN"}
-EXTRA_COLOURS = ("#E69F00", "#56B4E9", "#F0E442", "#000000")  # orange, sky blue, yellow, black
+# Okabe-Ito: orange, sky blue, reddish purple, black (its yellow is too faint for lines on white)
+EXTRA_COLOURS = ("#E69F00", "#56B4E9", "#CC79A7", "#000000")
 REAL_COLOUR = "#7F7F7F"  # real data: grey under the coloured samples
 SAMPLE_COLOUR = "#0072B2"
 RC = {
