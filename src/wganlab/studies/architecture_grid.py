@@ -157,8 +157,8 @@ def section(plan: Plan, rows: list[dict], figures, quality: str) -> Section:
         setup=[
             f"Generators: DCGAN with and without batch norm ({config.model.channels} base channels), MLP "
             "(seed 002's shape, scaled to the image size); critics: DCGAN or MLP (LeakyReLU 0.2), no "
-            f"normalisation; z_dim {config.model.z_dim}, batch {config.train.batch_size}, {config.train.steps:,} "
-            "generator steps, recipes as published (the `fashion_mnist/<objective>` presets).",
+            f"normalisation; z_dim {config.model.z_dim}, batch {config.train.batch_size}, "
+            f"{images.length_text(config)}, recipes as published (the `fashion_mnist/<objective>` presets).",
             "Times are wall-clock of the runs as the study ran them (one thread each, two runs at once on two "
             "cores); they include evaluations. The per-step and per-epoch columns are training alone "
             "(timing.jsonl); an epoch is one pass of the critic over the training images (seed 002's unit), "

@@ -195,7 +195,7 @@ def section(plan: Plan, rows: list[dict], references: dict, threshold: float, fi
             "Cells: DCGAN generator with (DCGAN + BN) or without batch norm, crossed with each objective's critic "
             "options (GAN: batch norm or none; WGAN: none; WGAN-GP: layer norm or none).",
             f"Networks: {config.model.channels} base channels, z_dim {config.model.z_dim}, batch "
-            f"{config.train.batch_size}, {config.train.steps:,} generator steps; recipes as published (the "
+            f"{config.train.batch_size}, {images.length_text(config)}; recipes as published (the "
             "`fashion_mnist/<objective>` presets). Runs are shared with the other image studies "
             f"(`{plan.runs_dir}`).",
             "Failure: the run diverged (its outcome.json), or its last evaluation is no better than the least bad of "

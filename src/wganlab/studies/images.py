@@ -191,6 +191,20 @@ def headline_title(settings: dict) -> str:
     return "FD (F-MNIST classifier)" if settings["fashion_mnist"] else "FID (TF-Inception)"
 
 
+def length_text(config) -> str:
+    """How long the planned runs train, as they are sized: in epochs (the paper sizes) or in generator steps."""
+    if config.train.epochs:
+        return f"{config.train.epochs:g} epochs (passes of the critic over the training images)"
+    return f"{config.train.steps:,} generator steps"
+
+
+def evaluation_text(config) -> str:
+    """When the planned runs evaluate: a fixed interval, or a count spread over the steps the data gives."""
+    if config.log.evaluations:
+        return f"at {config.log.evaluations} evenly spaced steps"
+    return f"every {config.log.eval_every:,} steps"
+
+
 def final_record(folder: Path) -> dict:
     finals = RunFolder(folder).records("final")
     return finals[-1] if finals else {}

@@ -178,7 +178,7 @@ def section(plan: Plan, rows: list[dict], finals: list[dict], figures: list[Figu
         "WGAN-GP Adam 1e-4 β (0, 0.9), λ = 10, n_critic 5 (the `fashion_mnist/<objective>` presets)."
         if not s["paper"]
         else "Seed 002's Table 1: batch 256, lr 2e-4, n_critic 1 / 4 / 4, 1000 epochs.",
-        f"{config.train.steps:,} generator steps; every {config.log.eval_every} steps "
+        f"{images.length_text(config)}; {images.evaluation_text(config)} "
         f"{images.headline_title(plan.settings)} of {config.log.eval_samples:,} samples against the "
         "10,000 test images, and the critic's estimate on as many held-out test images (train mode, buffers "
         "restored); the training-batch estimate is the mean over the steps since the previous evaluation.",

@@ -59,8 +59,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         for o in ("wgan", "wgan-gp")
     }
     findings = [
-        f"Lowest mean final {images.headline_title(plan.settings)} at {plan.runs[0].config().train.steps:,} generator "
-        "steps: "
+        f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
         + ", ".join(
             f"{style.title(o)} with n_critic {n_critic(c)} ({fmt(float_mean(rows, c, quality))})"
             for o, c in best.items()
