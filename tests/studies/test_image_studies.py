@@ -107,6 +107,8 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
         in_process(plan, tmp_path / module.NAME)  # the shared folder: runs of the first study are reused
         section = module.collect(plan, tmp_path / module.NAME)
         assert len(section.tables[0].rows) == len(module.CELLS)
+        if module in (n_critic, quality_vs_time):
+            assert any(f.startswith("At equal training wall-clock") for f in section.findings)
     references = read_csv(tmp_path / "batchnorm" / "runs.csv")
     assert all(r["failed"] in ("True", "False") for r in references)
     plan = architecture_grid.plan("quick", 1)
@@ -164,3 +166,26 @@ def test_random_architectures_success_table_counts_by_hand():
     assert table[0][1:5] == ["0", "1", "1", "1"]
     # < 270.5: GAN {0}, WGAN-GP {0, 1}; < 135.25: GAN {0} only.
     assert table[1][1:5] == ["0", "1", "1", "1"] and table[2][1:5] == ["1", "0", "0", "2"]
+
+
+def test_quality_against_time_summaries_by_hand():
+    cell = images.Cell("dcgan-bn", "none", "wgan-gp")
+    other = images.Cell("dcgan-bn", "none", "wgan")
+
+    def row(c, seed, step, seconds, fd):
+        return {"generator": c.generator, "critic": c.critic, "objective": c.objective, "variant": c.variant,
+                "seed": seed, "step": step, "train_seconds": seconds, "fd": fd}  # fmt: skip
+
+    curves = [row(cell, 1, 20, 20.0, 300.0), row(cell, 0, 20, 10.0, 400.0), row(cell, 0, 10, 5.0, 900.0),
+              row(cell, 1, 10, 10.0, 800.0), row(other, 0, 10, 1.0, 1.0)]  # fmt: skip
+    runs = images.seed_curves(curves, cell)
+    assert [[r["step"] for r in rows] for rows in runs] == [[10, 20], [10, 20]]  # seed 0, then seed 1; by step
+    # At 10 s: seed 0 has its step-20 evaluation (at 10 s), seed 1 its step-10 one; before 5 s, nothing.
+    assert images.quality_at_seconds(runs, "fd", 10.0) == [400.0, 800.0]
+    assert all(math.isnan(v) for v in images.quality_at_seconds(runs, "fd", 4.9))
+    assert images.seconds_to_reach(runs, "fd", 850.0) == [10.0, 10.0]
+    assert images.seconds_to_reach(runs, "fd", 350.0) == [math.inf, 20.0]
+    # Two evaluations each: std (ddof 1) over mean. Seed 0: 900, 400 -> 353.55 / 650; seed 1: 800, 300 -> / 550.
+    spread = images.late_spread(runs, "fd", last=5)
+    assert spread == pytest.approx([500 / math.sqrt(2) / 650, 500 / math.sqrt(2) / 550])
+    assert all(math.isnan(v) for v in images.late_spread(runs, "fd", last=1))  # one value has no spread

@@ -226,6 +226,50 @@ def curves(plan, study_dir: Path, quality: str) -> list[dict]:
     return rows
 
 
+def seed_curves(curves: list[dict], cell: Cell) -> list[list[dict]]:
+    """The cell's evaluation rows from `curves`, one list per seed (ordered by seed), each ordered by step."""
+    rows = [r for r in curves if (r["generator"], r["critic"], r["objective"], r["variant"])
+            == (cell.generator, cell.critic, cell.objective, cell.variant)]  # fmt: skip
+    return [sorted((r for r in rows if r["seed"] == seed), key=lambda r: r["step"])
+            for seed in sorted({r["seed"] for r in rows})]  # fmt: skip
+
+
+def quality_at_seconds(runs: list[list[dict]], quality: str, seconds: float) -> list[float]:
+    """Per run, the quality of its last evaluation within `seconds` of training (NaN if it had none by then): what
+    a user who stopped the run at that wall-clock would have had."""
+    return [next((r[quality] for r in reversed(rows) if r["train_seconds"] <= seconds), float("nan")) for rows in runs]
+
+
+def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:
+    """Per run, the training seconds at its first evaluation with quality <= `level` (inf if it never got there)."""
+    return [next((r["train_seconds"] for r in rows if r[quality] <= level), float("inf")) for rows in runs]
+
+
+def late_spread(runs: list[list[dict]], quality: str, last: int = 5) -> list[float]:
+    """Per run, the standard deviation of its last `last` evaluations over their mean: how much the quality still
+    moves at the end (the WGAN-GP paper's "more stable at convergence")."""
+    import numpy as np
+
+    values = [np.array([r[quality] for r in rows[-last:]], dtype=float) for rows in runs]
+    return [float(v.std(ddof=1) / v.mean()) if len(v) > 1 else float("nan") for v in values]
+
+
+def load_text(curves: list[dict]) -> str:
+    """A sentence on the machine's load while the runs trained (empty when no run recorded it)."""
+    import math
+
+    from wganlab.studies.report import fmt
+
+    loads = [r["load_1min"] for r in curves if not math.isnan(r["load_1min"])]
+    if not loads:
+        return ""
+    return (
+        f"The machine's 1-minute load average at the evaluations was {fmt(min(loads))} to {fmt(max(loads))} (the "
+        "runs alone make it about the number of runs at once, 2 here); wall-clock comparisons are only as clean "
+        "as that."
+    )
+
+
 def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
     """(step, n samples in [-1, 1]) of a run's generator at `step` (default: the last kept checkpoint), drawn from
     the run's fixed grid z in eval mode."""

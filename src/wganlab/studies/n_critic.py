@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.runner import Plan
 
 NAME = "n-critic"
@@ -54,23 +54,17 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
     write_csv(study_dir / "runs.csv", rows)
     figure = plot(plan, study_dir, curves, quality)
-    best = {
-        o: min((c for c in CELLS if c.objective == o), key=lambda c: float_mean(rows, c, quality))
-        for o in ("wgan", "wgan-gp")
-    }
     findings = [
         f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
-        + ", ".join(
-            f"{style.title(o)} with n_critic {n_critic(c)} ({fmt(float_mean(rows, c, quality))})"
-            for o, c in best.items()
-        )
-        + ". Per unit of wall-clock time the comparison differs, since a step costs about n_critic + 1 passes "
-        "(second row of the figure).",
+        + "; ".join(ranking(rows, objective, quality) for objective in ("wgan", "wgan-gp"))
+        + ".",
+        equal_time(curves, quality, plan.settings),
+        images.load_text(curves),
     ]
     return Section(
         name=NAME,
         title="How many critic updates per generator update? (seed 003)",
-        findings=findings,
+        findings=[f for f in findings if f],
         figures=[
             Figure(
                 figure,
@@ -95,10 +89,41 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
 
 
-def float_mean(rows: list[dict], cell: images.Cell, key: str) -> float:
+def ranking(rows: list[dict], objective: str, quality: str) -> str:
+    """The objective's best setting, and whether its lead over the next is larger than the spread over seeds."""
     import numpy as np
 
-    return float(np.mean([r[key] for r in rows if (r["objective"], r["variant"]) == (cell.objective, cell.variant)]))
+    groups = {c: [r[quality] for r in rows if (r["objective"], r["variant"]) == (c.objective, c.variant)]
+              for c in CELLS if c.objective == objective}  # fmt: skip
+    (best, first), (second, other) = sorted(groups.items(), key=lambda item: np.mean(item[1]))[:2]
+    text = (
+        f"{style.title(objective)} with n_critic {n_critic(best)} ({fmt(np.mean(first))}), then n_critic "
+        f"{n_critic(second)} ({fmt(np.mean(other))})"
+    )
+    if min(len(first), len(other)) < 2:
+        return text
+    gap, spread = np.mean(other) - np.mean(first), max(np.std(first, ddof=1), np.std(other, ddof=1))
+    size = "less" if gap < spread else "more"
+    return f"{text}: a gap of {fmt(gap)}, {size} than one standard deviation over seeds ({fmt(spread)})"
+
+
+def equal_time(curves: list[dict], quality: str, settings: dict) -> str:
+    """Each objective's settings compared at the same training wall-clock, the training time of its shortest run,
+    which every run of that objective has reached (a step costs about n_critic + 1 network passes)."""
+    parts = []
+    for objective in ("wgan", "wgan-gp"):
+        cells = [c for c in CELLS if c.objective == objective]
+        runs = {c: images.seed_curves(curves, c) for c in cells}
+        budget = min(rows[-1]["train_seconds"] for c in cells for rows in runs[c])
+        values = {c: images.quality_at_seconds(runs[c], quality, budget) for c in cells}
+        parts.append(
+            f"{style.title(objective)} at {fmt(budget)} s: "
+            + ", ".join(f"n_critic {n_critic(c)} {mean_std(values[c])}" for c in cells)
+        )
+    return (
+        "At equal training wall-clock (each objective's shortest run, evaluations excluded), "
+        f"{images.headline_title(settings)} of each run's last evaluation by then: " + "; ".join(parts) + "."
+    )
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:

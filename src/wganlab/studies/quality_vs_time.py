@@ -7,13 +7,15 @@ RMSProp at 5e-5, so that the two WGAN-GP runs differ in the optimiser only from 
 constraint only from WGAN.
 """
 
+import math
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.runner import Plan
 
 NAME = "quality-vs-time"
+LAST = 5  # evaluations at the end over which the stability is measured
 RMSPROP = ("optim.optimizer=rmsprop", "optim.generator_lr=5e-5", "optim.critic_lr=5e-5")
 CELLS = [
     images.Cell("dcgan-bn", "none", "gan"),
@@ -49,15 +51,22 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     write_csv(study_dir / "curves.csv", curves)
     rows, table = images.final_table(plan, study_dir, CELLS, quality, label)
     write_csv(study_dir / "runs.csv", rows)
-    loads = [r["load_1min"] for r in curves if r["load_1min"] == r["load_1min"]]
+    runs = {c: images.seed_curves(curves, c) for c in CELLS}
+    budget = min(rows[-1]["train_seconds"] for c in CELLS for rows in runs[c])
+    references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
     findings = [
         "Seconds per generator step (training only, mean over seeds): "
         + ", ".join(f"{label(c)} {row[4]}" for c, row in zip(CELLS, table, strict=True))
         + ".",
-        f"The machine's 1-minute load average during these runs was {fmt(min(loads))} to {fmt(max(loads))} on 2 cores "
-        "(2 means the two runs alone); wall-clock comparisons are only as clean as that."
-        if loads
-        else "",
+        f"At equal training wall-clock, {fmt(budget)} s (the shortest run; evaluations excluded), "
+        f"{images.headline_title(plan.settings)} of each run's last evaluation by then: "
+        + ", ".join(f"{label(c)} {mean_std(images.quality_at_seconds(runs[c], quality, budget))}" for c in CELLS)
+        + ".",
+        *(reach_text(runs, quality, level) for level in references.get("levels", [])),
+        f"Stability at the end: the standard deviation of each run's last {LAST} evaluations over their mean, "
+        + ", ".join(f"{label(c)} {mean_std(images.late_spread(runs[c], quality, LAST))}" for c in CELLS)
+        + ' (seed 004: WGAN-GP\'s score is "more stable at convergence").',
+        images.load_text(curves),
     ]
     return Section(
         name=NAME,
@@ -95,6 +104,20 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             "timing.jsonl (training only), one thread per run, two runs at once.",
         ],
     )
+
+
+def reach_text(runs: dict, quality: str, level: float) -> str:
+    """Training seconds until each setting's runs first evaluated at `level` or better (the paper's question of
+    which objective converges sooner in wall-clock)."""
+    parts = []
+    for cell, seed_rows in runs.items():
+        seconds = images.seconds_to_reach(seed_rows, quality, level)
+        reached = [s for s in seconds if math.isfinite(s)]
+        text = mean_std(reached) + " s" if reached else "not reached"
+        if reached and len(reached) < len(seconds):
+            text += f" ({len(reached)} of {len(seconds)} runs)"
+        parts.append(f"{label(cell)} {text}")
+    return f"Training time to first reach {fmt(level)}: " + ", ".join(parts) + "."
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
