@@ -189,3 +189,12 @@ def test_quality_against_time_summaries_by_hand():
     spread = images.late_spread(runs, "fd", last=5)
     assert spread == pytest.approx([500 / math.sqrt(2) / 650, 500 / math.sqrt(2) / 550])
     assert all(math.isnan(v) for v in images.late_spread(runs, "fd", last=1))  # one value has no spread
+
+
+def test_ranking_names_the_best_two_and_compares_the_gap_with_the_seed_spread():
+    # means 2, 4, 10; stds (ddof 1) 1, 1, 0: the gap 2 is more than one standard deviation (1).
+    text = images.ranking_text({"a": [10.0, 10.0], "b": [1.0, 2.0, 3.0], "c": [3.0, 4.0, 5.0]})
+    assert text == "b (2), then c (4): a gap of 2, more than one standard deviation over seeds (1)"
+    assert images.ranking_text({"a": [1.0, 5.0], "b": [4.0, 4.0]}).endswith("a gap of 1, less than one standard "
+                                                                          "deviation over seeds (2.83)")  # fmt: skip
+    assert images.ranking_text({"a": [1.0], "b": [4.0]}) == "a (1), then b (4)"  # one seed: no spread

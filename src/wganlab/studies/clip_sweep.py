@@ -48,7 +48,21 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     for row, cell in zip(table, CELLS, strict=True):
         row.insert(4, mean_std([100 * r["clip_share"] for r in last[cell]]) + " %")
         row.insert(5, mean_std([r["critic_grad_norm"] for r in last[cell]]))
+    references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
+    finals = {f"c = {clip(c):g}": [r[quality] for r in rows if r["variant"] == c.variant] for c in CELLS}
     findings = [
+        f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
+        + images.ranking_text(finals)
+        + ".",
+        f"Runs whose final {images.headline_title(plan.settings)} is above the failure threshold, "
+        f"{fmt(references['threshold'])} (the ten class-mean images; see the batchnorm study): "
+        + ", ".join(
+            f"{name} {sum(v > references['threshold'] for v in values)} of {len(values)}"
+            for name, values in finals.items()
+        )  # fmt: skip
+        + "."
+        if references
+        else "",
         "At the last evaluation, the share of critic weights at ±c and the critic's mean input-gradient norm: "
         + "; ".join(
             f"c = {clip(c):g}: {fmt(float(sum(r['clip_share'] for r in last[c]) / len(last[c])) * 100, 2)} %, "
@@ -60,7 +74,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     return Section(
         name=NAME,
         title="The clipping bound c (seeds 000 and 002)",
-        findings=findings,
+        findings=[f for f in findings if f],
         figures=[
             Figure(
                 plot(plan, study_dir, curves, quality),

@@ -270,6 +270,21 @@ def load_text(curves: list[dict]) -> str:
     )
 
 
+def ranking_text(groups: dict[str, list[float]]) -> str:
+    """The lowest-mean group and the next, and whether the gap between them exceeds the spread over seeds."""
+    import numpy as np
+
+    from wganlab.studies.report import fmt
+
+    (best, first), (second, other) = sorted(groups.items(), key=lambda item: np.mean(item[1]))[:2]
+    text = f"{best} ({fmt(np.mean(first))}), then {second} ({fmt(np.mean(other))})"
+    if min(len(first), len(other)) < 2:
+        return text
+    gap, spread = np.mean(other) - np.mean(first), max(np.std(first, ddof=1), np.std(other, ddof=1))
+    size = "less" if gap < spread else "more"
+    return f"{text}: a gap of {fmt(gap)}, {size} than one standard deviation over seeds ({fmt(spread)})"
+
+
 def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
     """(step, n samples in [-1, 1]) of a run's generator at `step` (default: the last kept checkpoint), drawn from
     the run's fixed grid z in eval mode."""

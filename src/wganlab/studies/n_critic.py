@@ -56,7 +56,9 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     figure = plot(plan, study_dir, curves, quality)
     findings = [
         f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
-        + "; ".join(ranking(rows, objective, quality) for objective in ("wgan", "wgan-gp"))
+        + "; ".join(
+            f"{style.title(o)} with " + images.ranking_text(groups(rows, o, quality)) for o in ("wgan", "wgan-gp")
+        )
         + ".",
         equal_time(curves, quality, plan.settings),
         images.load_text(curves),
@@ -89,22 +91,14 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
 
 
-def ranking(rows: list[dict], objective: str, quality: str) -> str:
-    """The objective's best setting, and whether its lead over the next is larger than the spread over seeds."""
-    import numpy as np
-
-    groups = {c: [r[quality] for r in rows if (r["objective"], r["variant"]) == (c.objective, c.variant)]
-              for c in CELLS if c.objective == objective}  # fmt: skip
-    (best, first), (second, other) = sorted(groups.items(), key=lambda item: np.mean(item[1]))[:2]
-    text = (
-        f"{style.title(objective)} with n_critic {n_critic(best)} ({fmt(np.mean(first))}), then n_critic "
-        f"{n_critic(second)} ({fmt(np.mean(other))})"
-    )
-    if min(len(first), len(other)) < 2:
-        return text
-    gap, spread = np.mean(other) - np.mean(first), max(np.std(first, ddof=1), np.std(other, ddof=1))
-    size = "less" if gap < spread else "more"
-    return f"{text}: a gap of {fmt(gap)}, {size} than one standard deviation over seeds ({fmt(spread)})"
+def groups(rows: list[dict], objective: str, quality: str) -> dict[str, list[float]]:
+    """The objective's final values per setting, by seed."""
+    values = {}
+    for cell in (c for c in CELLS if c.objective == objective):
+        values[f"n_critic {n_critic(cell)}"] = [
+            r[quality] for r in rows if (r["objective"], r["variant"]) == (objective, cell.variant)
+        ]
+    return values
 
 
 def equal_time(curves: list[dict], quality: str, settings: dict) -> str:
