@@ -120,6 +120,21 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
 
 
 @pytest.mark.slow
+def test_random_architectures_collects_from_tiny_runs(tmp_path, in_process):
+    from wganlab.studies import random_architectures as study
+
+    plan = study.plan("quick", 1)  # three architectures, 20 steps
+    in_process(plan, tmp_path / study.NAME)
+    section = study.collect(plan, tmp_path / study.NAME)
+    rows = read_csv(tmp_path / study.NAME / "runs.csv")
+    assert len(rows) == 6 and {r["objective"] for r in rows} == {"gan", "wgan-gp"}
+    # 20 steps fail every level: the success table says so, and the findings name the failures per objective.
+    assert [row[4] for row in section.tables[0].rows] == ["3", "3", "3"]  # neither objective, at each level
+    assert any(f.startswith("GAN failed 3 of 3 runs; most often with") for f in section.findings)
+    assert all((tmp_path / study.NAME / f"{f.path}.png").stat().st_size > 10_000 for f in section.figures)
+
+
+@pytest.mark.slow
 def test_references_are_ordered_from_real_to_noise():
     references = images.fd_references({"fashion_mnist": True})
     bad = (references["class_means"], references["noise"], references["one_class"])
@@ -166,6 +181,22 @@ def test_random_architectures_success_table_counts_by_hand():
     assert table[0][1:5] == ["0", "1", "1", "1"]
     # < 270.5: GAN {0}, WGAN-GP {0, 1}; < 135.25: GAN {0} only.
     assert table[1][1:5] == ["0", "1", "1", "1"] and table[2][1:5] == ["1", "0", "0", "2"]
+
+
+def test_random_architectures_failures_by_choice_by_hand():
+    from wganlab.studies import random_architectures as study
+
+    # Eight GAN runs: every tanh-generator run fails (4 of 4), one of the four ReLU ones does; depth is balanced.
+    rows = [{"objective": "gan", "success_0": not (act == "tanh" or (act == "relu" and depth == 4 and k == 0)),
+             "arch_generator_activation": act, "arch_generator_depth": depth}
+            for act in ("tanh", "relu") for depth in (4, 6) for k in range(2)]  # fmt: skip
+    rows.append({"objective": "wgan-gp", "success_0": True, "arch_generator_activation": "relu",
+                 "arch_generator_depth": 4})  # fmt: skip
+    text = study.failure_text(rows, "gan", top=2)
+    # tanh 4/4, then depth 4 (3 of 4) ahead of depth 6 (2 of 4); ReLU (1 of 4) is not named.
+    assert text == ("GAN failed 5 of 8 runs; most often with generator activation = tanh (4 of 4), generator depth "
+                    "= 4 (3 of 4) (an association over few runs, not a controlled comparison).")  # fmt: skip
+    assert study.failure_text(rows, "wgan-gp") == "WGAN-GP: no failures at the loosest level."
 
 
 def test_quality_against_time_summaries_by_hand():

@@ -118,13 +118,14 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     findings = [
         f"Of {n} random architectures, at the loosest level (FD < {fmt(levels[0])}, the ten class means): only GAN "
         f"succeeded {first[1]}, only WGAN-GP {first[2]}, both {first[3]}, neither {first[4]}.",
+        *(failure_text(rows, objective) for objective in OBJECTIVES),
         "Success rates per objective with 95% Wilson intervals are in the first table; the second breaks failures "
         "down by architecture choice.",
     ]
     return Section(
         name=NAME,
         title="Random architectures: where does each objective succeed? (WGAN-GP paper sec. 5.1, Table 1)",
-        findings=findings,
+        findings=[f for f in findings if f],
         figures=figures,
         tables=[
             Table(
@@ -169,11 +170,39 @@ def success_table(plan: Plan, rows: list[dict], levels: list[float]) -> list[lis
     return table
 
 
+CHOICES = ["generator_activation", "critic_activation", "generator_depth", "critic_depth", "generator_batch_norm",
+           "critic_normalised", "generator_channels", "critic_channels"]  # fmt: skip
+
+
+def failure_text(rows: list[dict], objective: str, smallest: int = 3, top: int = 3) -> str:
+    """The architecture choices whose runs failed most often (at the loosest level) with this objective, against
+    its failure rate overall; groups of fewer than `smallest` runs are left out as too small to say anything."""
+    runs = [r for r in rows if r["objective"] == objective]
+    failed = [r for r in runs if not r["success_0"]]
+    if not runs or not failed:
+        return f"{style.title(objective)}: no failures at the loosest level." if runs else ""
+    groups = []
+    for choice in (c for c in CHOICES if f"arch_{c}" in runs[0]):
+        for value in {r[f"arch_{choice}"] for r in runs}:
+            group = [r for r in runs if r[f"arch_{choice}"] == value]
+            if len(group) >= smallest:
+                bad = sum(not r["success_0"] for r in group)
+                groups.append((bad / len(group), bad, len(group), choice.replace("_", " "), value))
+    worst = sorted(groups, key=lambda g: (-g[0], -g[2]))[:top]
+    if not worst:
+        return (
+            f"{style.title(objective)} failed {len(failed)} of {len(runs)} runs (too few runs per choice to say which)."
+        )
+    return (
+        f"{style.title(objective)} failed {len(failed)} of {len(runs)} runs; most often with "
+        + ", ".join(f"{choice} = {value} ({bad} of {n})" for _, bad, n, choice, value in worst)
+        + " (an association over few runs, not a controlled comparison)."
+    )
+
+
 def factor_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
-    choices = ["generator_activation", "critic_activation", "generator_depth", "critic_depth", "generator_batch_norm",
-               "critic_normalised", "generator_channels", "critic_channels"]  # fmt: skip
     table = []
-    for choice in choices:
+    for choice in CHOICES:
         key = f"arch_{choice}"
         if not rows or key not in rows[0]:
             continue
