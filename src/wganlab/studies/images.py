@@ -265,8 +265,8 @@ def load_text(curves: list[dict]) -> str:
         return ""
     return (
         f"The machine's 1-minute load average at the evaluations was {fmt(min(loads))} to {fmt(max(loads))} (the "
-        "runs alone make it about the number of runs at once, 2 here); wall-clock comparisons are only as clean "
-        "as that."
+        "study's runs alone make it about the number of runs at once); wall-clock comparisons are only as clean as "
+        "that."
     )
 
 
