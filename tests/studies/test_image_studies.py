@@ -216,6 +216,10 @@ def test_quality_against_time_summaries_by_hand():
     # At 10 s: seed 0 has its step-20 evaluation (at 10 s), seed 1 its step-10 one; before 5 s, nothing.
     assert images.quality_at_seconds(runs, "fd", 10.0) == [400.0, 800.0]
     assert all(math.isnan(v) for v in images.quality_at_seconds(runs, "fd", 4.9))
+    # Equal time: the shortest run ends at 10 s (seed 0); with `other` (one run, 1 s) the budget drops to 1 s.
+    assert images.at_equal_time(curves, [cell], "fd") == (10.0, {cell: [400.0, 800.0]})
+    budget, values = images.at_equal_time(curves, [cell, other], "fd")
+    assert budget == 1.0 and values[other] == [1.0] and all(math.isnan(v) for v in values[cell])
     assert images.seconds_to_reach(runs, "fd", 850.0) == [10.0, 10.0]
     assert images.seconds_to_reach(runs, "fd", 350.0) == [math.inf, 20.0]
     # Two evaluations each: std (ddof 1) over mean. Seed 0: 900, 400 -> 353.55 / 650; seed 1: 800, 300 -> / 550.

@@ -86,11 +86,7 @@ def plot_curves(plan: Plan, study_dir: Path, curves: list[dict], quality: str, r
             axis = axes[0, col]
             cells = [cell for cell in CELLS if cell.objective == objective]
             for index, cell in enumerate(cells):
-                rows = [
-                    r
-                    for r in curves
-                    if (r["generator"], r["critic"], r["objective"]) == (cell.generator, cell.critic, objective)
-                ]
+                rows = images.of_cell(curves, cell)
                 steps = sorted({r["step"] for r in rows})
                 values = np.array([[r[quality] for r in rows if r["step"] == s] for s in steps], dtype=float)
                 colour = style.EXTRA_COLOURS[index] if index < 3 else style.colour(objective)
@@ -129,11 +125,7 @@ def plot_samples(plan: Plan, study_dir: Path) -> Path:
 def section(plan: Plan, rows: list[dict], references: dict, threshold: float, figures, quality: str) -> Section:
     table = []
     for cell in CELLS:
-        group = [
-            r
-            for r in rows
-            if (r["generator"], r["critic"], r["objective"]) == (cell.generator, cell.critic, cell.objective)
-        ]
+        group = images.of_cell(rows, cell)
         table.append([
             style.title(cell.objective), images.GENERATORS[cell.generator], images.CRITICS[cell.critic],
             mean_std([r[quality] for r in group]), mean_std([r["fid"] for r in group]),

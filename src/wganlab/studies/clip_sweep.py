@@ -43,13 +43,13 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     write_csv(study_dir / "curves.csv", curves)
     rows, table = images.final_table(plan, study_dir, CELLS, quality, lambda c: f"c = {clip(c):g}")
     write_csv(study_dir / "runs.csv", rows)
-    last = {cell: [r for r in curves if r["variant"] == cell.variant and r["step"] == max(x["step"] for x in curves)]
-            for cell in CELLS}  # fmt: skip
+    end = max(r["step"] for r in curves)
+    last = {cell: [r for r in images.of_cell(curves, cell) if r["step"] == end] for cell in CELLS}
     for row, cell in zip(table, CELLS, strict=True):
         row.insert(4, mean_std([100 * r["clip_share"] for r in last[cell]]) + " %")
         row.insert(5, mean_std([r["critic_grad_norm"] for r in last[cell]]))
     references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
-    finals = {f"c = {clip(c):g}": [r[quality] for r in rows if r["variant"] == c.variant] for c in CELLS}
+    finals = {f"c = {clip(c):g}": [r[quality] for r in images.of_cell(rows, c)] for c in CELLS}
     findings = [
         f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
         + images.ranking_text(finals)
@@ -114,7 +114,7 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
     with style.rc():
         figure, axes = style.figure(1, 3, width=16, height=4.2)
         for index, cell in enumerate(CELLS):
-            rows = [r for r in curves if r["variant"] == cell.variant]
+            rows = images.of_cell(curves, cell)
             colour = style.colour("wgan") if clip(cell) == 0.01 else style.EXTRA_COLOURS[index % 4]
             for axis, key in zip(axes[0], (quality, "clip_share", "critic_grad_norm"), strict=True):
                 images.plot_lines(axis, rows, "step", key, colour, f"c = {clip(cell):g}")

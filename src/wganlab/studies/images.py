@@ -226,10 +226,15 @@ def curves(plan, study_dir: Path, quality: str) -> list[dict]:
     return rows
 
 
+def of_cell(rows: list[dict], cell: Cell) -> list[dict]:
+    """The rows (of runs, or of their evaluations) that belong to `cell`."""
+    key = (cell.generator, cell.critic, cell.objective, cell.variant)
+    return [r for r in rows if (r["generator"], r["critic"], r["objective"], r["variant"]) == key]
+
+
 def seed_curves(curves: list[dict], cell: Cell) -> list[list[dict]]:
     """The cell's evaluation rows from `curves`, one list per seed (ordered by seed), each ordered by step."""
-    rows = [r for r in curves if (r["generator"], r["critic"], r["objective"], r["variant"])
-            == (cell.generator, cell.critic, cell.objective, cell.variant)]  # fmt: skip
+    rows = of_cell(curves, cell)
     return [sorted((r for r in rows if r["seed"] == seed), key=lambda r: r["step"])
             for seed in sorted({r["seed"] for r in rows})]  # fmt: skip
 
@@ -238,6 +243,14 @@ def quality_at_seconds(runs: list[list[dict]], quality: str, seconds: float) -> 
     """Per run, the quality of its last evaluation within `seconds` of training (NaN if it had none by then): what
     a user who stopped the run at that wall-clock would have had."""
     return [next((r[quality] for r in reversed(rows) if r["train_seconds"] <= seconds), float("nan")) for rows in runs]
+
+
+def at_equal_time(curves: list[dict], cells, quality: str) -> tuple[float, dict]:
+    """(budget, {cell: per-run quality}) at the training wall-clock of the cells' shortest run, which every run
+    has reached: the cells compared at the same time spent, not the same steps."""
+    runs = {c: seed_curves(curves, c) for c in cells}
+    budget = min(rows[-1]["train_seconds"] for c in cells for rows in runs[c])
+    return budget, {c: quality_at_seconds(runs[c], quality, budget) for c in cells}
 
 
 def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:
@@ -375,8 +388,7 @@ def final_table(plan, study_dir: Path, cells: list, quality: str, label) -> tupl
                      "sec_per_step": outcome.get("sec_per_step", math.nan)})  # fmt: skip
     table = []
     for cell in cells:
-        group = [r for r in rows if (r["generator"], r["critic"], r["objective"], r["variant"])
-                 == (cell.generator, cell.critic, cell.objective, cell.variant)]  # fmt: skip
+        group = of_cell(rows, cell)
         table.append([label(cell), mean_std([r[quality] for r in group]), mean_std([r["fid"] for r in group]),
                       mean_std([r["recall"] for r in group]), mean_std([r["sec_per_step"] for r in group]),
                       str(sum(r["status"] == "diverged" for r in group))])  # fmt: skip

@@ -95,9 +95,7 @@ def groups(rows: list[dict], objective: str, quality: str) -> dict[str, list[flo
     """The objective's final values per setting, by seed."""
     values = {}
     for cell in (c for c in CELLS if c.objective == objective):
-        values[f"n_critic {n_critic(cell)}"] = [
-            r[quality] for r in rows if (r["objective"], r["variant"]) == (objective, cell.variant)
-        ]
+        values[f"n_critic {n_critic(cell)}"] = [r[quality] for r in images.of_cell(rows, cell)]
     return values
 
 
@@ -107,9 +105,7 @@ def equal_time(curves: list[dict], quality: str, settings: dict) -> str:
     parts = []
     for objective in ("wgan", "wgan-gp"):
         cells = [c for c in CELLS if c.objective == objective]
-        runs = {c: images.seed_curves(curves, c) for c in cells}
-        budget = min(rows[-1]["train_seconds"] for c in cells for rows in runs[c])
-        values = {c: images.quality_at_seconds(runs[c], quality, budget) for c in cells}
+        budget, values = images.at_equal_time(curves, cells, quality)
         parts.append(
             f"{style.title(objective)} at {fmt(budget)} s: "
             + ", ".join(f"n_critic {n_critic(c)} {mean_std(values[c])}" for c in cells)
@@ -125,7 +121,7 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
         figure, axes = style.figure(2, 2, width=12, height=8, sharey=True)
         for col, objective in enumerate(("wgan", "wgan-gp")):
             for index, cell in enumerate(c for c in CELLS if c.objective == objective):
-                rows = [r for r in curves if (r["objective"], r["variant"]) == (objective, cell.variant)]
+                rows = images.of_cell(curves, cell)
                 colour = style.colour(objective) if n_critic(cell) == 5 else style.EXTRA_COLOURS[index]
                 for row, x in enumerate(("step", "train_seconds")):
                     images.plot_lines(axes[row, col], rows, x, quality, colour, f"n_critic {n_critic(cell)}")

@@ -52,7 +52,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     rows, table = images.final_table(plan, study_dir, CELLS, quality, label)
     write_csv(study_dir / "runs.csv", rows)
     runs = {c: images.seed_curves(curves, c) for c in CELLS}
-    budget = min(rows[-1]["train_seconds"] for c in CELLS for rows in runs[c])
+    budget, equal = images.at_equal_time(curves, CELLS, quality)
     references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
     findings = [
         "Seconds per generator step (training only, mean over seeds): "
@@ -60,7 +60,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         + ".",
         f"At equal training wall-clock, {fmt(budget)} s (the shortest run; evaluations excluded), "
         f"{images.headline_title(plan.settings)} of each run's last evaluation by then: "
-        + ", ".join(f"{label(c)} {mean_std(images.quality_at_seconds(runs[c], quality, budget))}" for c in CELLS)
+        + ", ".join(f"{label(c)} {mean_std(equal[c])}" for c in CELLS)
         + ".",
         *(reach_text(runs, quality, level) for level in references.get("levels", [])),
         f"Stability at the end: the standard deviation of each run's last {LAST} evaluations over their mean, "
@@ -124,7 +124,7 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
     with style.rc():
         figure, axes = style.figure(1, 2, width=13, height=4.4, sharey=True)
         for cell in CELLS:
-            rows = [r for r in curves if (r["objective"], r["variant"]) == (cell.objective, cell.variant)]
+            rows = images.of_cell(curves, cell)
             line = "--" if cell.variant else "-"
             for axis, x in zip(axes[0], ("step", "train_seconds"), strict=True):
                 images.plot_lines(axis, rows, x, quality, style.colour(cell.objective), label(cell), line)
