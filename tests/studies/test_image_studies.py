@@ -109,6 +109,8 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
         assert len(section.tables[0].rows) == len(module.CELLS)
         if module in (n_critic, quality_vs_time):
             assert any(f.startswith("At equal training wall-clock") for f in section.findings)
+        if module is clip_sweep:  # 20 steps: every run is above the failure threshold
+            assert any(f.startswith("Runs whose final") and f.endswith("c = 0.1 1 of 1.") for f in section.findings)
     references = read_csv(tmp_path / "batchnorm" / "runs.csv")
     assert all(r["failed"] in ("True", "False") for r in references)
     plan = architecture_grid.plan("quick", 1)

@@ -50,19 +50,22 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         row.insert(5, mean_std([r["critic_grad_norm"] for r in last[cell]]))
     references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
     finals = {f"c = {clip(c):g}": [r[quality] for r in images.of_cell(rows, c)] for c in CELLS}
+    failures = ""
+    if references:
+        threshold = references["threshold"]
+        failures = (
+            f"Runs whose final {images.headline_title(plan.settings)} is above the failure threshold, "
+            f"{fmt(threshold)} (the ten class-mean images; see the batchnorm study): "
+            + ", ".join(
+                f"{name} {sum(v > threshold for v in values)} of {len(values)}" for name, values in finals.items()
+            )
+            + "."
+        )
     findings = [
         f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
         + images.ranking_text(finals)
         + ".",
-        f"Runs whose final {images.headline_title(plan.settings)} is above the failure threshold, "
-        f"{fmt(references['threshold'])} (the ten class-mean images; see the batchnorm study): "
-        + ", ".join(
-            f"{name} {sum(v > references['threshold'] for v in values)} of {len(values)}"
-            for name, values in finals.items()
-        )  # fmt: skip
-        + "."
-        if references
-        else "",
+        failures,
         "At the last evaluation, the share of critic weights at ±c and the critic's mean input-gradient norm: "
         + "; ".join(
             f"c = {clip(c):g}: {fmt(float(sum(r['clip_share'] for r in last[c]) / len(last[c])) * 100, 2)} %, "
