@@ -1,5 +1,5 @@
 """`python -m wganlab ...`, which is also what `torchrun ... -m wganlab train ...` runs."""
 
-from wganlab.cli import main
+from wganlab.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -365,6 +365,15 @@ def split_extras(command: str | None, extras: list[str]) -> tuple[list[str], lis
     return overrides, unknown
 
 
+def entry() -> None:
+    """The `wganlab` program and `python -m wganlab` (what torchrun starts): main(), then the exit."""
+    code = main()
+    distributed = sys.modules.get("wganlab.training.distributed")  # loaded only by a command that trains
+    if distributed is not None:
+        distributed.exit_process(code)
+    raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may come before or after the options (`--out DIR train.steps=200`), and as `--train.steps=200`.

@@ -197,3 +197,20 @@ def test_default_init_is_seeded_so_every_process_starts_alike():
     assert torch.equal(torch.get_rng_state(), state)  # the caller's global RNG is left alone
     for one, two in zip(first, second, strict=True):
         assert_close(list(two.parameters()), list(one.parameters()), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("after_distributed", [False, True])
+def test_exit_process_skips_the_teardown_only_after_a_distributed_run(after_distributed):
+    # After a process group that DDP used, the backend's threads outlive destroy_process_group, so the process
+    # leaves with os._exit: atexit handlers (and the C++ runtime's teardown) do not run; otherwise a normal exit.
+    script = (
+        "import atexit, sys\n"
+        "from wganlab.training import distributed\n"
+        "atexit.register(lambda: print('teardown ran'))\n"
+        f"distributed._backend_threads_left = {after_distributed}\n"
+        "print('flushed first', end='')\n"
+        "distributed.exit_process(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == ("flushed first" if after_distributed else "flushed firstteardown ran\n")
