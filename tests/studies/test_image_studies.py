@@ -237,3 +237,22 @@ def test_ranking_names_the_best_two_and_compares_the_gap_with_the_seed_spread():
     assert images.ranking_text({"a": [1.0, 5.0], "b": [4.0, 4.0]}).endswith("a gap of 1, less than one standard "
                                                                           "deviation over seeds (2.83)")  # fmt: skip
     assert images.ranking_text({"a": [1.0], "b": [4.0]}) == "a (1), then b (4)"  # one seed: no spread
+
+
+def test_equal_time_rows_by_hand():
+    a, b = images.Cell("dcgan-bn", "none", "wgan", "a"), images.Cell("dcgan-bn", "none", "wgan", "b")
+
+    def row(c, seed, seconds, fd):
+        return {"generator": c.generator, "critic": c.critic, "objective": c.objective, "variant": c.variant,
+                "seed": seed, "step": int(seconds), "train_seconds": float(seconds), "fd": fd}  # fmt: skip
+
+    def curves(b_start):
+        return [row(a, 0, 1, 100.0), row(a, 0, 2, 50.0), row(a, 1, 1, 120.0), row(a, 1, 3, 40.0),
+                row(b, 0, 1, b_start), row(b, 0, 4, 10.0), row(b, 1, 1, b_start + 4), row(b, 1, 4, 12.0)]  # fmt: skip
+
+    # a ends at 2 s (its shorter run), b at 4 s. At 2 s: a has [50, 120] (mean 85, std 49.5), b [90, 94] (92):
+    # a is lower by 7, within one std; at 4 s only b is left (no lowest).
+    rows = images.equal_time_rows(curves(90.0), [a, b], "fd", lambda c: c.variant)
+    assert rows == [["2", "85 ± 49", "92 ± 2.8", "a (within 1 std of the next)"], ["4", "ended", "11 ± 1.4", ""]]
+    # b at [200, 204]: a leads by 117, more than 49.5.
+    assert images.equal_time_rows(curves(200.0), [a, b], "fd", lambda c: c.variant)[0][-1] == "a"

@@ -253,6 +253,31 @@ def at_equal_time(curves: list[dict], cells, quality: str) -> tuple[float, dict]
     return budget, {c: quality_at_seconds(runs[c], quality, budget) for c in cells}
 
 
+def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[str]]:
+    """A table at equal training wall-clock: one row per cell's end (its shortest run's training seconds), the
+    cells whose every run trained that long at their last evaluation by then (mean ± std), "ended" for the
+    others, and the lowest mean among them (`name(cell)`), marked when its lead over the next is within one
+    standard deviation over seeds; no lowest where one cell is left."""
+    import numpy as np
+
+    from wganlab.studies.report import mean_std
+
+    runs = {c: seed_curves(curves, c) for c in cells}
+    ends = {c: min(rows[-1]["train_seconds"] for rows in runs[c]) for c in cells}
+    table = []
+    for budget in sorted(set(ends.values())):
+        running = [c for c in cells if ends[c] >= budget]
+        values = {c: quality_at_seconds(runs[c], quality, budget) for c in running}
+        lowest = ""
+        if len(running) > 1:
+            best, second = sorted(running, key=lambda c: np.mean(values[c]))[:2]
+            gap = np.mean(values[second]) - np.mean(values[best])
+            spread = max(np.std(values[best], ddof=1), np.std(values[second], ddof=1))
+            lowest = name(best) + (" (within 1 std of the next)" if gap <= spread else "")
+        table.append([f"{budget:,.0f}", *(mean_std(values[c]) if c in values else "ended" for c in cells), lowest])
+    return table
+
+
 def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:
     """Per run, the training seconds at its first evaluation with quality <= `level` (inf if it never got there)."""
     return [next((r["train_seconds"] for r in rows if r[quality] <= level), float("inf")) for rows in runs]
