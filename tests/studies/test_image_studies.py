@@ -109,6 +109,7 @@ def test_every_image_study_collects_from_tiny_runs(tmp_path, in_process):
         assert len(section.tables[0].rows) == len(module.CELLS)
         if module in (n_critic, quality_vs_time):
             assert any(f.startswith("At equal training wall-clock") for f in section.findings)
+            assert section.tables[-1].columns[-1] == "lowest"
         if module is clip_sweep:  # 20 steps: every run is above the failure threshold
             assert any(f.startswith("Runs whose final") and f.endswith("c = 0.1 1 of 1.") for f in section.findings)
     references = read_csv(tmp_path / "batchnorm" / "runs.csv")
@@ -218,10 +219,6 @@ def test_quality_against_time_summaries_by_hand():
     # At 10 s: seed 0 has its step-20 evaluation (at 10 s), seed 1 its step-10 one; before 5 s, nothing.
     assert images.quality_at_seconds(runs, "fd", 10.0) == [400.0, 800.0]
     assert all(math.isnan(v) for v in images.quality_at_seconds(runs, "fd", 4.9))
-    # Equal time: the shortest run ends at 10 s (seed 0); with `other` (one run, 1 s) the budget drops to 1 s.
-    assert images.at_equal_time(curves, [cell], "fd") == (10.0, {cell: [400.0, 800.0]})
-    budget, values = images.at_equal_time(curves, [cell, other], "fd")
-    assert budget == 1.0 and values[other] == [1.0] and all(math.isnan(v) for v in values[cell])
     assert images.seconds_to_reach(runs, "fd", 850.0) == [10.0, 10.0]
     assert images.seconds_to_reach(runs, "fd", 350.0) == [math.inf, 20.0]
     # Two evaluations each: std (ddof 1) over mean. Seed 0: 900, 400 -> 353.55 / 650; seed 1: 800, 300 -> / 550.
@@ -256,3 +253,7 @@ def test_equal_time_rows_by_hand():
     assert rows == [["2", "85 ± 49", "92 ± 2.8", "a (within 1 std of the next)"], ["4", "ended", "11 ± 1.4", ""]]
     # b at [200, 204]: a leads by 117, more than 49.5.
     assert images.equal_time_rows(curves(200.0), [a, b], "fd", lambda c: c.variant)[0][-1] == "a"
+    assert images.equal_time_text({"WGAN": rows, "": [["9", "1", "b"]]}, "FD", "table 2") == (
+        "At equal training wall-clock (evaluations excluded), the lowest mean FD among the settings still training, "
+        "at the time each setting's runs ended (table 2): WGAN a (within 1 std of the next) at 2 s; b at 9 s."
+    )

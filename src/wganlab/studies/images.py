@@ -245,14 +245,6 @@ def quality_at_seconds(runs: list[list[dict]], quality: str, seconds: float) -> 
     return [next((r[quality] for r in reversed(rows) if r["train_seconds"] <= seconds), float("nan")) for rows in runs]
 
 
-def at_equal_time(curves: list[dict], cells, quality: str) -> tuple[float, dict]:
-    """(budget, {cell: per-run quality}) at the training wall-clock of the cells' shortest run, which every run
-    has reached: the cells compared at the same time spent, not the same steps."""
-    runs = {c: seed_curves(curves, c) for c in cells}
-    budget = min(rows[-1]["train_seconds"] for c in cells for rows in runs[c])
-    return budget, {c: quality_at_seconds(runs[c], quality, budget) for c in cells}
-
-
 def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[str]]:
     """A table at equal training wall-clock: one row per cell's end (its shortest run's training seconds), the
     cells whose every run trained that long at their last evaluation by then (mean ± std), "ended" for the
@@ -276,6 +268,19 @@ def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[
             lowest = name(best) + (" (within 1 std of the next)" if gap <= spread else "")
         table.append([f"{budget:,.0f}", *(mean_std(values[c]) if c in values else "ended" for c in cells), lowest])
     return table
+
+
+def equal_time_text(tables: dict[str, list[list[str]]], headline: str, where: str) -> str:
+    """The finding over `equal_time_rows` tables ({title: rows}; a title prefixes its part): which cell was lowest
+    at each time where more than one was still training."""
+    parts = [
+        (f"{title} " if title else "") + ", ".join(f"{row[-1]} at {row[0]} s" for row in rows if row[-1])
+        for title, rows in tables.items()
+    ]
+    return (
+        f"At equal training wall-clock (evaluations excluded), the lowest mean {headline} among the settings still "
+        f"training, at the time each setting's runs ended ({where}): " + "; ".join(parts) + "."
+    )
 
 
 def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:

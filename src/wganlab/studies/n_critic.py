@@ -54,13 +54,16 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
     write_csv(study_dir / "runs.csv", rows)
     figure = plot(plan, study_dir, curves, quality)
+    equal = equal_time_tables(plan, curves, quality)
     findings = [
         f"Lowest mean final {images.headline_title(plan.settings)} after {images.length_text(plan.runs[0].config())}: "
         + "; ".join(
             f"{style.title(o)} with " + images.ranking_text(groups(rows, o, quality)) for o in ("wgan", "wgan-gp")
         )
         + ".",
-        equal_time(curves, quality, plan.settings),
+        images.equal_time_text(
+            {title: t.rows for title, t in equal.items()}, images.headline_title(plan.settings), "tables 2 and 3"
+        ),
         images.load_text(curves),
     ]
     return Section(
@@ -81,7 +84,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 table,
                 "runs.csv",
             ),
-            *equal_time_tables(plan, curves, quality),
+            *equal.values(),
         ],  # fmt: skip
         setup=[
             "WGAN (RMSProp 5e-5, c = 0.01) and WGAN-GP (Adam 1e-4 β (0, 0.9), λ = 10) with n_critic 1, 2, 4 and 5 on "
@@ -100,38 +103,20 @@ def groups(rows: list[dict], objective: str, quality: str) -> dict[str, list[flo
     return values
 
 
-def equal_time_tables(plan: Plan, curves: list[dict], quality: str) -> list[Table]:
-    """Per objective: its settings at the training time each setting's runs ended (`images.equal_time_rows`)."""
-    tables = []
+def equal_time_tables(plan: Plan, curves: list[dict], quality: str) -> dict[str, Table]:
+    """Per objective (by title): its settings at the training time each setting's runs ended."""
+    tables = {}
     for objective in ("wgan", "wgan-gp"):
         cells = [c for c in CELLS if c.objective == objective]
-        tables.append(
-            Table(
-                f"{style.title(objective)}: {images.headline_title(plan.settings)} at equal training wall-clock "
-                "(evaluations excluded), at the time each setting's shortest run ended: each run's last evaluation "
-                'by then, mean ± std over seeds; "ended": that setting\'s runs had stopped earlier',
-                ["seconds", *(f"n_critic {n_critic(c)}" for c in cells), "lowest"],
-                images.equal_time_rows(curves, cells, quality, lambda c: f"n_critic {n_critic(c)}"),
-                "curves.csv",
-            )
+        tables[style.title(objective)] = Table(
+            f"{style.title(objective)}: {images.headline_title(plan.settings)} at equal training wall-clock "
+            "(evaluations excluded), at the time each setting's shortest run ended: each run's last evaluation "
+            'by then, mean ± std over seeds; "ended": that setting\'s runs had stopped earlier',
+            ["seconds", *(f"n_critic {n_critic(c)}" for c in cells), "lowest"],
+            images.equal_time_rows(curves, cells, quality, lambda c: f"n_critic {n_critic(c)}"),
+            "curves.csv",
         )
     return tables
-
-
-def equal_time(curves: list[dict], quality: str, settings: dict) -> str:
-    """Which setting was ahead at equal training wall-clock, at each setting's end (the tables below): a step costs
-    about n_critic + 1 network passes, so fewer critic updates buy more generator steps in the same time."""
-    parts = []
-    for objective in ("wgan", "wgan-gp"):
-        cells = [c for c in CELLS if c.objective == objective]
-        rows = images.equal_time_rows(curves, cells, quality, lambda c: f"n_critic {n_critic(c)}")
-        parts.append(f"{style.title(objective)} " + ", ".join(f"{row[-1]} at {row[0]} s" for row in rows if row[-1]))
-    return (
-        f"At equal training wall-clock (evaluations excluded), the lowest mean {images.headline_title(settings)} "
-        "among the settings still training, at the time each setting's runs ended (tables 2 and 3): "
-        + "; ".join(parts)
-        + "."
-    )
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
