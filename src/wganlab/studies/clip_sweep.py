@@ -6,7 +6,7 @@ constant, roughly) at every evaluation."""
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.runner import Plan
 
 NAME = "clip-sweep"
@@ -86,23 +86,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 "held-out real images and fakes, over training (mean over seeds, band: min to max).",
             )
         ],  # fmt: skip
-        tables=[
-            Table(
-                f"At the end (mean ± std over {plan.seeds} seeds)",
-                [
-                    "clip c",
-                    images.headline_title(plan.settings),
-                    "FID",
-                    "recall",
-                    "weights at ±c",
-                    "‖∇x f‖",
-                    "s / generator step",
-                    "diverged",
-                ],
-                table,
-                "runs.csv",
-            )
-        ],  # fmt: skip
+        tables=[images.final_values(plan, "clip c", table, extra=("weights at ±c", "‖∇x f‖"))],
         setup=[
             "WGAN (RMSProp 5e-5, n_critic 5) with every critic parameter clipped to [−c, c] after every critic "
             "update, c in " + ", ".join(f"{c:g}" for c in VALUES) + "; DCGAN generator with batch norm, DCGAN critic "

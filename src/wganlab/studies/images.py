@@ -400,6 +400,15 @@ def plot_lines(axis, rows: list[dict], x: str, y: str, colour: str, label: str, 
     axis.fill_between(xs, np.nanmin(ys, axis=1), np.nanmax(ys, axis=1), color=colour, alpha=0.15, lw=0)
 
 
+def final_values(plan, first: str, rows: list[list[str]], extra: tuple[str, ...] = ()):
+    """The report table of `final_table`'s rows: `first` names the cells; `extra` columns (inserted into the rows
+    by the study) come after recall."""
+    from wganlab.studies.report import Table
+
+    columns = [first, headline_title(plan.settings), "FID", "recall", *extra, "s / generator step", "diverged"]
+    return Table(f"At the end (mean ± std over {plan.seeds} seeds)", columns, rows, "runs.csv")
+
+
 def final_table(plan, study_dir: Path, cells: list, quality: str, label) -> tuple[list[dict], list[list[str]]]:
     """Per run: status, last quality, final FID/recall and times; per cell: a table row (mean ± std)."""
     import math

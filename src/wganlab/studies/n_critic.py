@@ -78,12 +78,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             )
         ],
         tables=[
-            Table(
-                f"Final values (mean ± std over {plan.seeds} seeds)",
-                ["setting", images.headline_title(plan.settings), "FID", "recall", "s / generator step", "diverged"],
-                table,
-                "runs.csv",
-            ),
+            images.final_values(plan, "setting", table),
             *equal.values(),
         ],  # fmt: skip
         setup=[

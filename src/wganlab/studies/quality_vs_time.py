@@ -78,19 +78,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             )
         ],  # fmt: skip
         tables=[
-            Table(
-                f"At the end (mean ± std over {plan.seeds} seeds)",
-                [
-                    "objective (optimiser)",
-                    images.headline_title(plan.settings),
-                    "FID",
-                    "recall",
-                    "s / generator step",
-                    "diverged",
-                ],
-                table,
-                "runs.csv",
-            ),
+            images.final_values(plan, "objective (optimiser)", table),
             Table(
                 f"{images.headline_title(plan.settings)} at equal training wall-clock (evaluations excluded), at the "
                 "time each objective's shortest run ended: each run's last evaluation by then, mean ± std over seeds; "
