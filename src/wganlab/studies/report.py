@@ -85,7 +85,8 @@ def machine() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {cores} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+    plural = "" if cores == 1 else "s"
+    return f"{cpu}, {cores} core{plural}{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def provenance(size: str, seeds: int, runs: int, run_seconds: float, command: str | None = None) -> str:
