@@ -1,4 +1,5 @@
 import base64
+import os
 
 import numpy as np
 import pytest
@@ -92,7 +93,8 @@ def test_every_report_carries_its_provenance(tmp_path):
     md_path, html_path = write_section(section, tmp_path)
     text = md_path.read_text()
     assert "wganlab 0.1.0" in text and "`wganlab study x`" in text and "3 seeds, 12 runs, 2.00 h" in text
-    assert " cores" in text and "torch " in text and "UTC" in text
+    cores = len(os.sched_getaffinity(0))  # what this process may use: 1 under `taskset -c 0`
+    assert f", {cores} core{'' if cores == 1 else 's'};" in text and "torch " in text and "UTC" in text
     assert "wganlab study x" in html_path.read_text()
 
 
