@@ -4,8 +4,11 @@ from tiny in-process runs (the quick size, without the final Inception metrics, 
 import dataclasses
 import math
 
+import numpy as np
 import pytest
+import torch
 
+import wganlab
 from wganlab.errors import ConfigError
 from wganlab.studies import (
     architecture_grid,
@@ -257,3 +260,24 @@ def test_equal_time_rows_by_hand():
         "At equal training wall-clock (evaluations excluded), the lowest mean FD among the settings still training, "
         "at the time each setting's runs ended (table 2): WGAN a (within 1 std of the next) at 2 s; b at 9 s."
     )
+
+
+def test_sample_grid_needs_only_the_generator_file(tmp_path):
+    # The committed run records keep no step files: with generator.safetensors alone a run still gives the samples
+    # of its last step, the same as its last step file does; an older step reads that step's file.
+    np.save(tmp_path / "set.npy", np.random.default_rng(0).integers(0, 256, (12, 8, 8), dtype=np.uint8))
+    folder = wganlab.train(
+        None,
+        out=tmp_path / "run",
+        data={"source": "array", "path": str(tmp_path / "set.npy")},
+        model={"z_dim": 4, "generator_widths": (16,), "critic_widths": (16,)},
+        train={"steps": 4, "batch_size": 4, "device": "cpu"},
+        log={"progress": False, "tensorboard": False, "checkpoint_every": 2, "keep_checkpoints": 5},
+    )
+    step, last = images.sample_grid(folder, 6, step=4)
+    old_step, old = images.sample_grid(folder, 6, step=2)
+    assert (step, old_step) == (4, 2) and last.shape == (6, 1, 8, 8) and not torch.equal(last, old)
+    for kept in (folder / "checkpoints").glob("*.pt"):
+        kept.unlink()
+    alone_step, alone = images.sample_grid(folder, 6)
+    assert alone_step == 4 and torch.equal(alone, last)

@@ -328,17 +328,18 @@ def ranking_text(groups: dict[str, list[float]]) -> str:
     return f"{text}: a gap of {fmt(gap)}, {size} than one standard deviation over seeds ({fmt(spread)})"
 
 
-def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
-    """(step, n samples in [-1, 1]) of a run's generator at `step` (default: the last kept checkpoint), drawn from
-    the run's fixed grid z in eval mode."""
+def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int | None, torch.Tensor]:
+    """(step, n samples in [-1, 1]) of a run's generator at `step`, drawn from the run's fixed grid z in eval mode.
+
+    By default the run's last generator: `checkpoints/generator.safetensors` (the generator of the newest step file,
+    or that step file if the two disagree), so a run kept without its step files still gives its samples.
+    """
     run = RunFolder(folder)
     config = run.read_config()
-    snapshots = dict(run.step_checkpoints())
-    chosen = step if step is not None else max(snapshots)
-    loaded = run.load_generator(chosen)
+    loaded = run.load_generator("latest" if step is None else step)
     z = torch.randn(n, config.model.z_dim, generator=make_rng(config.train.seed, "grid"))
     with torch.no_grad():
-        return chosen, loaded.network(z)
+        return loaded.step, loaded.network(z)
 
 
 def fd_references(settings: dict) -> dict[str, float]:
