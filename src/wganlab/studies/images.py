@@ -9,14 +9,17 @@ Cells: generator "dcgan-bn" (DCGAN with batch norm), "dcgan" (without) or "mlp";
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
 from wganlab.studies import style
+from wganlab.studies.report import Table, fmt, mean_std
 from wganlab.studies.runner import Plan, Run, folder_name
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.state import make_rng
@@ -250,10 +253,6 @@ def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[
     cells whose every run trained that long at their last evaluation by then (mean ± std), "ended" for the
     others, and the lowest mean among them (`name(cell)`), marked when its lead over the next is within one
     standard deviation over seeds; no lowest where one cell is left."""
-    import numpy as np
-
-    from wganlab.studies.report import mean_std
-
     runs = {c: seed_curves(curves, c) for c in cells}
     ends = {c: min(rows[-1]["train_seconds"] for rows in runs[c]) for c in cells}
     table = []
@@ -291,18 +290,12 @@ def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list
 def late_spread(runs: list[list[dict]], quality: str, last: int = 5) -> list[float]:
     """Per run, the standard deviation of its last `last` evaluations over their mean: how much the quality still
     moves at the end (the WGAN-GP paper's "more stable at convergence")."""
-    import numpy as np
-
     values = [np.array([r[quality] for r in rows[-last:]], dtype=float) for rows in runs]
     return [float(v.std(ddof=1) / v.mean()) if len(v) > 1 else float("nan") for v in values]
 
 
 def load_text(curves: list[dict]) -> str:
     """A sentence on the machine's load while the runs trained (empty when no run recorded it)."""
-    import math
-
-    from wganlab.studies.report import fmt
-
     loads = [r["load_1min"] for r in curves if not math.isnan(r["load_1min"])]
     if not loads:
         return ""
@@ -315,10 +308,6 @@ def load_text(curves: list[dict]) -> str:
 
 def ranking_text(groups: dict[str, list[float]]) -> str:
     """The lowest-mean group and the next, and whether the gap between them exceeds the spread over seeds."""
-    import numpy as np
-
-    from wganlab.studies.report import fmt
-
     (best, first), (second, other) = sorted(groups.items(), key=lambda item: np.mean(item[1]))[:2]
     text = f"{best} ({fmt(np.mean(first))}), then {second} ({fmt(np.mean(other))})"
     if min(len(first), len(other)) < 2:
@@ -358,8 +347,6 @@ def fd_references(settings: dict) -> dict[str, float]:
     before any study ran: working 32-channel generators measured 161 (GAN, 3,000 steps) and 175 (WGAN-GP, 2,400
     steps) in the metric's validation runs, so every CPU-sized run would have failed it.
     """
-    import numpy as np
-
     from wganlab.config import DataConfig
     from wganlab.data.images import load_image_array
     from wganlab.metrics.classifier import (
@@ -392,8 +379,6 @@ def fd_references(settings: dict) -> dict[str, float]:
 
 def plot_lines(axis, rows: list[dict], x: str, y: str, colour: str, label: str, line: str = "-") -> None:
     """Mean over seeds of `y` against `x` (steps, or the seeds' mean seconds at each step), min-max band."""
-    import numpy as np
-
     steps = sorted({r["step"] for r in rows})
     ys = np.array([[r[y] for r in rows if r["step"] == s] for s in steps], dtype=float)
     xs = steps if x == "step" else np.nanmean([[r[x] for r in rows if r["step"] == s] for s in steps], axis=1)
@@ -404,18 +389,12 @@ def plot_lines(axis, rows: list[dict], x: str, y: str, colour: str, label: str, 
 def final_values(plan, first: str, rows: list[list[str]], extra: tuple[str, ...] = ()):
     """The report table of `final_table`'s rows: `first` names the cells; `extra` columns (inserted into the rows
     by the study) come after recall."""
-    from wganlab.studies.report import Table
-
     columns = [first, headline_title(plan.settings), "FID", "recall", *extra, "s / generator step", "diverged"]
     return Table(f"At the end (mean ± std over {plan.seeds} seeds)", columns, rows, "runs.csv")
 
 
 def final_table(plan, study_dir: Path, cells: list, quality: str, label) -> tuple[list[dict], list[list[str]]]:
     """Per run: status, last quality, final FID/recall and times; per cell: a table row (mean ± std)."""
-    import math
-
-    from wganlab.studies.report import mean_std
-
     rows = []
     for run in plan.runs:
         folder = RunFolder(plan.folder(study_dir, run))
