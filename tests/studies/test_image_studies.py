@@ -228,6 +228,37 @@ def test_quality_against_time_summaries_by_hand():
     spread = images.late_spread(runs, "fd", last=5)
     assert spread == pytest.approx([500 / math.sqrt(2) / 650, 500 / math.sqrt(2) / 550])
     assert all(math.isnan(v) for v in images.late_spread(runs, "fd", last=1))  # one value has no spread
+    # A steady fall is all trend, no scatter: 10, 8, 6, 4, 2 has slope -2 per evaluation over a mean of 6.
+    steady = [[{"fd": v} for v in (10.0, 8.0, 6.0, 4.0, 2.0)]]
+    assert images.late_trend(steady, "fd") == (pytest.approx([-1 / 3]), pytest.approx([0.0], abs=1e-12))
+    # 4, 2, 4: a flat line at 10/3, residuals 2/3, -4/3, 2/3: sqrt(24/9 / (3 - 2)) / (10/3) = sqrt(24) / 10.
+    slopes, scatters = images.late_trend([[{"fd": v} for v in (9.0, 4.0, 2.0, 4.0)]], "fd", last=3)
+    assert slopes == pytest.approx([0.0], abs=1e-12) and scatters == pytest.approx([math.sqrt(24) / 10])
+    assert all(math.isnan(v) for v in images.late_trend(runs, "fd")[1])  # two values: no scatter about a line
+
+
+def test_quality_against_time_says_how_long_each_setting_took_to_reach_the_gans_final_level():
+    gan, gp, wgan, gp_rms = (
+        quality_vs_time.CELLS[0],
+        quality_vs_time.CELLS[2],
+        quality_vs_time.CELLS[1],
+        quality_vs_time.CELLS[3],
+    )
+
+    def curve(*points):
+        return [{"train_seconds": t, "fd": v} for t, v in points]
+
+    runs = {gan: [curve((10.0, 500.0), (20.0, 300.0)), curve((10.0, 400.0), (20.0, 500.0))],  # ends at 300, 500
+            wgan: [curve((50.0, 900.0))],
+            gp: [curve((30.0, 450.0), (60.0, 350.0), (90.0, 200.0)), curve((40.0, 399.0))],
+            gp_rms: []}  # fmt: skip
+    # The GAN's final mean is 400, after 20 s; its own runs first reached 400 at 20 s and 10 s, WGAN-GP's at 60 s
+    # (350; 450 at 30 s is not yet) and 40 s (399): 50 ± 14.1.
+    assert quality_vs_time.catch_up_text(runs, "fd") == (
+        "Training time to first reach GAN (Adam)'s final mean (400, after 20 s): GAN (Adam) 15 ± 7.1 s, WGAN, "
+        "clipping (RMSProp) not reached, WGAN-GP (Adam) 50 ± 14 s, WGAN-GP (RMSProp) not reached."
+    )
+    assert quality_vs_time.catch_up_text({**runs, gan: []}, "fd") == ""
 
 
 def test_ranking_names_the_best_two_and_compares_the_gap_with_the_seed_spread():

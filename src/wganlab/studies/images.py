@@ -294,6 +294,26 @@ def late_spread(runs: list[list[dict]], quality: str, last: int = 5) -> list[flo
     return [float(v.std(ddof=1) / v.mean()) if len(v) > 1 else float("nan") for v in values]
 
 
+def late_trend(runs: list[list[dict]], quality: str, last: int = 5) -> tuple[list[float], list[float]]:
+    """Per run, a least-squares line through its last `last` evaluations (against the evaluation index): its slope
+    per evaluation over their mean (how fast the quality still moves: negative while it improves) and the standard
+    deviation of the residuals about the line (ddof 2) over their mean (how much it jumps around that trend). A run
+    still improving steadily has a large slope and a small scatter; `late_spread` mixes the two."""
+    slopes, scatters = [], []
+    for rows in runs:
+        v = np.array([r[quality] for r in rows[-last:]], dtype=float)
+        if len(v) < 3:
+            slopes.append(float("nan"))
+            scatters.append(float("nan"))
+            continue
+        x = np.arange(len(v), dtype=float)
+        slope, intercept = np.polyfit(x, v, 1)
+        residuals = v - (slope * x + intercept)
+        slopes.append(float(slope / v.mean()))
+        scatters.append(float(np.sqrt((residuals**2).sum() / (len(v) - 2)) / v.mean()))
+    return slopes, scatters
+
+
 def load_text(curves: list[dict]) -> str:
     """A sentence on the machine's load while the runs trained (empty when no run recorded it)."""
     loads = [r["load_1min"] for r in curves if not math.isnan(r["load_1min"])]

@@ -63,6 +63,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         f"Stability at the end: the standard deviation of each run's last {LAST} evaluations over their mean, "
         + ", ".join(f"{label(c)} {mean_std(images.late_spread(runs[c], quality, LAST))}" for c in CELLS)
         + ' (seed 004: WGAN-GP\'s score is "more stable at convergence").',
+        trend_text(runs, quality),
+        catch_up_text(runs, quality),
         images.load_text(curves),
     ]
     return Section(
@@ -111,6 +113,37 @@ def reach_text(runs: dict, quality: str, level: float) -> str:
             text += f" ({len(reached)} of {len(seconds)} runs)"
         parts.append(f"{label(cell)} {text}")
     return f"Training time to first reach {fmt(level)}: " + ", ".join(parts) + "."
+
+
+def trend_text(runs: dict, quality: str) -> str:
+    """The late spread split into a steady trend and the scatter about it (see images.late_trend)."""
+    parts = []
+    for cell, seed_rows in runs.items():
+        slopes, scatters = images.late_trend(seed_rows, quality, LAST)
+        parts.append(f"{label(cell)} {mean_std([100 * s for s in slopes])} % per evaluation, scatter "
+                     f"{mean_std([100 * s for s in scatters])} %")  # fmt: skip
+    return (
+        f"The same {LAST} evaluations split into a straight-line trend (slope over their mean; negative: still "
+        "improving) and the scatter about it (residual standard deviation over their mean): " + "; ".join(parts) + ". "
+        "A large spread with a steep slope and little scatter is a run still converging, not an unstable one."
+    )
+
+
+def catch_up_text(runs: dict, quality: str) -> str:
+    """Training seconds until each setting first reached the first setting's (the GAN's) final mean quality: how
+    much longer the others needed for what the GAN had at the end of its steps."""
+    first = CELLS[0]
+    ends = [rows[-1] for rows in runs[first] if rows]
+    if not ends:
+        return ""
+    level = sum(r[quality] for r in ends) / len(ends)
+    seconds = sum(r["train_seconds"] for r in ends) / len(ends)
+    text = reach_text(runs, quality, level)
+    prefix = f"Training time to first reach {fmt(level)}"
+    return (
+        f"Training time to first reach {label(first)}'s final mean ({fmt(level)}, after {fmt(seconds)} s)"
+        + text[len(prefix) :]
+    )
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
