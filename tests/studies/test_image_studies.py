@@ -2,6 +2,7 @@
 from tiny in-process runs (the quick size, without the final Inception metrics, which the slow tier covers)."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -312,3 +313,19 @@ def test_sample_grid_needs_only_the_generator_file(tmp_path):
         kept.unlink()
     alone_step, alone = images.sample_grid(folder, 6)
     assert alone_step == 4 and torch.equal(alone, last)
+
+
+def test_run_summary_names_the_last_evaluation_and_the_final_fid(tmp_path):
+    records = [{"step": 150, "kind": "eval", "fd_fmnist": 1022.88}, {"step": 300, "kind": "train", "critic_loss": 1.0},
+               {"step": 300, "kind": "eval", "fd_fmnist": 432.78}]  # fmt: skip
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert images.run_summary(None, tmp_path) == "step 300: fd_fmnist 433"
+    final = {"step": 300, "kind": "final", "fid": 169.5236, "samples": 1000}
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(final) + "\n")
+    assert images.run_summary(None, tmp_path) == "step 300: fd_fmnist 433, FID 169.5 (1000 samples)"
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(records[1]) + "\n")
+    assert images.run_summary(None, tmp_path) == ""  # no evaluation yet: nothing to say
+    # Every image study prints the same line.
+    for module in (architecture_grid, batchnorm, clip_sweep, n_critic, quality_vs_time, loss_vs_quality_images):
+        assert module.summary is images.run_summary

@@ -27,10 +27,7 @@ def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
     return images.cell_plan(NAME, CELLS, size, seeds, data)
 
 
-def summary(run, folder: Path) -> str:
-    from wganlab.studies.loss_vs_quality_images import summary as quality_summary
-
-    return quality_summary(run, folder)
+summary = images.run_summary  # the line printed as each run finishes
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:

@@ -6,7 +6,7 @@ constant, roughly) at every evaluation."""
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, fmt, mean_std, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, fmt, mean_std, save_figure
 from wganlab.studies.runner import Plan
 
 NAME = "clip-sweep"
@@ -31,18 +31,11 @@ def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
     return images.cell_plan(NAME, CELLS, size, seeds, data)
 
 
-def summary(run, folder: Path) -> str:
-    from wganlab.studies.loss_vs_quality_images import summary as quality_summary
-
-    return quality_summary(run, folder)
+summary = images.run_summary  # the line printed as each run finishes
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:
-    quality = images.headline(plan.settings)
-    curves = images.curves(plan, study_dir, quality)
-    write_csv(study_dir / "curves.csv", curves)
-    rows, table = images.final_table(plan, study_dir, CELLS, quality, lambda c: f"c = {clip(c):g}")
-    write_csv(study_dir / "runs.csv", rows)
+    quality, curves, rows, table = images.collect_cells(plan, study_dir, CELLS, lambda c: f"c = {clip(c):g}")
     end = max(r["step"] for r in curves)
     last = {cell: [r for r in images.of_cell(curves, cell) if r["step"] == end] for cell in CELLS}
     for row, cell in zip(table, CELLS, strict=True):

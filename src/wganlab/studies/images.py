@@ -19,7 +19,7 @@ import torch
 from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
 from wganlab.studies import style
-from wganlab.studies.report import Table, fmt, mean_std
+from wganlab.studies.report import Table, fmt, mean_std, write_csv
 from wganlab.studies.runner import Plan, Run, folder_name
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.state import make_rng
@@ -211,6 +211,16 @@ def evaluation_text(config) -> str:
 def final_record(folder: Path) -> dict:
     finals = RunFolder(folder).records("final")
     return finals[-1] if finals else {}
+
+
+def run_summary(run, folder: Path) -> str:
+    """The line printed as an image run finishes: its last evaluation and, when measured, its final FID."""
+    evals, final = RunFolder(folder).records("eval"), final_record(folder)
+    if not evals:
+        return ""
+    key = "fd_fmnist" if "fd_fmnist" in evals[-1] else "fid"
+    text = f"step {evals[-1]['step']}: {key} {evals[-1][key]:.3g}"
+    return text + (f", FID {final['fid']:.1f} ({final['samples']} samples)" if "fid" in final else "")
 
 
 def curves(plan, study_dir: Path, quality: str) -> list[dict]:
@@ -411,6 +421,17 @@ def final_values(plan, first: str, rows: list[list[str]], extra: tuple[str, ...]
     by the study) come after recall."""
     columns = [first, headline_title(plan.settings), "FID", "recall", *extra, "s / generator step", "diverged"]
     return Table(f"At the end (mean ± std over {plan.seeds} seeds)", columns, rows, "runs.csv")
+
+
+def collect_cells(plan, study_dir: Path, cells: list, label) -> tuple[str, list[dict], list[dict], list[list[str]]]:
+    """The opening of an image study's collect: its headline quality, every evaluation (written to curves.csv) and
+    the runs' final values (written to runs.csv) with one table row per cell (see `final_table`)."""
+    quality = headline(plan.settings)
+    evaluations = curves(plan, study_dir, quality)
+    write_csv(study_dir / "curves.csv", evaluations)
+    rows, table = final_table(plan, study_dir, cells, quality, label)
+    write_csv(study_dir / "runs.csv", rows)
+    return quality, evaluations, rows, table
 
 
 def final_table(plan, study_dir: Path, cells: list, quality: str, label) -> tuple[list[dict], list[list[str]]]:

@@ -28,13 +28,7 @@ def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
     return images.cell_plan(NAME, CELLS, size, seeds, data)
 
 
-def summary(run, folder: Path) -> str:
-    evals, final = RunFolder(folder).records("eval"), images.final_record(folder)
-    if not evals:
-        return ""
-    key = "fd_fmnist" if "fd_fmnist" in evals[-1] else "fid"
-    text = f"step {evals[-1]['step']}: {key} {evals[-1][key]:.3g}"
-    return text + (f", FID {final['fid']:.1f} ({final['samples']} samples)" if "fid" in final else "")
+summary = images.run_summary  # the line printed as each run finishes
 
 
 def correlation(x: list[float], y: list[float]) -> tuple[float, float]:

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, Table, save_figure
 from wganlab.studies.runner import Plan
 
 NAME = "n-critic"
@@ -39,20 +39,13 @@ def cell_of(run) -> images.Cell:
     return next(c for c in CELLS if (c.objective, c.variant) == (run.label("objective"), run.label("variant")))
 
 
-def summary(run, folder: Path) -> str:
-    from wganlab.studies.loss_vs_quality_images import summary as quality_summary
-
-    return quality_summary(run, folder)
+summary = images.run_summary  # the line printed as each run finishes
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:
-    quality = images.headline(plan.settings)
-    curves = images.curves(plan, study_dir, quality)
-    write_csv(study_dir / "curves.csv", curves)
-    rows, table = images.final_table(
-        plan, study_dir, CELLS, quality, lambda c: f"{style.title(c.objective)}, n_critic {n_critic(c)}"
+    quality, curves, rows, table = images.collect_cells(
+        plan, study_dir, CELLS, lambda c: f"{style.title(c.objective)}, n_critic {n_critic(c)}"
     )
-    write_csv(study_dir / "runs.csv", rows)
     figure = plot(plan, study_dir, curves, quality)
     equal = equal_time_tables(plan, curves, quality)
     findings = [

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
+from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure
 from wganlab.studies.runner import Plan
 
 NAME = "quality-vs-time"
@@ -39,18 +39,11 @@ def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
     return images.cell_plan(NAME, CELLS, size, seeds, data)
 
 
-def summary(run, folder: Path) -> str:
-    from wganlab.studies.loss_vs_quality_images import summary as quality_summary
-
-    return quality_summary(run, folder)
+summary = images.run_summary  # the line printed as each run finishes
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:
-    quality = images.headline(plan.settings)
-    curves = images.curves(plan, study_dir, quality)
-    write_csv(study_dir / "curves.csv", curves)
-    rows, table = images.final_table(plan, study_dir, CELLS, quality, label)
-    write_csv(study_dir / "runs.csv", rows)
+    quality, curves, _, table = images.collect_cells(plan, study_dir, CELLS, label)
     runs = {c: images.seed_curves(curves, c) for c in CELLS}
     equal = images.equal_time_rows(curves, CELLS, quality, label)
     references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
