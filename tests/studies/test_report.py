@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from wganlab.errors import ConfigError
 from wganlab.studies import STUDIES, run_study, style
@@ -35,6 +36,16 @@ def test_number_formatting():
     assert fmt(54.3, 2) == "54"
     assert mean_std([1.0, 3.0]) == "2 ± 1.4"  # sample std sqrt(2)
     assert mean_std([0.5]) == "0.5"
+
+
+def test_ordered_colours_are_distinct_and_run_dark_to_light():
+    colours = style.ordered_colours(5)
+    assert len(set(colours)) == 5 and colours == style.ordered_colours(5)
+    assert colours[0] == "#440154"  # viridis at 0
+    # Lightness (the mean of R, G, B) rises along the order: a reader can tell small c from large without a legend.
+    light = [sum(to_rgb(c)) / 3 for c in colours]
+    assert light == sorted(light) and light[-1] < 0.8  # the palest end (near white) left out
+    assert style.ordered_colours(1) == ["#440154"]
 
 
 def test_markdown_table():

@@ -93,11 +93,13 @@ def collect(plan: Plan, study_dir: Path) -> Section:
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
     with style.rc():
         figure, axes = style.figure(1, 3, width=16, height=4.2)
-        for index, cell in enumerate(CELLS):
+        # One colour per c, in the order of c (a sequential map: five values, none alike); the published one named.
+        colours = style.ordered_colours(len(CELLS))
+        for cell, colour in zip(sorted(CELLS, key=clip), colours, strict=True):
             rows = images.of_cell(curves, cell)
-            colour = style.colour("wgan") if clip(cell) == 0.01 else style.EXTRA_COLOURS[index % 4]
+            name = f"c = {clip(cell):g}" + (" (published)" if clip(cell) == 0.01 else "")
             for axis, key in zip(axes[0], (quality, "clip_share", "critic_grad_norm"), strict=True):
-                images.plot_lines(axis, rows, "step", key, colour, f"c = {clip(cell):g}")
+                images.plot_lines(axis, rows, "step", key, colour, name)
         axes[0, 0].set(ylabel=images.headline_title(plan.settings), yscale="log")
         axes[0, 1].set(ylabel="share of critic weights at ±c")
         axes[0, 2].set(ylabel="mean ‖∇x f‖ (log)", yscale="log")

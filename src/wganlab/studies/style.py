@@ -7,6 +7,8 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
@@ -38,6 +40,12 @@ RC = {
 def colour(name: str, index: int = 0) -> str:
     """The objective's colour, or a palette colour for anything else (by index)."""
     return OBJECTIVE_COLOURS.get(name, EXTRA_COLOURS[index % len(EXTRA_COLOURS)])
+
+
+def ordered_colours(n: int) -> list[str]:
+    """n colours for the ordered values of one setting (a clipping bound, a learning rate): viridis from dark purple
+    to green-yellow, leaving out its palest end, which is hard to see on white."""
+    return [to_hex(colormaps["viridis"](0.85 * k / max(n - 1, 1))) for k in range(n)]
 
 
 def title(objective: str) -> str:
