@@ -94,9 +94,9 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
 
 
-def reach_text(runs: dict, quality: str, level: float) -> str:
+def reach_text(runs: dict, quality: str, level: float, name: str = "") -> str:
     """Training seconds until each setting's runs first evaluated at `level` or better (the paper's question of
-    which objective converges sooner in wall-clock)."""
+    which objective converges sooner in wall-clock); `name` says what `level` is (default: the number)."""
     parts = []
     for cell, seed_rows in runs.items():
         seconds = images.seconds_to_reach(seed_rows, quality, level)
@@ -105,7 +105,7 @@ def reach_text(runs: dict, quality: str, level: float) -> str:
         if reached and len(reached) < len(seconds):
             text += f" ({len(reached)} of {len(seconds)} runs)"
         parts.append(f"{label(cell)} {text}")
-    return f"Training time to first reach {fmt(level)}: " + ", ".join(parts) + "."
+    return f"Training time to first reach {name or fmt(level)}: " + ", ".join(parts) + "."
 
 
 def trend_text(runs: dict, quality: str) -> str:
@@ -131,12 +131,7 @@ def catch_up_text(runs: dict, quality: str) -> str:
         return ""
     level = sum(r[quality] for r in ends) / len(ends)
     seconds = sum(r["train_seconds"] for r in ends) / len(ends)
-    text = reach_text(runs, quality, level)
-    prefix = f"Training time to first reach {fmt(level)}"
-    return (
-        f"Training time to first reach {label(first)}'s final mean ({fmt(level)}, after {fmt(seconds)} s)"
-        + text[len(prefix) :]
-    )
+    return reach_text(runs, quality, level, f"{label(first)}'s final mean ({fmt(level)}, after {fmt(seconds)} s)")
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
