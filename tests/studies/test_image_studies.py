@@ -192,6 +192,23 @@ def test_random_architectures_success_table_counts_by_hand():
     assert table[1][1:5] == ["0", "1", "1", "1"] and table[2][1:5] == ["1", "0", "0", "2"]
 
 
+def test_random_architectures_lists_every_architecture():
+    from wganlab.studies import random_architectures as study
+
+    plan = study.plan("quick", 1)  # three architectures
+    ended = {(0, "gan"): ("finished", 100.0), (0, "wgan-gp"): ("finished", 600.0),
+             (1, "gan"): ("diverged", math.inf), (1, "wgan-gp"): ("finished", 250.0),
+             (2, "gan"): ("unknown", math.inf), (2, "wgan-gp"): ("finished", 900.0)}  # fmt: skip
+    rows = [{"architecture": a, "objective": o, "seed": 0, "status": status, "fd_fmnist": fd, "success_0": fd < 541}
+            for (a, o), (status, fd) in ended.items()]  # fmt: skip
+    table = study.architecture_table(plan, rows)
+    assert [line[0] for line in table] == ["0", "1", "2"]
+    assert [line[3:] for line in table] == [["100", "600", "GAN"], ["diverged", "250", "WGAN-GP"],
+                                            ["not run", "900", "neither"]]  # fmt: skip
+    first = plan.settings["architectures"][0]
+    assert " / ".join(table[0][1:3]) == first.label and table[0][1].startswith(f"G {first.generator_activation} ")
+
+
 def test_random_architectures_failures_by_choice_by_hand():
     from wganlab.studies import random_architectures as study
 

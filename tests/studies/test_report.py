@@ -38,6 +38,21 @@ def test_number_formatting():
     assert mean_std([0.5]) == "0.5"
 
 
+def test_plain_log_ticks_label_one_two_five_per_decade():
+    with style.rc():
+        figure, axes = style.figure(width=4, height=3)
+        axis = axes[0, 0]
+        axis.plot([150, 4000], [0.03, 0.7])
+        axis.set(xscale="log", yscale="log", xlim=(150, 4000), ylim=(0.03, 0.7))
+        style.plain_log_ticks(axis)
+        figure.canvas.draw()
+        shown = [t.get_text() for t in axis.get_xticklabels() if 150 <= t.get_position()[0] <= 4000]
+        assert shown == ["200", "500", "1000", "2000"]
+        shown = [t.get_text() for t in axis.get_yticklabels() if 0.03 <= t.get_position()[1] <= 0.7]
+        assert shown == ["0.05", "0.1", "0.2", "0.5"]
+        assert not any(t.get_text() for t in axis.get_xticklabels(minor=True))
+
+
 def test_ordered_colours_are_distinct_and_run_dark_to_light():
     colours = style.ordered_colours(5)
     assert len(set(colours)) == 5 and colours == style.ordered_colours(5)

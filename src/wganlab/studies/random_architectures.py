@@ -101,6 +101,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         fd = evals[-1]["fd_fmnist"] if evals and outcome.get("status") == "finished" else math.inf
         row = {**dict(run.labels), "label": arch.label, "status": outcome.get("status", "unknown"), "fd_fmnist": fd}
         row["cs_fmnist"] = evals[-1].get("cs_fmnist_mean", math.nan) if evals else math.nan
+        row["train_seconds"] = outcome.get("train_seconds", math.nan)
         row.update({f"success_{k}": bool(fd < level) for k, level in enumerate(levels)})
         row.update({f"arch_{key}": value for key, value in vars(arch).items()})
         rows.append(row)
@@ -109,7 +110,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     factors = factor_table(plan, rows)
     figures = [
         Figure(plot_fd(plan, study_dir, rows, levels), "Final FD (F-MNIST classifier) of every architecture with GAN "
-               "(x) and WGAN-GP (y); dashed lines: the success levels; below a line = success."),
+               "(x) and WGAN-GP (y); dashed lines: the success levels (left of a vermillion line: GAN succeeded; "
+               "below a green one: WGAN-GP did); under the dotted diagonal WGAN-GP did better."),
         Figure(plot_samples(plan, study_dir, rows), "Samples of the first eight architectures (rows) with GAN (left) "
                "and WGAN-GP (right)."),
     ]  # fmt: skip
@@ -138,6 +140,13 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 "Failures (at the loosest level) by architecture choice: failed / trained",
                 ["choice", "value", "GAN", "WGAN-GP"],
                 factors,
+            ),
+            Table(
+                f"Every architecture: final FD per objective and who succeeded at the loosest level "
+                f"(FD < {fmt(levels[0])})",
+                ["arch", "generator", "critic", "GAN FD", "WGAN-GP FD", "succeeded"],
+                architecture_table(plan, rows),
+                "runs.csv",
             ),
         ],  # fmt: skip
         setup=[
@@ -215,9 +224,24 @@ def factor_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
     return table
 
 
+def architecture_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
+    """One line per sampled architecture (seed 0): its generator and critic, each objective's final FD (or how the
+    run ended: "diverged", or "not run" without an outcome) and which objectives passed the loosest level."""
+    ended = {"finished": "", "unknown": "not run"}
+    table = []
+    for index, arch in enumerate(plan.settings["architectures"]):
+        runs = {r["objective"]: r for r in rows if r["architecture"] == index and r["seed"] == 0}
+        fds = [ended.get(runs[o]["status"], runs[o]["status"]) or fmt(runs[o]["fd_fmnist"]) for o in OBJECTIVES]
+        won = [style.title(o) for o in OBJECTIVES if runs[o]["success_0"]]
+        generator, critic = arch.label.split(" / ")
+        table.append([str(index), generator, critic, *fds, " and ".join(won) or "neither"])
+    return table
+
+
 def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) -> Path:
     finite = [r["fd_fmnist"] for r in rows if math.isfinite(r["fd_fmnist"])]
     ceiling = 2 * max(finite + [levels[0]])
+    floor = min(finite + [levels[-1]]) / 1.3
     with style.rc():
         figure, axes = style.figure(width=6, height=5.6)
         axis = axes[0, 0]
@@ -229,11 +253,21 @@ def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) 
             }
             axis.plot(fd["gan"], fd["wgan-gp"], "o", color=style.colour("wgan-gp"), ms=5)
             axis.annotate(str(index), (fd["gan"], fd["wgan-gp"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        axis.plot([floor, ceiling * 1.3], [floor, ceiling * 1.3], ":", color="0.4", lw=0.8)
+        axis.annotate("equal FD", (ceiling, ceiling), fontsize=7, color="0.4", ha="right", va="bottom", rotation=45,
+                      xytext=(-4, 0), textcoords="offset points")  # fmt: skip
         for level in levels:
             axis.axvline(level, color=style.colour("gan"), ls="--", lw=0.8)
             axis.axhline(level, color=style.colour("wgan-gp"), ls="--", lw=0.8)
-        axis.set(xscale="log", yscale="log", xlabel="GAN: final FD (F-MNIST classifier)")
-        axis.set(ylabel="WGAN-GP: final FD (F-MNIST classifier)", title=f"Diverged runs drawn at {fmt(ceiling)}")
+            axis.text(level, 0.995, f" {fmt(level)}", transform=axis.get_xaxis_transform(), fontsize=7, va="top",
+                      color=style.colour("gan"))  # fmt: skip
+            axis.text(0.995, level, fmt(level), transform=axis.get_yaxis_transform(), fontsize=7, va="bottom",
+                      ha="right", color=style.colour("wgan-gp"))  # fmt: skip
+        diverged = len(rows) - len(finite)
+        axis.set(xscale="log", yscale="log", xlim=(floor, ceiling * 1.3), ylim=(floor, ceiling * 1.3))
+        axis.set(xlabel="GAN: final FD (F-MNIST classifier)", ylabel="WGAN-GP: final FD (F-MNIST classifier)")
+        axis.set_title(f"{diverged} run(s) that did not finish drawn at {fmt(ceiling)}" if diverged else "")
+        style.plain_log_ticks(axis)
         return save_figure(figure, study_dir, "fd_gan_vs_wgan_gp")
 
 
@@ -249,8 +283,9 @@ def plot_samples(plan: Plan, study_dir: Path, rows: list[dict]) -> Path:
                 )
                 folder = plan.folder(study_dir, run)
                 axis.axis("off")
-                if (RunFolder(folder).outcome() or {}).get("status") != "finished":
-                    axis.set_title(f"arch {index}, {style.title(objective)}: diverged", fontsize=8)
+                status = (RunFolder(folder).outcome() or {}).get("status", "not run")
+                if status != "finished":
+                    axis.set_title(f"arch {index}, {style.title(objective)}: {status}", fontsize=8)
                     continue
                 _, samples = images.sample_grid(folder, 16)
                 grid = image_grid(samples, columns=4)
