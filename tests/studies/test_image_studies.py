@@ -209,6 +209,19 @@ def test_random_architectures_lists_every_architecture():
     assert " / ".join(table[0][1:3]) == first.label and table[0][1].startswith(f"G {first.generator_activation} ")
 
 
+def test_random_architectures_paired_comparison_by_hand():
+    from wganlab.studies import random_architectures as study
+
+    fds = {0: (400.0, 200.0), 1: (300.0, 600.0), 2: (math.inf, 900.0), 3: (500.0, 250.0), 4: (math.inf, math.inf)}
+    rows = [{"architecture": a, "seed": 0, "objective": o, "fd_fmnist": fd}
+            for a, pair in fds.items() for o, fd in zip(study.OBJECTIVES, pair, strict=True)]  # fmt: skip
+    # Architecture 4 failed both ways and is left out. Ratios 0.5, 2.0, 0 (GAN did not finish), 0.5 -> sorted
+    # 0, 0.5, 0.5, 2.0: median 0.5; WGAN-GP lower on 0, 2 and 3.
+    assert study.paired_text(rows) == ("Architecture by architecture, WGAN-GP ended at a lower FD than the GAN on 3 "
+                                       "of 4; the median ratio of their final FDs (WGAN-GP / GAN) is 0.5.")  # fmt: skip
+    assert study.paired_text([]) == ""
+
+
 def test_random_architectures_failures_by_choice_by_hand():
     from wganlab.studies import random_architectures as study
 
