@@ -199,12 +199,12 @@ def test_random_architectures_lists_every_architecture():
     ended = {(0, "gan"): ("finished", 100.0), (0, "wgan-gp"): ("finished", 600.0),
              (1, "gan"): ("diverged", math.inf), (1, "wgan-gp"): ("finished", 250.0),
              (2, "gan"): ("unknown", math.inf), (2, "wgan-gp"): ("finished", 900.0)}  # fmt: skip
-    rows = [{"architecture": a, "objective": o, "seed": 0, "status": status, "fd_fmnist": fd, "success_0": fd < 541}
-            for (a, o), (status, fd) in ended.items()]  # fmt: skip
+    rows = [{"architecture": a, "objective": o, "seed": 0, "status": status, "fd_fmnist": fd, "success_0": fd < 541,
+             "collapsed": (a, o) == (2, "wgan-gp")} for (a, o), (status, fd) in ended.items()]  # fmt: skip
     table = study.architecture_table(plan, rows)
     assert [line[0] for line in table] == ["0", "1", "2"]
     assert [line[3:] for line in table] == [["100", "600", "GAN"], ["diverged", "250", "WGAN-GP"],
-                                            ["not run", "900", "neither"]]  # fmt: skip
+                                            ["not run", "900 (one image)", "neither"]]  # fmt: skip
     first = plan.settings["architectures"][0]
     assert " / ".join(table[0][1:3]) == first.label and table[0][1].startswith(f"G {first.generator_activation} ")
 
@@ -220,6 +220,46 @@ def test_random_architectures_paired_comparison_by_hand():
     assert study.paired_text(rows) == ("Architecture by architecture, WGAN-GP ended at a lower FD than the GAN on 3 "
                                        "of 4; the median ratio of their final FDs (WGAN-GP / GAN) is 0.5.")  # fmt: skip
     assert study.paired_text([]) == ""
+
+
+def test_random_architectures_collapse_by_hand():
+    from wganlab.studies import random_architectures as study
+
+    # Classifier scores: GAN collapses on 0 and 1 (1.0, 1.05), WGAN-GP on 1 only; 1.2 and NaN (no score) do not count.
+    scores = {(0, "gan"): 1.0, (0, "wgan-gp"): 1.2, (1, "gan"): 1.05, (1, "wgan-gp"): 1.0, (2, "gan"): math.nan,
+              (2, "wgan-gp"): 4.0}  # fmt: skip
+    rows = [{"architecture": a, "objective": o, "seed": 0, "collapsed": bool(cs < study.COLLAPSE_SCORE)}
+            for (a, o), cs in scores.items()]  # fmt: skip
+    assert [r["collapsed"] for r in rows] == [True, False, True, True, False, False]
+    assert study.collapse_text(rows) == ("Runs whose samples collapsed to a single image (classifier score below "
+                                         "1.1): GAN 2 of 3, WGAN-GP 1 of 3; on 1 architecture(s) both objectives "
+                                         "did.")  # fmt: skip
+    assert study.collapse_pairs(rows) == [{"gan": True, "wgan-gp": False}, {"gan": True, "wgan-gp": True},
+                                          {"gan": False, "wgan-gp": False}]  # fmt: skip
+    assert study.collapse_text([{**r, "collapsed": False} for r in rows]) == ""
+
+
+def test_random_architectures_scatter_labels_share_nearby_points():
+    from wganlab.studies import random_architectures as study
+
+    # 7 and 18 coincide, 13 is 0.03 decades away on both axes (within 0.04): one label at their largest x and y.
+    # 2 is 0.05 decades right of 11 (beyond 0.04): labels of its own.
+    points = [(1465.0, 1465.0, 18), (1465.0, 1465.0, 7), (1465.0 * 10**0.03, 1465.0 * 10**0.03, 13),
+              (465.0, 421.0, 11), (465.0 * 10**0.05, 421.0, 2)]  # fmt: skip
+    groups = study.label_groups(points)
+    assert [g[2] for g in groups] == ["2", "7, 13, 18", "11"]
+    assert groups[1][:2] == pytest.approx((1465.0 * 10**0.03, 1465.0 * 10**0.03))
+
+
+def test_random_architectures_factor_values_in_numeric_order():
+    from wganlab.studies import random_architectures as study
+
+    plan = study.plan("quick", 1)
+    rows = [{"objective": o, "success_0": width != 16, "arch_generator_channels": width}
+            for width in (32, 8, 16) for o in study.OBJECTIVES]  # fmt: skip
+    assert study.factor_table(plan, rows) == [["generator channels", "8", "0/1", "0/1"],
+                                              ["generator channels", "16", "1/1", "1/1"],
+                                              ["generator channels", "32", "0/1", "0/1"]]  # fmt: skip
 
 
 def test_random_architectures_failures_by_choice_by_hand():

@@ -35,6 +35,12 @@ SIZES = {
     "paper": {"count": 200, "space": "paper", "steps": 100_000, "seeds": 1, "eval_samples": 10_000, "batch": 64},
 }
 SAMPLER_SEED = 0
+# A run "collapsed to one image" when the F-MNIST classifier gives its samples nearly one class distribution: the
+# classifier score (exp of the mean KL from p(y|x) to p(y)) is 1 exactly when every sample gets the same p(y|x), and
+# about 9 on real test images. 1.1 was set after seeing the default-size runs, which split into a group at
+# 1.0000-1.03 (samples visibly one image repeated: black, grey or one shape) and one at 1.39 and above, so any
+# threshold in that gap counts the same runs.
+COLLAPSE_SCORE = 1.1
 
 
 def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
@@ -101,6 +107,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         fd = evals[-1]["fd_fmnist"] if evals and outcome.get("status") == "finished" else math.inf
         row = {**dict(run.labels), "label": arch.label, "status": outcome.get("status", "unknown"), "fd_fmnist": fd}
         row["cs_fmnist"] = evals[-1].get("cs_fmnist_mean", math.nan) if evals else math.nan
+        row["collapsed"] = bool(row["cs_fmnist"] < COLLAPSE_SCORE)  # False for a run without a score
         row["train_seconds"] = outcome.get("train_seconds", math.nan)
         row.update({f"success_{k}": bool(fd < level) for k, level in enumerate(levels)})
         row.update({f"arch_{key}": value for key, value in vars(arch).items()})
@@ -111,7 +118,9 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     figures = [
         Figure(plot_fd(plan, study_dir, rows, levels), "Final FD (F-MNIST classifier) of every architecture with GAN "
                "(x) and WGAN-GP (y); dashed lines: the success levels (left of a vermillion line: GAN succeeded; "
-               "below a green one: WGAN-GP did); under the dotted diagonal WGAN-GP did better."),
+               "below a green one: WGAN-GP did); under the dotted diagonal WGAN-GP did better. Open markers: the "
+               "samples of one or both objectives collapsed to a single image (classifier score below "
+               f"{COLLAPSE_SCORE}); nearby points share one label."),
         Figure(plot_samples(plan, study_dir, rows), "Samples of the first eight architectures (rows) with GAN (left) "
                "and WGAN-GP (right)."),
     ]  # fmt: skip
@@ -121,6 +130,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         f"Of {n} random architectures, at the loosest level (FD < {fmt(levels[0])}, the ten class means): only GAN "
         f"succeeded {first[1]}, only WGAN-GP {first[2]}, both {first[3]}, neither {first[4]}.",
         paired_text(rows),
+        collapse_text(rows),
         *(failure_text(rows, objective) for objective in OBJECTIVES),
         "Success rates per objective with 95% Wilson intervals are in the first table; the second breaks failures "
         "down by architecture choice.",
@@ -161,6 +171,10 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             "WGAN-GP Adam 1e-4 β (0, 0.9), λ = 10, n_critic 5.",
             f"Success: the final FD of {plan.settings['eval_samples']:,} samples below a level (a diverged run fails); "
             f"levels from real data only: {', '.join(fmt(v) for v in levels)} (`references.json`).",
+            f"Collapsed to one image: the final classifier score (`cs_fmnist`, the IS formula on the F-MNIST "
+            f"classifier) below {COLLAPSE_SCORE}, i.e. the classifier gives every sample nearly the same class "
+            "distribution (1 when all samples are one image; about 9 on real test images). The threshold was set after "
+            "seeing the runs, inside the gap between their two groups (`collapsed` in runs.csv).",
         ],
     )
 
@@ -230,13 +244,30 @@ def paired_text(rows: list[dict]) -> str:
     )
 
 
+def collapse_text(rows: list[dict]) -> str:
+    """How many runs of each objective collapsed to one image, and on how many architectures both did."""
+    if not any(r["collapsed"] for r in rows):
+        return ""
+    counts = []
+    for objective in OBJECTIVES:
+        runs = [r for r in rows if r["objective"] == objective]
+        counts.append(f"{style.title(objective)} {sum(r['collapsed'] for r in runs)} of {len(runs)}")
+    collapsed = {o: {r["architecture"] for r in rows if r["objective"] == o and r["collapsed"]} for o in OBJECTIVES}
+    both = len(collapsed["gan"] & collapsed["wgan-gp"])
+    return (
+        f"Runs whose samples collapsed to a single image (classifier score below {COLLAPSE_SCORE}): "
+        + ", ".join(counts)
+        + f"; on {both} architecture(s) both objectives did."
+    )
+
+
 def factor_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
     table = []
     for choice in CHOICES:
         key = f"arch_{choice}"
         if not rows or key not in rows[0]:
             continue
-        for value in sorted({r[key] for r in rows}, key=str):
+        for value in sorted({r[key] for r in rows}, key=lambda v: (isinstance(v, str), v)):
             cells = []
             for objective in OBJECTIVES:
                 group = [r for r in rows if r["objective"] == objective and r[key] == value]
@@ -252,11 +283,45 @@ def architecture_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
     table = []
     for index, arch in enumerate(plan.settings["architectures"]):
         runs = {r["objective"]: r for r in rows if r["architecture"] == index and r["seed"] == 0}
-        fds = [ended.get(runs[o]["status"], runs[o]["status"]) or fmt(runs[o]["fd_fmnist"]) for o in OBJECTIVES]
+        fds = [
+            ended.get(runs[o]["status"], runs[o]["status"])
+            or fmt(runs[o]["fd_fmnist"]) + (" (one image)" if runs[o]["collapsed"] else "")
+            for o in OBJECTIVES
+        ]
         won = [style.title(o) for o in OBJECTIVES if runs[o]["success_0"]]
         generator, critic = arch.label.split(" / ")
         table.append([str(index), generator, critic, *fds, " and ".join(won) or "neither"])
     return table
+
+
+# The scatter's marker per architecture, by (GAN collapsed, WGAN-GP collapsed).
+MARKERS = {(False, False): "o", (True, False): "s", (False, True): "^", (True, True): "D"}
+MARKER_LABELS = {(False, False): "neither collapsed", (True, False): "GAN's samples one image",
+                 (False, True): "WGAN-GP's samples one image", (True, True): "both one image"}  # fmt: skip
+
+
+def collapse_pairs(rows: list[dict]) -> list[dict[str, bool]]:
+    """Per architecture (seed 0): whether each objective's samples collapsed to one image."""
+    first = [r for r in rows if r["seed"] == 0]
+    return [
+        {r["objective"]: r["collapsed"] for r in first if r["architecture"] == i}
+        for i in sorted({r["architecture"] for r in first})
+    ]
+
+
+def label_groups(points: list[tuple[float, float, int]], within: float = 0.04) -> list[tuple[float, float, str]]:
+    """Points closer than `within` decades on both log axes (to a group's first) share one label ("7, 18"), placed
+    at the group's largest x and y so that it sits above and right of every marker in it."""
+    groups: list[list[tuple[float, float, int]]] = []
+    for point in sorted(points, key=lambda p: p[2]):
+        for group in groups:
+            x, y, _ = group[0]
+            if abs(math.log10(point[0] / x)) < within and abs(math.log10(point[1] / y)) < within:
+                group.append(point)
+                break
+        else:
+            groups.append([point])
+    return [(max(p[0] for p in g), max(p[1] for p in g), ", ".join(str(p[2]) for p in g)) for g in groups]
 
 
 def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) -> Path:
@@ -266,14 +331,22 @@ def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) 
     with style.rc():
         figure, axes = style.figure(width=6, height=5.6)
         axis = axes[0, 0]
+        points = []
         for index in range(len(plan.settings["architectures"])):
-            fd = {
-                r["objective"]: min(r["fd_fmnist"], ceiling)
-                for r in rows
-                if r["architecture"] == index and r["seed"] == 0
-            }
-            axis.plot(fd["gan"], fd["wgan-gp"], "o", color=style.colour("wgan-gp"), ms=5)
-            axis.annotate(str(index), (fd["gan"], fd["wgan-gp"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            runs = {r["objective"]: r for r in rows if r["architecture"] == index and r["seed"] == 0}
+            x, y = (min(runs[o]["fd_fmnist"], ceiling) for o in OBJECTIVES)
+            marker = MARKERS[(runs["gan"]["collapsed"], runs["wgan-gp"]["collapsed"])]
+            filled = marker == MARKERS[(False, False)]
+            axis.plot(x, y, marker, color=style.colour("wgan-gp"), ms=5, mfc=None if filled else "none")
+            points.append((x, y, index))
+        for x, y, names in label_groups(points):
+            axis.annotate(names, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        shown = {(r["gan"], r["wgan-gp"]) for r in collapse_pairs(rows)}
+        for key, marker in MARKERS.items():
+            if key in shown:
+                axis.plot([], [], marker, color=style.colour("wgan-gp"), ms=5, label=MARKER_LABELS[key],
+                          mfc=None if key == (False, False) else "none")  # fmt: skip
+        axis.legend(loc="upper left", bbox_to_anchor=(0, 0.95), fontsize=7)
         axis.plot([floor, ceiling * 1.3], [floor, ceiling * 1.3], ":", color="0.4", lw=0.8)
         axis.annotate("equal FD", (ceiling, ceiling), fontsize=7, color="0.4", ha="right", va="bottom", rotation=45,
                       xytext=(-4, 0), textcoords="offset points")  # fmt: skip
@@ -311,6 +384,7 @@ def plot_samples(plan: Plan, study_dir: Path, rows: list[dict]) -> Path:
                 _, samples = images.sample_grid(folder, 16)
                 grid = image_grid(samples, columns=4)
                 axis.imshow(grid[:, :, 0], cmap="gray", vmin=0, vmax=255)
-                fd = next(r["fd_fmnist"] for r in rows if r["architecture"] == index and r["objective"] == objective)
-                axis.set_title(f"arch {index}, {style.title(objective)}: FD {fmt(fd)}", fontsize=8)
+                row = next(r for r in rows if r["architecture"] == index and r["objective"] == objective)
+                one = " (one image)" if row["collapsed"] else ""
+                axis.set_title(f"arch {index}, {style.title(objective)}: FD {fmt(row['fd_fmnist'])}{one}", fontsize=8)
         return save_figure(figure, study_dir, "samples")
