@@ -216,9 +216,17 @@ def test_random_architectures_paired_comparison_by_hand():
     rows = [{"architecture": a, "seed": 0, "objective": o, "fd_fmnist": fd}
             for a, pair in fds.items() for o, fd in zip(study.OBJECTIVES, pair, strict=True)]  # fmt: skip
     # Architecture 4 failed both ways and is left out. Ratios 0.5, 2.0, 0 (GAN did not finish), 0.5 -> sorted
-    # 0, 0.5, 0.5, 2.0: median 0.5; WGAN-GP lower on 0, 2 and 3.
+    # 0, 0.5, 0.5, 2.0: median 0.5; WGAN-GP lower on 0, 2 and 3, higher on 1. Sign test, 3 against 1:
+    # 2 * (C(4,0) + C(4,1)) / 2^4 = 10/16 = 0.625.
     assert study.paired_text(rows) == ("Architecture by architecture, WGAN-GP ended at a lower FD than the GAN on 3 "
-                                       "of 4; the median ratio of their final FDs (WGAN-GP / GAN) is 0.5.")  # fmt: skip
+                                       "of 4, higher on 1 (two-sided sign test over the 4 that differ: p = "
+                                       f"{study.fmt(0.625, 2)}); the median ratio of their final FDs (WGAN-GP / GAN) "
+                                       "is 0.5.")  # fmt: skip
+    assert study.sign_test(3, 1) == 0.625 and study.sign_test(1, 3) == 0.625
+    # 19 against 3: 2 * (1 + 22 + 231 + 1540) / 2^22; an even split and no pairs at all give 1.
+    assert study.sign_test(19, 3) == 2 * 1794 / 2**22 and study.sign_test(5, 5) == 1.0 and study.sign_test(0, 0) == 1.0
+    equal = rows + [{"architecture": 5, "seed": 0, "objective": o, "fd_fmnist": 700.0} for o in study.OBJECTIVES]
+    assert "higher on 1, equal on 1 (two-sided sign test over the 4 that differ" in study.paired_text(equal)
     assert study.paired_text([]) == ""
 
 

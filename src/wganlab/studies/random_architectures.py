@@ -234,14 +234,26 @@ def paired_text(rows: list[dict]) -> str:
             pairs.append((fd["gan"], fd["wgan-gp"]))
     if not pairs:
         return ""
-    lower = sum(gp < gan for gan, gp in pairs)
+    lower, higher = sum(gp < gan for gan, gp in pairs), sum(gp > gan for gan, gp in pairs)
     ratios = sorted(gp / gan if math.isfinite(gan) else 0.0 for gan, gp in pairs)
     middle = len(ratios) // 2
     median = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    ties = len(pairs) - lower - higher
     return (
-        f"Architecture by architecture, WGAN-GP ended at a lower FD than the GAN on {lower} of {len(pairs)}; the "
-        f"median ratio of their final FDs (WGAN-GP / GAN) is {fmt(median, 2)}."
+        f"Architecture by architecture, WGAN-GP ended at a lower FD than the GAN on {lower} of {len(pairs)}, higher "
+        f"on {higher}" + (f", equal on {ties}" if ties else "") + f" (two-sided sign test over the {lower + higher} "
+        f"that differ: p = {fmt(sign_test(lower, higher), 2)}); the median ratio of their final FDs (WGAN-GP / GAN) "
+        f"is {fmt(median, 2)}."
     )
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance, were both outcomes equally likely in each pair, of a split at least
+    as uneven as `wins` against `losses` (ties left out beforehand)."""
+    n, k = wins + losses, min(wins, losses)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
 
 
 def collapse_text(rows: list[dict]) -> str:
