@@ -68,6 +68,18 @@ def test_a_folder_made_with_other_settings_is_refused(finished):
         runner.execute(longer, study_dir, jobs=1, progress=False)
 
 
+def test_checkpoint_cadence_does_not_make_a_folder_another_run(finished):
+    plan, study_dir = finished  # made with a checkpoint every step, 5 kept (4 steps, 4 snapshots)
+    saved = ("log.checkpoint_every=3", "log.keep_checkpoints=1")
+    runs = training_runs(("eight_gaussians",), ("gan", "wgan-gp"), 1, steps=4, eval_every=2, eval_samples=64,
+                         extra=(*TINY, *saved))  # fmt: skip
+    assert all(runner.state(Plan("tiny", "quick", 1, runs, {"steps": 4}), run, study_dir) == "done" for run in runs)
+    evaluated = training_runs(("eight_gaussians",), ("gan", "wgan-gp"), 1, steps=4, eval_every=1, eval_samples=64,
+                              extra=(*TINY, *saved))  # fmt: skip
+    with pytest.raises(StudyError, match=r"other settings \(log\.log_every: 2 -> 1; log\.eval_every: 2 -> 1"):
+        runner.state(Plan("tiny", "quick", 1, evaluated, {"steps": 4}), evaluated[0], study_dir)
+
+
 @pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_plan_prints_runnable_commands(tmp_path):
     plan = tiny_plan(seeds=1, objectives=("gan",))

@@ -49,6 +49,20 @@ def test_resume_continues_bitwise(tiny_config, tmp_path, objective):
     assert train_records(tmp_path / "whole") == train_records(tmp_path / "split")
 
 
+@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+def test_checkpoint_cadence_does_not_change_what_a_run_computes(tiny_config, tmp_path, objective):
+    # The study runner treats folders that differ only in checkpoint cadence as the same run: check that they are.
+    common = ["train.steps=6", "log.log_every=2", "log.sample_every=100"]
+    every = loop.train(tiny_config(objective, *common, "log.checkpoint_every=1", "log.keep_checkpoints=6"),
+                       tmp_path / "every", progress=False)  # fmt: skip
+    last = loop.train(tiny_config(objective, *common, "log.checkpoint_every=6", "log.keep_checkpoints=1"),
+                      tmp_path / "last", progress=False)  # fmt: skip
+    assert len(RunFolder(tmp_path / "every").step_checkpoints()) == 6
+    assert len(RunFolder(tmp_path / "last").step_checkpoints()) == 1
+    assert_same_networks(every, last)
+    assert train_records(tmp_path / "every") == train_records(tmp_path / "last")
+
+
 def test_resume_refuses_a_changed_setting(tiny_config, tmp_path):
     loop.train(tiny_config("wgan", "train.steps=2"), tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="objective.clip_value"):

@@ -30,7 +30,9 @@ from wganlab.training.run_folder import RunFolder
 
 EXIT_DIVERGED = 3  # as cli.EXIT_DIVERGED: a run that diverged has finished; its folder holds the outcome
 SIZES = ("quick", "default", "paper")
-DISPLAY_ONLY = ("log.progress",)  # settings that change what a run shows, not what it computes
+# Settings that change what a run shows or how often it saves, not what it computes (resume is bitwise whatever the
+# checkpoint cadence): a folder that differs from the plan only in these is the plan's run.
+NOT_IN_RESULTS = ("log.progress", "log.checkpoint_every", "log.keep_checkpoints")
 
 
 class StudyError(UserError):
@@ -132,7 +134,7 @@ def state(plan: Plan, run: Run, study_dir: Path) -> str:
     if not runs.config_path.exists():
         return "todo"
     stored = load_config(runs.config_path)
-    changed = differences(stored, as_resolved(run.config(), stored), ignore=DISPLAY_ONLY)
+    changed = differences(stored, as_resolved(run.config(), stored), ignore=NOT_IN_RESULTS)
     if changed:
         raise StudyError(
             f"{folder} holds a run with other settings ({'; '.join(changed[:3])}); "
