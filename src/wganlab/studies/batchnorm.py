@@ -95,6 +95,7 @@ def plot_curves(plan: Plan, study_dir: Path, curves: list[dict], quality: str, r
             if "one_class" in references:
                 axis.axhline(references["threshold"], color="black", ls="--", lw=1)
             axis.set_yscale("log")
+            style.plain_log_ticks(axis, "y")
             axis.set(title=style.title(objective), xlabel="generator step",
                      ylabel=f"{images.headline_title(plan.settings)} (log)" if col == 0 else None)  # fmt: skip
             axis.legend(loc="lower left")

@@ -101,6 +101,7 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
             for axis, key in zip(axes[0], (quality, "clip_share", "critic_grad_norm"), strict=True):
                 images.plot_lines(axis, rows, "step", key, colour, name)
         axes[0, 0].set(ylabel=images.headline_title(plan.settings), yscale="log")
+        style.plain_log_ticks(axes[0, 0], "y")
         axes[0, 1].set(ylabel="share of critic weights at ±c")
         axes[0, 2].set(ylabel="mean ‖∇x f‖ (log)", yscale="log")
         for axis in axes[0]:

@@ -122,5 +122,6 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
             axes[1, col].set(xlabel="training wall-clock (s)", ylabel=images.headline_title(plan.settings))
             for axis in axes[:, col]:
                 axis.set_yscale("log")
+                style.plain_log_ticks(axis, "y")
                 axis.legend(loc="upper right")
         return save_figure(figure, study_dir, "quality")

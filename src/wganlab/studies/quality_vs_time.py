@@ -143,6 +143,7 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
             for axis, x in zip(axes[0], ("step", "train_seconds"), strict=True):
                 images.plot_lines(axis, rows, x, quality, style.colour(cell.objective), label(cell), line)
         axes[0, 0].set(xlabel="generator step", ylabel=images.headline_title(plan.settings), yscale="log")
+        style.plain_log_ticks(axes[0, 0], "y")
         axes[0, 1].set(xlabel="training wall-clock (s)")
         axes[0, 1].legend(loc="upper right")
         return save_figure(figure, study_dir, "quality_vs_time")
