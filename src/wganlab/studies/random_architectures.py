@@ -7,7 +7,7 @@ hyperparameters per objective (their published recipes), on Fashion-MNIST at 32 
 Success is the final FD (F-MNIST classifier) below a level fixed from real data before any run
 (`images.fd_references`): the least bad known-bad generator (the ten class means), its half and its quarter, as
 the paper counts successes at several Inception Score thresholds. Each architecture is trained once per
-objective, as in the paper; a success count's uncertainty is the binomial one (Wilson intervals).
+objective by default, so a success count's uncertainty is the binomial one over architectures (Wilson intervals).
 """
 
 import math
