@@ -315,15 +315,6 @@ MARKER_LABELS = {(False, False): "neither collapsed", (True, False): "GAN's samp
                  (False, True): "WGAN-GP's samples one image", (True, True): "both one image"}  # fmt: skip
 
 
-def collapse_pairs(rows: list[dict]) -> list[dict[str, bool]]:
-    """Per architecture (seed 0): whether each objective's samples collapsed to one image."""
-    first = [r for r in rows if r["seed"] == 0]
-    return [
-        {r["objective"]: r["collapsed"] for r in first if r["architecture"] == i}
-        for i in sorted({r["architecture"] for r in first})
-    ]
-
-
 def label_groups(points: list[tuple[float, float, int]], within: float = 0.04) -> list[tuple[float, float, str]]:
     """Points closer than `within` decades on both log axes (to a group's first) share one label ("7, 18"), placed
     at the group's largest x and y so that it sits above and right of every marker in it."""
@@ -350,17 +341,17 @@ def plot_fd(plan: Plan, study_dir: Path, rows: list[dict], levels: list[float]) 
         for index in range(len(plan.settings["architectures"])):
             runs = {r["objective"]: r for r in rows if r["architecture"] == index and r["seed"] == 0}
             x, y = (min(runs[o]["fd_fmnist"], ceiling) for o in OBJECTIVES)
-            marker = MARKERS[(runs["gan"]["collapsed"], runs["wgan-gp"]["collapsed"])]
-            filled = marker == MARKERS[(False, False)]
-            axis.plot(x, y, marker, color=style.colour("wgan-gp"), ms=5, mfc=None if filled else "none")
-            points.append((x, y, index))
-        for x, y, names in label_groups(points):
+            key = (runs["gan"]["collapsed"], runs["wgan-gp"]["collapsed"])
+            axis.plot(
+                x, y, MARKERS[key], color=style.colour("wgan-gp"), ms=5, mfc=None if key == (False, False) else "none"
+            )
+            points.append((x, y, index, key))
+        for x, y, names in label_groups([point[:3] for point in points]):
             axis.annotate(names, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        shown = {(r["gan"], r["wgan-gp"]) for r in collapse_pairs(rows)}
-        for key, marker in MARKERS.items():
-            if key in shown:
-                axis.plot([], [], marker, color=style.colour("wgan-gp"), ms=5, label=MARKER_LABELS[key],
-                          mfc=None if key == (False, False) else "none")  # fmt: skip
+        shown = {point[3] for point in points}
+        for key in (key for key in MARKERS if key in shown):  # one legend entry per kind of point drawn
+            axis.plot([], [], MARKERS[key], color=style.colour("wgan-gp"), ms=5, label=MARKER_LABELS[key],
+                      mfc=None if key == (False, False) else "none")  # fmt: skip
         axis.legend(loc="upper left", bbox_to_anchor=(0, 0.95), fontsize=7)
         axis.plot([floor, ceiling * 1.3], [floor, ceiling * 1.3], ":", color="0.4", lw=0.8)
         axis.annotate("equal FD", (ceiling, ceiling), fontsize=7, color="0.4", ha="right", va="bottom", rotation=45,
