@@ -94,3 +94,21 @@ def test_the_wheel_installs_and_trains_a_preset_and_runs_a_study_from_elsewhere(
     run([wganlab, "study", "critic-response-1d", "--quick", "--jobs", "2", "--out", "study"], elsewhere, env)
     report = (elsewhere / "study" / "report.md").read_text()
     assert "quick size" in report and "(plots/" in report
+
+
+TREE_LIMIT_MIB = 40
+
+
+def test_the_tracked_tree_stays_small_enough_to_travel():
+    # A GPU machine receives the tracked tree plus what is carried with it (wheels, data), 64 MiB in all: the tree
+    # keeps to 40 MiB so that the rest fits. Records without checkpoints, one format per figure, linked pictures.
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout (an installed wheel has no tree to measure)")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    files = [ROOT / name for name in listed.decode().split("\0") if name]
+    sizes = {file: file.stat().st_size for file in files if file.is_file() and not file.is_symlink()}
+    total = sum(sizes.values())
+    largest = ", ".join(
+        f"{f.relative_to(ROOT)} {s / 2**20:.1f} MiB" for f, s in sorted(sizes.items(), key=lambda i: -i[1])[:5]
+    )
+    assert total <= TREE_LIMIT_MIB * 2**20, f"tracked files hold {total / 2**20:.1f} MiB; largest: {largest}"

@@ -6,7 +6,7 @@ from torch.testing import assert_close
 from wganlab.config import ModelConfig
 from wganlab.models import build_networks
 from wganlab.objectives import CONSTRAINTS, SpectralNorm
-from wganlab.objectives.spectral import largest_singular_values
+from wganlab.objectives.spectral import NORMALISED_LAYERS, largest_singular_values
 from wganlab.training import loop
 
 
@@ -48,13 +48,21 @@ def test_after_training_every_critic_layer_has_largest_singular_value_one(tiny_c
 
 
 def test_the_papers_single_iteration_only_ever_overestimates_by_little(tiny_config, tmp_path):
-    # One iteration (the paper, the recipe's default): u^T W v <= sigma(W), so every layer is at or above 1;
-    # measured up to 7.4 % above on 32-wide critics (see spectral.py), bounded here at 10 %.
+    # One iteration (the paper, the recipe's default): in exact arithmetic u^T W v <= sigma(W), so every layer is at
+    # or above 1; measured up to 7.4 % above on 32-wide critics (see spectral.py), bounded here at 10 %. In float32
+    # the estimate is a matrix-vector product (length `columns`) then a dot product (length `rows`), each off by at
+    # most its length in units of float32 rounding (2^-24, Higham's gamma_n), and W / estimate rounds once more: the
+    # effective sigma can fall below 1 by that much, and by how much on a given CPU depends on its summation order.
     s = loop.train(
         tiny_config("sngan", "train.steps=150", "log.checkpoint_every=1000"), tmp_path / "run", progress=False
     )
-    for sigma in largest_singular_values(s.critic.network):
-        assert 1.0 - 1e-9 <= float(sigma) <= 1.10
+    layers = [m for m in s.critic.network.modules() if isinstance(m, NORMALISED_LAYERS)]
+    sigmas = largest_singular_values(s.critic.network)
+    assert len(sigmas) == len(layers) == 3
+    for layer, sigma in zip(layers, sigmas, strict=True):
+        rows, columns = layer.weight.flatten(1).shape
+        rounding = (rows + columns + 1) * 2.0**-24
+        assert 1.0 - rounding <= float(sigma) <= 1.10, (layer, float(sigma), rounding)
 
 
 def test_spectral_is_registered_and_adds_no_penalty():

@@ -4,6 +4,7 @@ from tiny in-process runs (the quick size, without the final Inception metrics, 
 import dataclasses
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -22,7 +23,10 @@ from wganlab.studies import (
     quality_vs_time,
 )
 from wganlab.studies.report import read_csv
+from wganlab.studies.runner import StudyError
 from wganlab.training.run_folder import RunFolder
+from wganlab.training.samples import to_pixels
+from wganlab.training.state import make_rng
 
 
 def without_final_metrics(plan):
@@ -370,9 +374,9 @@ def test_equal_time_rows_by_hand():
     )
 
 
-def test_sample_grid_needs_only_the_generator_file(tmp_path):
-    # The committed run records keep no step files: with generator.safetensors alone a run still gives the samples
-    # of its last step, the same as its last step file does; an older step reads that step's file.
+def test_sample_grid_reads_the_runs_pictures_and_needs_no_weights(tmp_path):
+    # The committed run records keep no checkpoints: the samples of a step are read from the run's own picture of
+    # its fixed grid z, exactly the generator of that step (eval mode) on the first n of the grid's z, quantised.
     np.save(tmp_path / "set.npy", np.random.default_rng(0).integers(0, 256, (12, 8, 8), dtype=np.uint8))
     folder = wganlab.train(
         None,
@@ -380,15 +384,26 @@ def test_sample_grid_needs_only_the_generator_file(tmp_path):
         data={"source": "array", "path": str(tmp_path / "set.npy")},
         model={"z_dim": 4, "generator_widths": (16,), "critic_widths": (16,)},
         train={"steps": 4, "batch_size": 4, "device": "cpu"},
-        log={"progress": False, "tensorboard": False, "checkpoint_every": 2, "keep_checkpoints": 5},
+        log={"progress": False, "tensorboard": False, "checkpoint_every": 2, "sample_every": 2, "keep_checkpoints": 5},
     )
-    step, last = images.sample_grid(folder, 6, step=4)
-    old_step, old = images.sample_grid(folder, 6, step=2)
-    assert (step, old_step) == (4, 2) and last.shape == (6, 1, 8, 8) and not torch.equal(last, old)
-    for kept in (folder / "checkpoints").glob("*.pt"):
-        kept.unlink()
-    alone_step, alone = images.sample_grid(folder, 6)
-    assert alone_step == 4 and torch.equal(alone, last)
+    run = RunFolder(folder)
+    config = run.read_config()
+    for step in (2, 4):
+        generator = run.load_generator(step).network
+        z = torch.randn(config.log.grid_size, 4, generator=make_rng(config.train.seed, "grid"))[:6]
+        with torch.no_grad():
+            expected = to_pixels(generator(z))
+        got_step, got = images.sample_grid(folder, 6, step=step)
+        assert got_step == step and got.shape == (6, 1, 8, 8)
+        np.testing.assert_array_equal(to_pixels(got), expected)
+    shutil.rmtree(folder / "checkpoints")
+    last_step, last = images.sample_grid(folder, 6)
+    assert last_step == 4 and torch.equal(last, images.sample_grid(folder, 6, step=4)[1])
+    assert images.sample_steps(folder) == [2, 4]
+    for picture in run.samples.glob("step-*.png"):
+        picture.unlink()
+    with pytest.raises(StudyError, match="holds no sample picture"):
+        images.sample_grid(folder, 6)
 
 
 def test_run_summary_names_the_last_evaluation_and_the_final_fid(tmp_path):

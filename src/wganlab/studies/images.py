@@ -20,9 +20,9 @@ from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
 from wganlab.studies import style
 from wganlab.studies.report import Table, fmt, mean_std, write_csv
-from wganlab.studies.runner import Plan, Run, folder_name
+from wganlab.studies.runner import Plan, Run, StudyError, folder_name
 from wganlab.training.run_folder import RunFolder
-from wganlab.training.state import make_rng
+from wganlab.training.samples import read_image_grid
 
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
 GENERATORS = {"dcgan-bn": "DCGAN + BN", "dcgan": "DCGAN", "mlp": "MLP"}
@@ -347,18 +347,26 @@ def ranking_text(groups: dict[str, list[float]]) -> str:
     return f"{text}: a gap of {fmt(gap)}, {size} than one standard deviation over seeds ({fmt(spread)})"
 
 
-def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int | None, torch.Tensor]:
-    """(step, n samples in [-1, 1]) of a run's generator at `step`, drawn from the run's fixed grid z in eval mode.
+def sample_steps(folder: Path) -> list[int]:
+    """The steps at which a run drew its sample picture (`samples/step-XXXXXXXX.png`), ascending."""
+    return sorted(int(path.stem.removeprefix("step-")) for path in RunFolder(folder).samples.glob("step-*.png"))
 
-    By default the run's last generator: `checkpoints/generator.safetensors` (the generator of the newest step file,
-    or that step file if the two disagree), so a run kept without its step files still gives its samples.
+
+def sample_grid(folder: Path, n: int = 36, step: int | None = None) -> tuple[int, torch.Tensor]:
+    """(step, the first n samples in [-1, 1]) of a run's fixed grid z at `step` (default: its last picture).
+
+    Read from the run's own sample picture (`samples/step-XXXXXXXX.png`, lossless, the generator in eval mode on
+    the "grid" z), so a run kept without its checkpoints, as the committed records are, still gives its samples;
+    the pixels are exactly those the generator's output quantises to.
     """
     run = RunFolder(folder)
-    config = run.read_config()
-    loaded = run.load_generator("latest" if step is None else step)
-    z = torch.randn(n, config.model.z_dim, generator=make_rng(config.train.seed, "grid"))
-    with torch.no_grad():
-        return loaded.step, loaded.network(z)
+    steps = sample_steps(folder)
+    if not steps:
+        raise StudyError(f"{run.samples} holds no sample picture (step-XXXXXXXX.png); the run drew none yet")
+    step = steps[-1] if step is None else step
+    shape = tuple(run.read_facts()["sample_shape"])
+    pixels = read_image_grid(run.samples / f"step-{step:08d}.png", shape, run.read_config().log.grid_size, n)
+    return step, torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def fd_references(settings: dict) -> dict[str, float]:

@@ -130,7 +130,7 @@ def plot_samples(plan: Plan, study_dir: Path) -> Path:
         figure, axes = style.figure(len(images.OBJECTIVES), 4, width=11, height=2.9 * len(images.OBJECTIVES))
         for row, objective in enumerate(images.OBJECTIVES):
             folder = plan.folder(study_dir, plan.find(objective=objective, seed=0)[0])
-            steps = [step for step, _ in RunFolder(folder).step_checkpoints()][-4:]
+            steps = images.sample_steps(folder)[-4:]
             for col, step in enumerate(steps):
                 _, samples = images.sample_grid(folder, 36, step)
                 grid = image_grid(samples, columns=6)

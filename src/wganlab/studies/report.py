@@ -1,10 +1,12 @@
-"""What every study writes: figures as PNG and SVG, numbers as CSV/JSON, and a report section rendered both as
-Markdown (`report.md`) and as self-contained HTML (images embedded as base64, each linked to its files).
+"""What every study writes: figures as PNG, numbers as CSV/JSON, and a report section rendered both as Markdown
+(`report.md`) and as HTML (`report.html`), each showing the figures from the study's `plots/` folder.
+
+One format per figure and no picture inside a page: a study folder stays small enough to travel with the
+repository (`tests/test_packaging.py` holds the tracked tree under 40 MiB).
 
 A study builds one `Section` from its measured numbers; nothing here computes anything.
 """
 
-import base64
 import csv
 import datetime
 import html
@@ -19,15 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
 import wganlab
 
 
 @dataclass
 class Figure:
     path: Path
-    """The figure without suffix, relative to the study folder: plots/name (+ .png and .svg)."""
+    """The figure without suffix, relative to the study folder: plots/name (+ .png)."""
     caption: str
 
 
@@ -56,12 +56,10 @@ class Section:
 
 
 def save_figure(figure, folder: Path, stem: str) -> Path:
-    """Write plots/<stem>.png and .svg reproducibly (no dates, fixed SVG ids); returns plots/<stem>."""
+    """Write plots/<stem>.png reproducibly (no software or date stamp); returns plots/<stem>."""
     plots = folder / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context({"svg.hashsalt": "wganlab", "svg.fonttype": "none"}):
-        figure.savefig(plots / f"{stem}.png", dpi=120, metadata={"Software": None})
-        figure.savefig(plots / f"{stem}.svg", metadata={"Date": None, "Creator": None})
+    figure.savefig(plots / f"{stem}.png", dpi=120, metadata={"Software": None})
     return Path("plots") / stem
 
 
@@ -167,7 +165,7 @@ def markdown(section: Section, prefix: str = "", level: int = 2, first_figure: i
     for number, figure in enumerate(section.figures, start=first_figure):
         png = f"{prefix}{figure.path}.png"
         lines += [f"![Figure {number}. {figure.caption}]({png})", ""]
-        lines += [f"**Figure {number}.** *{figure.caption}* ([PNG]({png}), [SVG]({prefix}{figure.path}.svg))", ""]
+        lines += [f"**Figure {number}.** *{figure.caption}* ([PNG]({png}))", ""]
     for table in section.tables:
         lines += [f"**{table.title}**" + (f" (`{prefix}{table.csv_name}`)" if table.csv_name else ""), ""]
         lines += [markdown_table(table.columns, table.rows), ""]
@@ -184,7 +182,7 @@ def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
 
 
 def write_section(section: Section, folder: Path) -> tuple[Path, Path]:
-    """The study's own report.md and self-contained report.html (paths relative to its folder)."""
+    """The study's own report.md and report.html (figure paths relative to its folder)."""
     path = folder / "report.md"
     path.write_text(markdown(section, level=1) + "\n")
     return path, write_html([section], folder, section.title, prefix=lambda s: "")
@@ -198,9 +196,10 @@ def _inline(text: str) -> str:
     return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
 
 
-def html_section(section: Section, root: Path, prefix: str = "", first_figure: int = 1, *, heading: bool = True) -> str:
-    """The section as HTML with its PNGs embedded (read from root/prefix/...) and linked to PNG and SVG (where
-    the SVG exists). `heading=False` leaves out the title (a page of one section already has it)."""
+def html_section(section: Section, prefix: str = "", first_figure: int = 1, *, heading: bool = True) -> str:
+    """The section as HTML showing its PNGs from prefix/... (linked, never embedded: a page of embedded
+    figures doubles their size in the repository). `heading=False` leaves out the title (a page of one section
+    already has it)."""
     parts = [f'<section id="{html.escape(section.name)}">']
     if heading:
         parts.append(f"<h2>{_inline(section.title)}</h2>")
@@ -209,12 +208,10 @@ def html_section(section: Section, root: Path, prefix: str = "", first_figure: i
     parts.append(f"<p>{_inline(' '.join(section.findings))}</p>")
     for number, figure in enumerate(section.figures, start=first_figure):
         png = f"{prefix}{figure.path}.png"
-        data = base64.b64encode((root / png).read_bytes()).decode("ascii")
         parts.append(
-            f'<figure><a href="{html.escape(png)}"><img src="data:image/png;base64,{data}" '
+            f'<figure><a href="{html.escape(png)}"><img src="{html.escape(png)}" '
             f'alt="Figure {number}. {html.escape(figure.caption)}"></a><figcaption><b>Figure {number}.</b> '
-            f'{_inline(figure.caption)} (<a href="{html.escape(png)}">PNG</a>{svg_link(root, prefix, figure)})'
-            "</figcaption></figure>"
+            f"{_inline(figure.caption)}</figcaption></figure>"
         )
     for table in section.tables:
         source = f' (<a href="{html.escape(prefix + table.csv_name)}">CSV</a>)' if table.csv_name else ""
@@ -226,11 +223,6 @@ def html_section(section: Section, root: Path, prefix: str = "", first_figure: i
         parts.append("<h3>Setup</h3><ul>" + "".join(f"<li>{_inline(s)}</li>" for s in section.setup) + "</ul>")
     parts.append("</section>")
     return "\n".join(parts)
-
-
-def svg_link(root: Path, prefix: str, figure) -> str:
-    svg = f"{prefix}{figure.path}.svg"
-    return f', <a href="{html.escape(svg)}">SVG</a>' if (root / svg).exists() else ""
 
 
 _STYLE = """
@@ -246,12 +238,12 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 
 
 def write_html(sections: list[Section], root: Path, title: str, prefix) -> Path:
-    """root/report.html: the sections with their figures embedded, numbered across the whole page."""
+    """root/report.html: the sections with their figures (linked files), numbered across the whole page."""
     links = "".join(f'<li><a href="#{html.escape(s.name)}">{_inline(s.title)}</a></li>' for s in sections)
     bodies, number = [], 1
     for section in sections:
         bodies.append(
-            html_section(section, root, prefix=prefix(section), first_figure=number, heading=section.title != title)
+            html_section(section, prefix=prefix(section), first_figure=number, heading=section.title != title)
         )
         number += len(section.figures)
     contents = f"<ul>{links}</ul>\n" if len(sections) > 1 else ""

@@ -33,8 +33,6 @@ RC = {
     "legend.fontsize": 8.5,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "svg.hashsalt": "wganlab",
-    "svg.fonttype": "none",
 }
 
 

@@ -29,14 +29,46 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> 
     return grid
 
 
+def grid_scale(width: int) -> int:
+    """How much a grid of `width`-pixel images is enlarged on disk: small images (28-32 px) so a reader sees them."""
+    return max(1, 64 // width)
+
+
 def save_image_grid(images: Tensor, path: Path, columns: int | None = None) -> None:
     grid = image_grid(images, columns)
     picture = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
-    scale = max(1, 64 // images.shape[-1])  # small images (28-32 px) are enlarged so that a reader can see them
+    scale = grid_scale(images.shape[-1])
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     kind = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
     atomic_write(path, lambda temp: picture.save(temp, format=kind), durable=False)
+
+
+def read_image_grid(path: Path, shape: tuple[int, int, int], count: int, n: int | None = None) -> np.ndarray:
+    """The first `n` (default all) of the `count` images a `save_image_grid` picture holds, as uint8 (n, H, W, C):
+    the inverse of `save_image_grid(images, path)` for images of `shape` (C, H, W), exactly `to_pixels(images)`.
+
+    A run's sample pictures are lossless PNGs of its fixed grid z, so a figure drawn from them needs no weights.
+    """
+    channels, height, width = shape
+    scale, padding = grid_scale(width), 2
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    with Image.open(path) as picture:
+        pixels = np.asarray(picture.convert("L" if channels == 1 else "RGB"))
+    expected = (scale * (rows * (height + padding) + padding), scale * (columns * (width + padding) + padding))
+    if pixels.shape[:2] != expected:
+        raise ValueError(
+            f"{path} is {pixels.shape[1]}x{pixels.shape[0]} pixels, not a grid of {count} images of "
+            f"{width}x{height} ({expected[1]}x{expected[0]})"
+        )
+    pixels = pixels[::scale, ::scale].reshape(expected[0] // scale, expected[1] // scale, channels)
+    out = np.empty((count if n is None else n, height, width, channels), np.uint8)
+    for index in range(len(out)):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        out[index] = pixels[top : top + height, left : left + width]
+    return out
 
 
 # The house colours (studies/style.py): real data grey, samples blue.
