@@ -21,6 +21,7 @@ from pathlib import Path
 from wganlab import __version__
 from wganlab.config import SECTIONS, field_docs, load_config, to_toml
 from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
+from wganlab.studies.common.registry import study_names
 
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -142,7 +143,7 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from wganlab.studies import run_study, run_task
+    from wganlab.studies.common.study import run_study, run_task
 
     if args.quick and args.scale != "default":
         raise ConfigError("--quick and --scale are two sizes; give one")
@@ -161,7 +162,7 @@ def command_study(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from wganlab.studies.demo import run_demo
+    from wganlab.demo import run_demo
 
     report = run_demo(Path(args.out), steps=args.steps)
     print(f"wrote {report}", file=sys.stderr)
@@ -309,9 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument(
         "name",
-        help="distances, critic-response-1d, value-surface, toy-training, loss-vs-quality-toy (toys); "
-        "loss-vs-quality, batchnorm, architecture-grid, n-critic, clip-sweep, quality-vs-time, "
-        "random-architectures (images); or all",
+        help=f"{', '.join(study_names())}; or all",
     )
     study.add_argument("--quick", action="store_true", help="CI smoke size (about 2 minutes); never a result")
     study.add_argument(

@@ -54,3 +54,15 @@ def test_critic_schedule_constant_and_reference():
     reference = ObjectiveConfig(name="wgan", n_critic=5, critic_schedule="reference")
     got = [critic_updates(reference, step) for step in (0, 24, 25, 26, 499, 500, 501, 1000)]
     assert got == [100, 100, 5, 5, 5, 100, 5, 100]
+
+
+def test_each_recipe_logs_its_estimate_under_its_losss_name():
+    # Read from the registries (recipe -> loss -> estimate_name), so a new loss needs no table elsewhere.
+    from wganlab.objectives import estimate_name
+
+    assert [estimate_name(r) for r in ("gan", "wgan", "wgan-gp", "sngan")] == [
+        "js_estimate",
+        "w_estimate",
+        "w_estimate",
+        "score_gap",
+    ]

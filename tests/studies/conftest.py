@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from wganlab.studies import perform_task
-from wganlab.studies.runner import Plan
+from wganlab.studies.common.runner import Plan
+from wganlab.studies.common.study import perform_task
 from wganlab.training.loop import train
 from wganlab.training.run_folder import RunFolder
 

@@ -3,9 +3,9 @@ import json
 import pytest
 from PIL import Image
 
+from wganlab.demo import run_demo
 from wganlab.errors import ConfigError
-from wganlab.studies.demo import run_demo
-from wganlab.studies.runner import StudyError
+from wganlab.studies.common.runner import StudyError
 
 
 @pytest.mark.slow  # long: the slow tier (CI runs it) keeps it

@@ -6,9 +6,10 @@ from scipy.integrate import quad
 from scipy.stats import norm
 from torch.testing import assert_close
 
-from wganlab.studies import distances, runner
-from wganlab.studies.report import read_csv
-from wganlab.studies.runner import StudyError
+from wganlab.studies import distances
+from wganlab.studies.common import runner
+from wganlab.studies.common.report import read_csv
+from wganlab.studies.common.runner import StudyError
 
 LOG2 = math.log(2.0)
 

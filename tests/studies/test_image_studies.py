@@ -16,14 +16,14 @@ from wganlab.studies import (
     architecture_grid,
     batchnorm,
     clip_sweep,
-    images,
-    loss_vs_quality_images,
-    make_plan,
+    loss_vs_quality,
     n_critic,
     quality_vs_time,
 )
-from wganlab.studies.report import read_csv
-from wganlab.studies.runner import StudyError
+from wganlab.studies.common import images
+from wganlab.studies.common.report import read_csv
+from wganlab.studies.common.runner import StudyError
+from wganlab.studies.common.study import make_plan
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import to_pixels
 from wganlab.training.state import make_rng
@@ -37,7 +37,7 @@ def without_final_metrics(plan):
 
 
 def test_the_three_studies_share_identical_cells():
-    plans = [module.plan("default", None) for module in (loss_vs_quality_images, batchnorm, architecture_grid)]
+    plans = [module.plan("default", None) for module in (loss_vs_quality, batchnorm, architecture_grid)]
     runs = {run.key: run for plan in plans for run in plan.runs}
     assert {plan.runs_dir for plan in plans} == {"../image-runs"}
     for plan in plans:
@@ -89,18 +89,18 @@ def test_data_from_a_seed_preset_and_refusals():
     assert images.evaluation_text(default) == f"every {default.log.eval_every:,} steps"
     with pytest.raises(ConfigError, match="the image studies need image data"):
         make_plan("batchnorm", "default", 1, "eight_gaussians/gan")
-    with pytest.raises(ConfigError, match="--data applies to the image studies"):
+    with pytest.raises(ConfigError, match="--data applies to the studies that take data"):
         make_plan("toy-training", "default", 1, "seeds/seed000-celeba-wgan")
 
 
 @pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_loss_vs_quality_from_tiny_runs(tmp_path, in_process):
-    plan = without_final_metrics(loss_vs_quality_images.plan("quick", 1))
+    plan = without_final_metrics(loss_vs_quality.plan("quick", 1))
     study_dir = tmp_path / "loss-vs-quality-quick"
     in_process(plan, study_dir)
     evals = RunFolder(plan.folder(study_dir, plan.runs[0])).records("eval")
     assert [r["step"] for r in evals] == [10, 20] and "heldout_js_estimate" in evals[0]
-    section = loss_vs_quality_images.collect(plan, study_dir)
+    section = loss_vs_quality.collect(plan, study_dir)
     rows = read_csv(study_dir / "correlations.csv")
     assert [r["objective"] for r in rows] == ["gan", "wgan", "wgan-gp"] and rows[0]["points"] == "2"
     assert {f.path.name for f in section.figures} == {"loss_and_quality", "loss_vs_quality", "samples"}
@@ -176,8 +176,8 @@ def test_random_architectures_plan_and_wilson_intervals():
     assert low == 0.0 and math.isclose(high, 0.2775, abs_tol=1e-3)
     low, high = study.wilson(5, 10)
     assert math.isclose(low, 0.2366, abs_tol=1e-3) and math.isclose(high, 0.7634, abs_tol=1e-3)
-    with pytest.raises(ConfigError, match="--data does not apply"):
-        study.plan("default", None, "seeds/seed000-celeba-wgan")
+    with pytest.raises(ConfigError, match="not to random-architectures"):
+        make_plan("random-architectures", "default", None, "seeds/seed000-celeba-wgan")
 
 
 def test_random_architectures_success_table_counts_by_hand():
@@ -418,5 +418,5 @@ def test_run_summary_names_the_last_evaluation_and_the_final_fid(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(json.dumps(records[1]) + "\n")
     assert images.run_summary(None, tmp_path) == ""  # no evaluation yet: nothing to say
     # Every image study prints the same line.
-    for module in (architecture_grid, batchnorm, clip_sweep, n_critic, quality_vs_time, loss_vs_quality_images):
+    for module in (architecture_grid, batchnorm, clip_sweep, n_critic, quality_vs_time, loss_vs_quality):
         assert module.summary is images.run_summary

@@ -1,12 +1,14 @@
 import os
+import sys
 
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
 from wganlab.errors import ConfigError
-from wganlab.studies import STUDIES, run_study, style
-from wganlab.studies.report import (
+from wganlab.studies.common import style
+from wganlab.studies.common.registry import all_studies, load_study, study_names
+from wganlab.studies.common.report import (
     Figure,
     Section,
     Table,
@@ -21,6 +23,7 @@ from wganlab.studies.report import (
     write_csv,
     write_section,
 )
+from wganlab.studies.common.study import make_plan, run_study
 
 
 def test_number_formatting():
@@ -131,26 +134,89 @@ def test_csv_numbers_are_plain_numbers(tmp_path):
 
 
 def test_registry_and_errors(tmp_path):
-    assert set(STUDIES) == {
-        "distances",
-        "critic-response-1d",
-        "value-surface",
-        "toy-training",
-        "loss-vs-quality-toy",
-        "loss-vs-quality",
-        "batchnorm",
-        "architecture-grid",
-        "n-critic",
-        "clip-sweep",
-        "quality-vs-time",
-        "random-architectures",
-    }
+    assert study_names() == sorted(
+        [
+            "distances",
+            "critic-response-1d",
+            "value-surface",
+            "toy-training",
+            "loss-vs-quality-toy",
+            "loss-vs-quality",
+            "batchnorm",
+            "architecture-grid",
+            "n-critic",
+            "clip-sweep",
+            "quality-vs-time",
+            "random-architectures",
+        ]
+    )
     with pytest.raises(ConfigError, match="unknown study"):
         run_study("distance", out=tmp_path)
     with pytest.raises(ConfigError, match="seeds"):
         run_study("distances", seeds=0, out=tmp_path)
     with pytest.raises(ConfigError, match="jobs"):
         run_study("distances", jobs=0, out=tmp_path)
+
+
+def test_every_study_module_declares_what_the_registry_reads():
+    kinds = {}
+    for name in study_names():
+        module = load_study(name)
+        kinds[name] = (module.KIND, module.TAKES_DATA)
+        assert callable(module.plan) and callable(module.collect)
+    # The image studies take --data, except random-architectures (its metric and space are Fashion-MNIST's).
+    assert {n for n, (kind, _) in kinds.items() if kind == "toy"} == {
+        "distances", "critic-response-1d", "value-surface", "toy-training", "loss-vs-quality-toy"
+    }  # fmt: skip
+    assert all(takes == (kind == "image" and n != "random-architectures") for n, (kind, takes) in kinds.items())
+    assert [m.NAME for m in all_studies()][:5] == sorted(n for n, (k, _) in kinds.items() if k == "toy")
+
+
+ONE_FILE_STUDY = """
+from wganlab.studies.common.report import Section
+from wganlab.studies.common.runner import Plan, Run
+
+NAME = "one-file"
+KIND = "toy"
+TAKES_DATA = False
+
+
+def plan(size, seeds):
+    runs = [Run(f"seed-{seed}", task=True, labels=(("seed", seed),)) for seed in range(seeds or 2)]
+    return Plan(NAME, size, seeds or 2, runs, {"square_of": "seed"})
+
+
+def run_task(plan, run, folder):
+    return {"square": run.label("seed") ** 2}
+
+
+def collect(plan, study_dir):
+    import json
+
+    squares = [json.loads((plan.folder(study_dir, r) / "result.json").read_text())["square"] for r in plan.runs]
+    return Section(NAME, "One file", [f"squares {squares}"])
+"""
+
+
+def test_a_new_study_is_one_file(tmp_path, monkeypatch, in_process):
+    # A module dropped into the package is a study: listed, planned, run and collected with nothing else changed.
+    import wganlab.studies
+
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "one_file.py").write_text(ONE_FILE_STUDY)
+    monkeypatch.setattr(wganlab.studies, "__path__", [*wganlab.studies.__path__, str(package)])
+    monkeypatch.delitem(sys.modules, "wganlab.studies.one_file", raising=False)
+    assert "one-file" in study_names()
+    plan = make_plan("one-file", "quick", 3)
+    in_process(plan, tmp_path / "study")
+    report = run_study("one-file", size="quick", seeds=3, out=tmp_path / "study", mode="collect")
+    assert "squares [0, 1, 4]" in report.read_text()
+    with pytest.raises(ConfigError, match=r"--data applies to the studies that take data \(architecture-grid, "):
+        make_plan("one-file", "quick", 3, data="fashion_mnist/gan")
+    (package / "broken_one.py").write_text('NAME = "other"\nKIND = "toy"\nTAKES_DATA = False\n')
+    with pytest.raises(TypeError, match="broken_one is not a study module: .* NAME = 'broken-one'"):
+        load_study("broken-one")
 
 
 @pytest.mark.slow
@@ -166,7 +232,7 @@ def test_distances_through_the_registry_and_the_runner(tmp_path):
 def test_all_quick(tmp_path):
     report = run_study("all", size="quick", jobs=2, out=tmp_path, progress=False)
     page = (tmp_path / "report.html").read_text()
-    for name in STUDIES:
+    for name in study_names():
         assert (tmp_path / f"{name}-quick" / "report.md").exists()
         assert f'id="{name}"' in page
     assert report.read_text().count("![") >= 8

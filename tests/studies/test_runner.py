@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from wganlab.studies import runner
-from wganlab.studies.runner import Plan, Run, StudyError
-from wganlab.studies.toys import training_runs
+from wganlab.studies.common import runner
+from wganlab.studies.common.runner import Plan, Run, StudyError
+from wganlab.studies.common.toys import training_runs
 from wganlab.training.run_folder import RunFolder
 
 TINY = ("model.generator_widths=32,32", "model.critic_widths=32,32", "train.batch_size=32")
@@ -106,8 +106,8 @@ def test_a_failure_is_reported_and_a_divergence_is_a_result(tmp_path):
 
 KILLED_STUDY = """
 from pathlib import Path
-from wganlab.studies import runner
-from wganlab.studies.toys import training_runs
+from wganlab.studies.common import runner
+from wganlab.studies.common.toys import training_runs
 runs = training_runs(("eight_gaussians",), ("wgan-gp",), 1, steps=60, eval_every=2, eval_samples=64, extra={tiny!r})
 runner.execute(runner.Plan("tiny", "quick", 1, runs), Path({out!r}), jobs=1, progress=False)
 """

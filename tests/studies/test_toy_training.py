@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from torch.testing import assert_close
 
-from wganlab.studies import loss_vs_quality, toy_training
-from wganlab.studies.report import write_csv
-from wganlab.studies.runner import Plan
-from wganlab.studies.toys import OBJECTIVES, snapshots, training_runs
+from wganlab.studies import loss_vs_quality_toy as loss_vs_quality
+from wganlab.studies import toy_training
+from wganlab.studies.common.report import write_csv
+from wganlab.studies.common.runner import Plan
+from wganlab.studies.common.toys import OBJECTIVES, snapshots, training_runs
 
 TINY = ("model.generator_widths=32,32", "model.critic_widths=32,32", "train.batch_size=32")
 SETTINGS = {"toys": ("eight_gaussians",), "steps": 4, "eval_every": 2, "eval_samples": 64}

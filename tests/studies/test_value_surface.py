@@ -3,8 +3,9 @@ import torch
 from torch.testing import assert_close
 
 from wganlab.objectives import GradientPenalty
-from wganlab.studies import runner, value_surface
-from wganlab.studies.report import read_csv
+from wganlab.studies import value_surface
+from wganlab.studies.common import runner
+from wganlab.studies.common.report import read_csv
 
 
 @pytest.mark.parametrize("clip", value_surface.CLIP_VALUES)

@@ -31,6 +31,11 @@ from wganlab.objectives.standard import StandardGAN  # noqa: E402
 from wganlab.objectives.wasserstein import Wasserstein  # noqa: E402
 
 
+def estimate_name(recipe: str) -> str:
+    """The key under which runs of `recipe` log their critic's estimate (w_estimate, js_estimate, score_gap)."""
+    return LOSSES[RECIPES[recipe].loss].estimate_name
+
+
 def build_objective(config, context: BuildContext | None = None) -> tuple[Loss, Constraint]:
     """(loss, constraint) named by an ObjectiveConfig."""
     context = context or BuildContext()
@@ -55,6 +60,7 @@ __all__ = [
     "Wasserstein",
     "WeightClip",
     "build_objective",
+    "estimate_name",
     "critic_updates",
     "register_constraint",
     "register_loss",

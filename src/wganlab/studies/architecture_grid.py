@@ -12,13 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
-from wganlab.studies.runner import Plan
+from wganlab.objectives import estimate_name
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
+from wganlab.studies.common.runner import Plan
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import image_grid
 
 NAME = "architecture-grid"
+KIND = "image"
+TAKES_DATA = True
 GENERATORS = ("dcgan-bn", "dcgan", "mlp")
 CELLS = [images.Cell(generator, "none", objective) for generator in GENERATORS for objective in images.OBJECTIVES]
 
@@ -42,7 +45,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         outcome = folder.outcome() or {}
         final = images.final_record(folder.path)
         evals, train = folder.records("eval"), folder.records("train")
-        name = images.estimate_key(run.label("objective"))
+        name = estimate_name(run.label("objective"))
         train_seconds = outcome.get("train_seconds", math.nan)
         epochs = train[-1]["images_seen"] / epoch if train else math.nan
         for r in train:
@@ -95,7 +98,7 @@ def plot_estimates(plan: Plan, study_dir: Path, curves: list[dict]) -> Path:
                 axis.fill_between(
                     steps, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=colour, alpha=0.15, lw=0
                 )
-            axis.set(title=style.title(objective), xlabel="generator step", ylabel=images.estimate_key(objective))
+            axis.set(title=style.title(objective), xlabel="generator step", ylabel=estimate_name(objective))
             axis.legend(loc="best")
         return save_figure(figure, study_dir, "estimates")
 

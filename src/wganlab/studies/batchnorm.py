@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv, write_json
-from wganlab.studies.runner import Plan
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv, write_json
+from wganlab.studies.common.runner import Plan
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import image_grid
 
 NAME = "batchnorm"
+KIND = "image"
+TAKES_DATA = True
 CELLS = [
     images.Cell("dcgan-bn", "batch", "gan"),
     images.Cell("dcgan-bn", "none", "gan"),

@@ -5,11 +5,13 @@ constant, roughly) at every evaluation."""
 
 from pathlib import Path
 
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, fmt, mean_std, save_figure
-from wganlab.studies.runner import Plan
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, fmt, mean_std, save_figure
+from wganlab.studies.common.runner import Plan
 
 NAME = "clip-sweep"
+KIND = "image"
+TAKES_DATA = True
 VALUES = (0.001, 0.005, 0.01, 0.05, 0.1)
 CELLS = [
     images.Cell(

@@ -15,9 +15,19 @@ from scipy.integrate import simpson
 from scipy.stats import norm
 
 from wganlab.metrics.transport import exact_w1
-from wganlab.studies import style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, read_csv, save_figure, write_csv, write_json
-from wganlab.studies.runner import Plan, Run, read_json
+from wganlab.studies.common import style
+from wganlab.studies.common.report import (
+    Figure,
+    Section,
+    Table,
+    fmt,
+    mean_std,
+    read_csv,
+    save_figure,
+    write_csv,
+    write_json,
+)
+from wganlab.studies.common.runner import Plan, Run, read_json
 
 VARIANCES = (0.1, 0.3, 1.0)
 LOG2 = math.log(2.0)
@@ -77,6 +87,8 @@ def discrete_js(p: np.ndarray, q: np.ndarray) -> float:
 
 
 NAME = "distances"
+KIND = "toy"
+TAKES_DATA = False
 SIZES = {
     # The closed forms need no seeds; each seed redraws the samples of the POT and histogram checks.
     "quick": {"seeds": 2, "grid": 101, "checks": 11, "n": 2_000, "n_lines": 1_000},

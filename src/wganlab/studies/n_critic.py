@@ -5,11 +5,13 @@ quality against generator steps and against wall-clock time, final FID and recal
 import dataclasses
 from pathlib import Path
 
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, save_figure
-from wganlab.studies.runner import Plan
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, Table, save_figure
+from wganlab.studies.common.runner import Plan
 
 NAME = "n-critic"
+KIND = "image"
+TAKES_DATA = True
 VALUES = (1, 2, 4, 5)
 CELLS = [
     images.Cell(

@@ -10,11 +10,13 @@ constraint only from WGAN.
 import math
 from pathlib import Path
 
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure
-from wganlab.studies.runner import Plan
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure
+from wganlab.studies.common.runner import Plan
 
 NAME = "quality-vs-time"
+KIND = "image"
+TAKES_DATA = True
 LAST = 5  # evaluations at the end over which the stability is measured
 RMSPROP = ("optim.optimizer=rmsprop", "optim.generator_lr=5e-5", "optim.critic_lr=5e-5")
 CELLS = [

@@ -13,15 +13,16 @@ objective by default, so a success count's uncertainty is the binomial one over 
 import math
 from pathlib import Path
 
-from wganlab.errors import ConfigError
 from wganlab.models.architecture_space import random_architectures
-from wganlab.studies import images, style
-from wganlab.studies.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
-from wganlab.studies.runner import Plan, Run, folder_name
+from wganlab.studies.common import images, style
+from wganlab.studies.common.report import Figure, Section, Table, fmt, save_figure, write_csv, write_json
+from wganlab.studies.common.runner import Plan, Run, folder_name
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import image_grid
 
 NAME = "random-architectures"
+KIND = "image"
+TAKES_DATA = False  # Fashion-MNIST at 32 px: its metric and its architecture space are made for that
 OBJECTIVES = ("gan", "wgan-gp")
 CRITIC_NORM = {"gan": "batch", "wgan-gp": "layer"}  # what a normalised critic uses: the penalty forbids batch norm
 SIZES = {
@@ -44,10 +45,7 @@ SAMPLER_SEED = 0
 COLLAPSE_SCORE = 1.1
 
 
-def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
-    if data is not None:
-        raise ConfigError("random-architectures trains Fashion-MNIST at 32 px (its metric and architecture space); "
-                          "--data does not apply")  # fmt: skip
+def plan(size: str, seeds: int | None) -> Plan:
     settings = dict(SIZES[size])
     settings["seeds"] = seeds or settings["seeds"]
     settings["architectures"] = random_architectures(SAMPLER_SEED, settings["count"], settings["space"])

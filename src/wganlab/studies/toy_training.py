@@ -10,13 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from wganlab.studies import style
-from wganlab.studies.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
-from wganlab.studies.runner import Plan, StudyError
-from wganlab.studies.toys import OBJECTIVES, TOY_TITLES, estimate_name, real_points, snapshots, training_runs
+from wganlab.objectives import estimate_name
+from wganlab.studies.common import style
+from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
+from wganlab.studies.common.runner import Plan, StudyError
+from wganlab.studies.common.toys import OBJECTIVES, TOY_TITLES, real_points, snapshots, training_runs
 from wganlab.training.run_folder import RunFolder
 
 NAME = "toy-training"
+KIND = "toy"
+TAKES_DATA = False
 TOYS = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll")
 NARROW = ("model.generator_widths=256,256,256", "model.critic_widths=256,256,256")
 SIZES = {

@@ -21,10 +21,10 @@ from wganlab.config import load_config
 from wganlab.data.toy import sample_toy
 from wganlab.metrics.transport import exact_w1
 from wganlab.objectives import GradientPenalty
-from wganlab.studies import style
-from wganlab.studies.critic_response import fixed_generator_state
-from wganlab.studies.report import Figure, Section, Table, mean_std, save_figure, write_csv, write_json
-from wganlab.studies.runner import Plan, Run, read_json
+from wganlab.studies.common import style
+from wganlab.studies.common.report import Figure, Section, Table, mean_std, save_figure, write_csv, write_json
+from wganlab.studies.common.runner import Plan, Run, read_json
+from wganlab.studies.critic_response_1d import fixed_generator_state
 from wganlab.training.loop import critic_step
 from wganlab.training.state import TrainState, make_rng
 
@@ -128,6 +128,8 @@ def critic_facts(state: TrainState, setting: str, toy: str, seed: int) -> dict:
 
 
 NAME = "value-surface"
+KIND = "toy"
+TAKES_DATA = False
 SIZES = {
     "quick": {"toys": TOYS[:1], "seeds": 1, "iterations": 100, "deep_iterations": 20, "points": 81},
     # Default: seed 002's S-curve and the WGAN-GP paper's 8 Gaussians, 2,000 updates for the deep critics, so the

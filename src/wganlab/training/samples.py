@@ -71,7 +71,7 @@ def read_image_grid(path: Path, shape: tuple[int, int, int], count: int, n: int 
     return out
 
 
-# The house colours (studies/style.py): real data grey, samples blue.
+# The house colours (studies/common/style.py): real data grey, samples blue.
 REAL_COLOUR, SAMPLE_COLOUR = "#7F7F7F", "#0072B2"
 
 

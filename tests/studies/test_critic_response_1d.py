@@ -4,9 +4,9 @@ import torch
 from torch.testing import assert_close
 
 from wganlab.objectives import StandardGAN, Wasserstein, WeightClip
-from wganlab.studies import critic_response
-from wganlab.studies.report import read_csv
-from wganlab.studies.runner import Plan
+from wganlab.studies import critic_response_1d as critic_response
+from wganlab.studies.common.report import read_csv
+from wganlab.studies.common.runner import Plan
 
 # A small, fast setting that reliably shows the effect (width 64, batch 256, critic lr 1e-3, 300 updates):
 # at seed 0 the GAN's slope at x = 4 is ~0.01 of its peak and the WGAN's ~0.2 of its peak.

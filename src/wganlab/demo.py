@@ -12,9 +12,10 @@ from pathlib import Path
 
 from wganlab.config import load_config
 from wganlab.errors import ConfigError
-from wganlab.studies import style
-from wganlab.studies.runner import Plan, state
-from wganlab.studies.toys import estimate_name, real_points, snapshots, training_runs
+from wganlab.objectives import estimate_name
+from wganlab.studies.common import style
+from wganlab.studies.common.runner import Plan, state
+from wganlab.studies.common.toys import real_points, snapshots, training_runs
 from wganlab.training.loop import train
 from wganlab.training.run_folder import RunFolder
 

@@ -4,8 +4,7 @@ toy x objective x seed plan of training runs, and reading those runs back (curve
 import torch
 
 from wganlab.data.toy import SPECS, sample_toy
-from wganlab.objectives import LOSSES, RECIPES
-from wganlab.studies.runner import Run
+from wganlab.studies.common.runner import Run
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.state import make_rng
 
@@ -25,11 +24,6 @@ SECONDS_PER_STEP = {"gan": 0.048, "wgan": 0.161, "wgan-gp": 0.278, "sngan": 0.19
 
 def preset(toy: str, objective: str) -> str:
     return f"{toy}/{objective}"
-
-
-def estimate_name(objective: str) -> str:
-    """The key the objective's loss logs its estimate under (w_estimate, js_estimate, score_gap)."""
-    return LOSSES[RECIPES[objective].loss].estimate_name
 
 
 def dimensions(toy: str) -> int:

@@ -18,9 +18,9 @@ import torch
 
 from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
-from wganlab.studies import style
-from wganlab.studies.report import Table, fmt, mean_std, write_csv
-from wganlab.studies.runner import Plan, Run, StudyError, folder_name
+from wganlab.studies.common import style
+from wganlab.studies.common.report import Table, fmt, mean_std, write_csv
+from wganlab.studies.common.runner import Plan, Run, StudyError, folder_name
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import read_image_grid
 
@@ -180,10 +180,6 @@ def check_data(data: str | None) -> None:
         config = load_config(data)
         if config.data.is_toy:
             raise ConfigError(f"--data {data} is a toy; the image studies need image data")
-
-
-def estimate_key(objective: str) -> str:
-    return "js_estimate" if objective == "gan" else "w_estimate"
 
 
 def headline(settings: dict) -> str:

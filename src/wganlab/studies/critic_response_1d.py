@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from wganlab.config import load_config
-from wganlab.studies import style
-from wganlab.studies.report import Figure, Section, Table, mean_std, read_csv, save_figure, write_csv, write_json
-from wganlab.studies.runner import Plan, Run, read_json
+from wganlab.studies.common import style
+from wganlab.studies.common.report import Figure, Section, Table, mean_std, read_csv, save_figure, write_csv, write_json
+from wganlab.studies.common.runner import Plan, Run, read_json
 from wganlab.training.distributed import DistContext
 from wganlab.training.loop import critic_step
 from wganlab.training.state import TrainState, build_state, make_rng
@@ -81,6 +81,8 @@ def response(critic: nn.Module, x: Tensor, use_sigmoid: bool) -> tuple[np.ndarra
 
 
 NAME = "critic-response-1d"
+KIND = "toy"
+TAKES_DATA = False
 SIZES = {
     "quick": {"seeds": 2, "iterations": 100},
     "default": {"seeds": 3, "iterations": 10_000},  # seed 002: 10,000 iterations

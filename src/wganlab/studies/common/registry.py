@@ -1,0 +1,56 @@
+"""Studies are found by module: every module of `wganlab.studies` is one study, named after its file.
+
+A study module defines:
+
+    NAME: str              its name, the module's name with dashes (checked)
+    KIND: str              "toy" or "image": `study all` runs the toys first; the report groups them
+    TAKES_DATA: bool       whether `--data PRESET|CONFIG` may replace its data (image studies)
+    plan(size, seeds[, data]) -> Plan         the runs it needs (`data` only when TAKES_DATA)
+    collect(plan, study_dir) -> Section       its report, from finished run folders only
+
+and may define `summary(run, folder) -> str` (the line printed when a run finishes) and, for a study whose runs
+are its own computations rather than training runs, `run_task(plan, run, folder) -> dict`.
+
+Names are listed from the package's files without importing them (no torch), for `--help`; a study module is
+imported when it is used.
+"""
+
+import pkgutil
+from importlib import import_module
+from types import ModuleType
+
+from wganlab.errors import ConfigError
+
+KINDS = ("toy", "image")
+REQUIRED = ("NAME", "KIND", "TAKES_DATA", "plan", "collect")
+
+
+def study_names() -> list[str]:
+    """Every study's name, sorted, from the package's module files (nothing imported)."""
+    import wganlab.studies  # its __init__ imports nothing
+
+    modules = pkgutil.iter_modules(wganlab.studies.__path__)
+    return sorted(m.name.replace("_", "-") for m in modules if not m.ispkg and not m.name.startswith("_"))
+
+
+def load_study(name: str) -> ModuleType:
+    """The study module of `name`; ConfigError naming the choices for an unknown name."""
+    names = study_names()
+    if name not in names:
+        raise ConfigError(f"unknown study {name!r}; choose one of {', '.join(names)} or all")
+    module = import_module(f"wganlab.studies.{name.replace('-', '_')}")
+    missing = [attribute for attribute in REQUIRED if not hasattr(module, attribute)]
+    if missing or module.NAME != name or module.KIND not in KINDS:
+        raise TypeError(
+            f"{module.__name__} is not a study module: it needs {', '.join(REQUIRED)} with NAME = {name!r} and "
+            f"KIND in {KINDS} (missing: {', '.join(missing) or 'none'})"
+        )
+    return module
+
+
+def all_studies(*, takes_data: bool = False) -> list[ModuleType]:
+    """Every study (only those that take --data, if asked), toys first, then by name."""
+    modules = [load_study(name) for name in study_names()]
+    if takes_data:
+        modules = [m for m in modules if m.TAKES_DATA]
+    return sorted(modules, key=lambda m: (KINDS.index(m.KIND), m.NAME))
