@@ -2,6 +2,7 @@
 is one StorageError line."""
 
 import errno
+import hashlib
 import os
 import stat
 
@@ -80,3 +81,18 @@ def test_other_failures_keep_their_own_exception(tmp_path):
 
     with pytest.raises(ValueError, match="a bug"):
         atomic_write(tmp_path / "x", broken)
+
+
+def test_sha256_hex_of_a_path_and_of_a_stream_it_copies(tmp_path):
+    import io
+
+    from wganlab.files import sha256_hex
+
+    # FIPS 180-2's example: sha256("abc").
+    abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    (tmp_path / "abc").write_bytes(b"abc")
+    assert sha256_hex(tmp_path / "abc") == sha256_hex(str(tmp_path / "abc")) == abc
+    big = bytes(range(256)) * 8193  # more than one MiB block
+    copy = io.BytesIO()
+    assert sha256_hex(io.BytesIO(big), copy_to=copy) == hashlib.sha256(big).hexdigest()
+    assert copy.getvalue() == big

@@ -96,9 +96,9 @@ def train(
         that already holds a run is refused (ConfigError), as the CLI refuses it, unless `resume=True`.
     progress: show the progress bar (default: the config's log.progress).
     """
-    from wganlab.cli import next_run_dir
     from wganlab.training.distributed import init_distributed, shutdown_distributed
     from wganlab.training.loop import train as train_loop
+    from wganlab.training.run_folder import next_run_dir
 
     resolved = resolve(config, overrides)
     run_dir = Path(out) if out is not None else next_run_dir(Path("runs"), resolved.run_label)

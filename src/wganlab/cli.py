@@ -23,7 +23,6 @@ from wganlab.config import SECTIONS, field_docs, load_config, to_toml
 from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
 from wganlab.studies.common.registry import study_names
 
-EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
@@ -51,15 +50,10 @@ def last_checkpoint_note(run_dir: Path) -> str:
     return f"the last checkpoint (step {kept[-1][0]}) is intact" if kept else "no checkpoint was written yet"
 
 
-def next_run_dir(root: Path, label: str) -> Path:
-    """runs/00012-wgan-gp-eight_gaussians-mlp: numbered so that listing the folder shows the order."""
-    numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
-    return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
-
-
 def command_train(args: argparse.Namespace) -> int:
     from wganlab.training.distributed import init_distributed, shutdown_distributed
     from wganlab.training.loop import train
+    from wganlab.training.run_folder import next_run_dir
 
     config = load_config(args.config, args.overrides)
     if args.dry_run:
@@ -419,10 +413,10 @@ def _run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         # Not a mistake in the input (exit 2): training ran and diverged. The last good checkpoint is intact.
         print(f"wganlab {args.command}: diverged: {err}", file=sys.stderr)
-        return EXIT_DIVERGED
+        return err.exit_code
     except UserError as err:
         print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except BrokenPipeError:
         # Output piped into a reader that stopped early (`wganlab study x --plan | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -4,6 +4,8 @@
 class UserError(Exception):
     """A mistake in the user's input: says what, where (file or option) and what to do."""
 
+    exit_code = 2
+
 
 class ConfigError(UserError):
     """A config file or override is invalid."""
@@ -27,4 +29,7 @@ class StorageError(UserError):
 
 class TrainingDiverged(UserError):
     """A loss, a network, an optimiser's state or an evaluation's samples became non-finite; the last good
-    checkpoint is left untouched. Not an input mistake: the CLI exits 3 for it, not 2."""
+    checkpoint is left untouched. Not an input mistake: the CLI exits 3 for it, not 2, and a study's runner
+    counts a run that exits 3 as finished (its folder holds the outcome)."""
+
+    exit_code = 3

@@ -3,11 +3,13 @@
 old lines), never a torn one; a full disk or an unwritable folder becomes one `StorageError` line."""
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from wganlab.errors import StorageError
 
@@ -129,3 +131,17 @@ def user_cache_dir(*parts: str) -> Path:
     if not root:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wganlab"
     return Path(root).joinpath(*parts)
+
+
+def sha256_hex(source: Path | str | BinaryIO, copy_to: BinaryIO | None = None) -> str:
+    """The sha256 (hex) of a file, given by path or as an open binary stream, read a MiB at a time; the bytes are
+    also written to `copy_to` when given (hashing a download while saving it)."""
+    if isinstance(source, str | Path):
+        with open(source, "rb") as stream:
+            return sha256_hex(stream, copy_to)
+    digest = hashlib.sha256()
+    for block in iter(lambda: source.read(1 << 20), b""):
+        digest.update(block)
+        if copy_to is not None:
+            copy_to.write(block)
+    return digest.hexdigest()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from finite import checkpoint_files, non_finite_in_file
 
-from wganlab.cli import EXIT_DIVERGED, main
+from wganlab.cli import main
 from wganlab.errors import TrainingDiverged
 from wganlab.training import loop
 from wganlab.training.run_folder import RunFolder
@@ -130,7 +130,7 @@ def test_the_issue_repro_diverges_with_exit_3_and_no_score_for_nan_samples(tmp_p
     small = ["model.generator_widths=16,16", "model.critic_widths=16,16", "train.batch_size=16", "train.steps=60"]
     logging = ["log.log_every=50", "log.eval_every=25", "log.checkpoint_every=50", "log.eval_samples=64"]
     quiet = ["log.progress=false", "log.tensorboard=false", "train.device=cpu"]
-    assert main([*argv, *small, *logging, *quiet]) == EXIT_DIVERGED
+    assert main([*argv, *small, *logging, *quiet]) == TrainingDiverged.exit_code
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("wganlab train: diverged: step 25: the generator's samples are non-finite")
     assert not (run_dir / "checkpoints" / "best.pt").exists()

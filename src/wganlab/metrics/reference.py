@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from wganlab.errors import MetricError
-from wganlab.files import atomic_write
+from wganlab.files import atomic_write, sha256_hex
 from wganlab.metrics.fid import feature_statistics
 
 FORMAT_VERSION = 1
@@ -27,11 +27,7 @@ FORMAT_VERSION = 1
 
 @cache
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_hex(path)
 
 
 def file_sha256(path: Path) -> str:

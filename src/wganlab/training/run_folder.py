@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import sys
 import tomllib
 import warnings
@@ -292,6 +293,12 @@ class RunFolder:
         for step, path in self.step_checkpoints():
             generator.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["generator"])
             yield step, generator.eval()
+
+
+def next_run_dir(root: Path, label: str) -> Path:
+    """runs/00012-wgan-gp-eight_gaussians-mlp: numbered so that listing the folder shows the order."""
+    numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
+    return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
 
 
 def build_generator(config: RunConfig, sample_shape: tuple[int, ...]) -> nn.Module:

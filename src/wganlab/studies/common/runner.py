@@ -25,10 +25,10 @@ from typing import Any
 from tqdm import tqdm
 
 from wganlab.config import RunConfig, differences, load_config
-from wganlab.errors import UserError
+from wganlab.errors import TrainingDiverged, UserError
 from wganlab.training.run_folder import RunFolder
 
-EXIT_DIVERGED = 3  # as cli.EXIT_DIVERGED: a run that diverged has finished; its folder holds the outcome
+EXIT_DIVERGED = TrainingDiverged.exit_code  # a run that diverged has finished: its folder holds the outcome
 SIZES = ("quick", "default", "paper")
 # Settings that change what a run shows or how often it saves, not what it computes (resume is bitwise whatever the
 # checkpoint cadence): a folder that differs from the plan only in these is the plan's run.
