@@ -86,6 +86,9 @@ def test_train_by_preset_with_overrides_and_refuses_an_existing_run(toy_run):
         wganlab.train("eight_gaussians/wgan-gp", out=toy_run, **small(train={"steps": 6}))
     with pytest.raises(ConfigError, match="unknown keyword steps="):
         wganlab.train("eight_gaussians/wgan-gp", out=toy_run, steps=6)
+    with pytest.raises(ConfigError, match=r"--resume: .*typo does not exist"):
+        wganlab.train("eight_gaussians/wgan-gp", out=toy_run.parent / "typo", resume=True, **small())
+    assert not (toy_run.parent / "typo").exists()
 
 
 def test_dotted_keyword_overrides_and_a_config_object(tmp_path):

@@ -191,3 +191,44 @@ def test_run_folder_has_log_txt_and_full_provenance(trained_run):
     expected = {"cuda", "cudnn", "host", "cpu", "started", "threads", "interop_threads", "thread_env", "git_dirty"}
     assert expected <= set(facts)
     assert facts["threads"] == torch.get_num_threads()
+
+
+def test_train_without_a_config_names_only_what_is_missing(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "wganlab train: error: the following arguments are required: config"
+    )
+
+
+def test_every_preset_is_described_in_whole_sentences(capsys, tmp_path):
+    from wganlab.cli import preset_description
+    from wganlab.config import presets
+
+    assert main(["presets"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == len(presets())
+    for line, (name, path) in zip(listed, presets().items(), strict=True):
+        description = preset_description(path)
+        assert line.split()[0] == name and line.endswith(description)
+        assert description.endswith((".", ")")), (name, description)
+        assert "wganlab train" not in description
+    # By hand: sentences are kept whole while they fit; a sentence that would pass the width ends the description.
+    preset = tmp_path / "p.toml"
+    preset.write_text(
+        "# One. Two et al. 2017 is one sentence.\n# Three is long enough to pass.\n#\n# Later.\nname = 'x'\n"
+    )
+    assert preset_description(preset, width=80) == "One. Two et al. 2017 is one sentence. Three is long enough to pass."
+    assert preset_description(preset, width=40) == "One. Two et al. 2017 is one sentence."
+    assert preset_description(preset, width=3) == "One."
+
+
+def test_resume_into_a_folder_that_does_not_exist_is_refused(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    argv = ["train", "configs/eight_gaussians/gan.toml", "--out", str(missing), "--resume", "train.steps=2", *SMALL]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"wganlab train: error: --resume: {missing} does not exist; give the run's folder (or leave out --resume)"
+    )
+    assert not missing.exists()

@@ -52,7 +52,7 @@ def last_checkpoint_note(run_dir: Path) -> str:
 
 def command_train(args: argparse.Namespace) -> int:
     from wganlab.training.distributed import init_distributed, shutdown_distributed
-    from wganlab.training.loop import train
+    from wganlab.training.loop import check_resume_folder, train
     from wganlab.training.run_folder import next_run_dir
 
     config = load_config(args.config, args.overrides)
@@ -67,6 +67,8 @@ def command_train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out RUN_DIR (or the run's own RUN_DIR/config.toml as CONFIG)")
     else:
         run_dir = next_run_dir(Path("runs"), config.run_label)
+    if args.resume:
+        check_resume_folder(run_dir)
     dist = init_distributed(config.train.device)
     try:
         if dist.is_main:
@@ -125,14 +127,36 @@ def command_setup_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def preset_description(path: Path, width: int = 160) -> str:
+    """The first paragraph of a preset's top comment (up to a blank comment line or a command line), as whole
+    sentences: as many as fit in `width` characters, at least one, so a description is never cut mid-sentence."""
+    lines = []
+    for line in path.read_text().splitlines():
+        text = line.removeprefix("#")
+        if (
+            not line.startswith("#")
+            or not text.strip()
+            or text.startswith("   ")
+            or text.strip().startswith("wganlab ")
+        ):
+            break
+        lines.append(text.strip())
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(lines))
+    description = sentences[0]
+    for sentence in sentences[1:]:
+        if len(description) + 1 + len(sentence) > width:
+            break
+        description += " " + sentence
+    return description
+
+
 def command_presets(args: argparse.Namespace) -> int:
     from wganlab.config import presets
 
     found = presets()
     width = max(map(len, found))
     for name, path in found.items():
-        first = path.read_text().splitlines()[0].lstrip("# ").strip()
-        print(f"{name:<{width}}  {first}")
+        print(f"{name:<{width}}  {preset_description(path)}")
     return 0
 
 
@@ -237,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "config", help="a TOML file or a preset name, e.g. eight_gaussians/wgan-gp (`wganlab presets` lists them)"
     )
-    train.add_argument("overrides", nargs="*", metavar="section.key=value", help="overrides, e.g. train.steps=200")
+    # default=[]: without it argparse counts the optional overrides as required ("required: config, section.key=value")
+    train.add_argument(
+        "overrides", nargs="*", default=[], metavar="section.key=value", help="overrides, e.g. train.steps=200"
+    )
     train.add_argument("--out", help="run folder (default: runs/NNNNN-<objective>-<data>-<model>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoints/latest.pt")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")

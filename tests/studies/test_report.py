@@ -236,3 +236,8 @@ def test_all_quick(tmp_path):
         assert (tmp_path / f"{name}-quick" / "report.md").exists()
         assert f'id="{name}"' in page
     assert report.read_text().count("![") >= 8
+
+
+def test_a_pipe_inside_a_cell_does_not_split_a_markdown_table():
+    table = markdown_table(["C", "|dJS/dd| at 2"], [["0.1", "|x| = 2"]])
+    assert table.splitlines() == ["| C | \\|dJS/dd\\| at 2 |", "|---|---|", "| 0.1 | \\|x\\| = 2 |"]

@@ -68,6 +68,8 @@ def train(
     progress: bool | None = None,
 ) -> TrainState:
     """Train a new run in `run_dir` (refused if it already holds one), or resume it; returns the final state."""
+    if resume:
+        check_resume_folder(run_dir)
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
     with folder.lock() if dist.is_main else contextlib.nullcontext():
@@ -80,6 +82,12 @@ def train(
         # log.txt copies the console from here: a refused start leaves an existing run's log as it was.
         with console_log(folder.log_path) if dist.is_main else contextlib.nullcontext():
             return _train(config, folder, checkpoints, found, resume, dist, progress)
+
+
+def check_resume_folder(run_dir: Path) -> None:
+    """--resume into a folder that does not exist is a typo: refused, where it would start a new run and exit 0."""
+    if not Path(run_dir).is_dir():
+        raise ConfigError(f"--resume: {run_dir} does not exist; give the run's folder (or leave out --resume)")
 
 
 def _train(

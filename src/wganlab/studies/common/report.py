@@ -176,9 +176,12 @@ def markdown(section: Section, prefix: str = "", level: int = 2, first_figure: i
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A GitHub-flavoured Markdown table; a `|` inside a cell (|dJS/dd|) is escaped so it does not split the cell."""
+
+    def line(cells: list) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(columns), "|" + "---|" * len(columns), *(line(row) for row in rows)])
 
 
 def write_section(section: Section, folder: Path) -> tuple[Path, Path]:
