@@ -420,3 +420,29 @@ def test_run_summary_names_the_last_evaluation_and_the_final_fid(tmp_path):
     # Every image study prints the same line.
     for module in (architecture_grid, batchnorm, clip_sweep, n_critic, quality_vs_time, loss_vs_quality):
         assert module.summary is images.run_summary
+
+
+def test_tracking_beyond_the_time_trend_by_hand():
+    from wganlab.studies.loss_vs_quality import change_correlation, matched_step_correlation, partial_correlation
+
+    # Both fall at every step (Spearman 1), but each falls most where the other falls least: changes r = -1.
+    assert change_correlation([10, 8, 7, 5, 4], [10, 9, 7, 6, 4]) == pytest.approx(-1.0)
+    assert change_correlation([0, 1, 3, 6], [0, 2, 6, 12]) == pytest.approx(1.0)
+    assert math.isnan(change_correlation([0, 1, 2, 3, 4], [0, 2, 1, 3, 2]))  # x changes by 1 every time
+    # x = z + e1, y = z + e2 with e1, e2 orthogonal to each other and to z: all of r_xy (1/3) is the shared z.
+    z = [1.0, 2.0, 3.0, 4.0]
+    e1, e2 = [1.0, -1.0, -1.0, 1.0], [-1.0, 3.0, -3.0, 1.0]
+    x, y = [a + b for a, b in zip(z, e1, strict=True)], [a + b for a, b in zip(z, e2, strict=True)]
+    assert np.corrcoef(x, y)[0, 1] == pytest.approx(1 / 3)
+    assert partial_correlation(x, y, z) == pytest.approx(0.0, abs=1e-12)
+    assert partial_correlation(x, x, z) == pytest.approx(1.0)
+    # Two runs at two steps: each run minus the steps' mean, pooled: x [-1, 1, -1, 1], y [-10, 10, 5, -5];
+    # r = 10 / sqrt(4 * 250) = 1 / sqrt(10).
+    curves = [
+        {"step": 1, "estimate": 2.0, "fd": 20.0},
+        {"step": 1, "estimate": 4.0, "fd": 40.0},
+        {"step": 2, "estimate": 1.0, "fd": 15.0},
+        {"step": 2, "estimate": 3.0, "fd": 5.0},
+    ]
+    r, pairs = matched_step_correlation(curves, "estimate", "fd")
+    assert (r, pairs) == (pytest.approx(1 / math.sqrt(10)), 4)
