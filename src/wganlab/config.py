@@ -30,6 +30,9 @@ TOY_SOURCES = (
 )
 IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder", "zip", "array")
 DEFAULT_RECIPE = "wgan-gp"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Shown when a tuple-typed option is malformed, where the default would make a poor example.
+EXAMPLES = {"optim.betas": (0.5, 0.999), "log.eval_metrics": ("fid", "kid"), "log.final_metrics": ("fid", "kid")}
 # The WGAN-GP paper's random-architecture nonlinearities (sec. 5.1); softplus is its softplus(2x+2)/2 - 1.
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 
@@ -414,8 +417,13 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def _convert(where: str, raw: Any, annotation: Any) -> Any:
-    """Turn a TOML value or an override string into the field's type, or say why not."""
+class _OutOfRange(ConfigError):
+    """An integer beyond int64: said as it is, even inside a tuple."""
+
+
+def _convert(where: str, raw: Any, annotation: Any, example: Any = None) -> Any:
+    """Turn a TOML value or an override string into the field's type, or say why not (`example`: a valid
+    value, shown when a tuple is malformed)."""
     origin = typing.get_origin(annotation)
     try:
         if annotation is bool:
@@ -429,7 +437,10 @@ def _convert(where: str, raw: Any, annotation: Any) -> Any:
                 raise ValueError
             if isinstance(raw, float) and not raw.is_integer():
                 raise ValueError
-            return int(raw)
+            value = int(raw)
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise _OutOfRange(f"{where}={raw!r} is out of range: integers must lie within +-2**63 (int64)")
+            return value
         if annotation is float:
             if isinstance(raw, bool):
                 raise ValueError
@@ -446,16 +457,39 @@ def _convert(where: str, raw: Any, annotation: Any) -> Any:
             if not isinstance(items, list | tuple):
                 raise ValueError
             item_type = args[0]
-            values = tuple(_convert(where, item, item_type) for item in items)
-            if len(args) == 2 and args[1] is not Ellipsis and len(values) != 2:
+            try:
+                values = tuple(_convert(where, item, item_type) for item in items)
+            except _OutOfRange:
+                raise
+            except ConfigError:
+                raise ValueError from None  # one bad item: say what the whole option takes
+            if args[-1] is not Ellipsis and len(values) != len(args):
                 raise ValueError
             return values
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     else:
         raise ConfigError(f"{where}: unsupported field type {annotation!r}")
+    if origin is tuple:
+        raise ConfigError(f"{where}={raw!r} {_tuple_needs(where, annotation, example)}")
     kind = getattr(annotation, "__name__", str(annotation))
     raise ConfigError(f"{where}={raw!r} is not a valid {kind}")
+
+
+def _tuple_needs(where: str, annotation: Any, example: tuple | None) -> str:
+    """What a tuple-typed option takes, with an example in the syntax of where it was written:
+    "needs 2 floats separated by a comma, e.g. optim.betas=0.5,0.999"."""
+    args = typing.get_args(annotation)
+    item = getattr(args[0], "__name__", str(args[0]))
+    count = "one or more" if args[-1] is Ellipsis else str(len(args))
+    text = f"needs {count} {item}s separated by commas"
+    if example:
+        key = where.rpartition(" ")[2]
+        if where.startswith("override"):
+            text += f", e.g. {key}={','.join(map(str, example))}"
+        else:
+            text += f", e.g. {key.rpartition('.')[2]} = [{', '.join(_toml_value(value) for value in example)}]"
+    return text
 
 
 def _unknown(what: str, origin: str, key: str, valid: list[str]) -> ConfigError:
@@ -477,10 +511,12 @@ def _merge(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]
             if not isinstance(values, dict):
                 raise ConfigError(f"{origin}: [{section}] must be a table of key = value lines")
             hints = typing.get_type_hints(SECTIONS[section])
+            examples = {f.name: f.default for f in dataclasses.fields(SECTIONS[section])}
             for key, raw in values.items():
                 if key not in hints:
                     raise _unknown(f"key {section}.{key}", origin, key, list(hints))
-                value = _convert(f"{origin}: {section}.{key}", raw, hints[key])
+                example = EXAMPLES.get(f"{section}.{key}", examples[key])
+                value = _convert(f"{origin}: {section}.{key}", raw, hints[key], example)
                 merged.setdefault(section, {})[key] = value
     return merged
 

@@ -19,6 +19,7 @@ from PIL import Image
 from wganlab.config import DataConfig
 from wganlab.data import cache
 from wganlab.data.folder import IMAGE_SUFFIXES, UNREADABLE, decode_all, decode_image, report_skipped
+from wganlab.data.guards import check_path
 from wganlab.errors import DataError
 
 
@@ -34,10 +35,9 @@ def list_members(archive: zipfile.ZipFile) -> list[str]:
 
 
 def open_zip(path: Path) -> zipfile.ZipFile:
-    if not path.exists():
-        raise DataError(f"data.path={str(path)!r} does not exist; point it at a .zip of images")
     if path.is_dir():
         raise DataError(f"data.path={str(path)!r} is a folder; use data.source='folder' for a folder of images")
+    check_path(path, "data.path", "a .zip of images")
     if not zipfile.is_zipfile(path):
         raise DataError(f"data.path={str(path)!r} is not a zip archive; data.source='zip' expects a .zip of images")
     return zipfile.ZipFile(path)

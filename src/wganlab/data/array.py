@@ -8,12 +8,16 @@ Keras' mnist.npz works as it is), else the one called `images`; one array alone 
 A `.npy` already in (N, C, H, W) order is memory-mapped, never copied.
 """
 
+import math
+import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from wganlab.config import DataConfig
+from wganlab.data.guards import check_fits, check_path
 from wganlab.errors import DataError
 
 SUFFIXES = (".npy", ".npz")
@@ -37,6 +41,7 @@ def to_nchw(array: np.ndarray, path: Path) -> np.ndarray:
     if array.ndim == 3:
         return array[:, None]
     if array.ndim == 4 and array.shape[3] in (1, 3):
+        check_fits(array.nbytes, f"{path}'s array of shape {array.shape} in torch order", "save it smaller")
         return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
     if array.ndim == 4 and array.shape[1] in (1, 3):
         return array
@@ -46,21 +51,41 @@ def to_nchw(array: np.ndarray, path: Path) -> np.ndarray:
     )
 
 
+def check_member(archive: Any, key: str, path: Path) -> None:
+    """Read the .npy header of `key` in an open .npz and refuse, before it is decompressed, an array that is
+    not uint8 or whose declared shape would not fit in memory (a zip bomb inside an .npz)."""
+    names = archive.zip.namelist()
+    with archive.zip.open(key if key in names else f"{key}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(handle)
+    if dtype != np.uint8:
+        raise DataError(
+            f"{path} holds {dtype} values; data.source='array' takes uint8 images 0..255: convert them first, "
+            "e.g. (x * 255).round().astype(np.uint8) for x in [0, 1]"
+        )
+    check_fits(math.prod(shape), f"{path}:{key} (declared shape {tuple(shape)})", "is it a damaged or hostile file?")
+
+
 def load_array(config: DataConfig) -> np.ndarray:
     """uint8 (N, C, H, W) from the .npy or .npz at config.path."""
     if not config.path:
         raise DataError("data.path is empty; data.source='array' needs a .npy or .npz file of uint8 images")
     path = Path(config.path)
+    expected = "a .npy or .npz file of uint8 images"
+    if os.path.lexists(path):
+        check_path(path, "data.path", expected)  # a device, a FIFO or a folder is named as what it is
     if path.suffix not in SUFFIXES:
         raise DataError(f"data.path={str(path)!r} must end in .npy or .npz for data.source='array'")
-    if not path.is_file():
-        raise DataError(f"data.path={str(path)!r} does not exist; point it at a .npy or .npz file of uint8 images")
+    check_path(path, "data.path", expected)
     try:
         if path.suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         else:
             with np.load(path, allow_pickle=False) as archive:
-                array = archive[choose_key(list(archive.files), config.split, path)]
+                key = choose_key(list(archive.files), config.split, path)
+                check_member(archive, key, path)
+                array = archive[key]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"{path} does not load as a NumPy array file ({type(err).__name__}: {err})") from None
     if array.dtype != np.uint8:

@@ -10,8 +10,10 @@ array; any difference rebuilds it. Both files are published with `atomic_write`,
 first, so a reader never pairs a manifest with an array it does not describe.
 """
 
+import errno
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from wganlab.errors import DataError
-from wganlab.files import atomic_write, atomic_write_text, user_cache_dir
+from wganlab.data.guards import size_text
+from wganlab.errors import DataError, StorageError
+from wganlab.files import atomic_write, atomic_write_text, free_bytes, user_cache_dir
 
 FORMAT_VERSION = 1
 
@@ -63,10 +66,47 @@ def read_cache(array_path: Path, manifest_path: Path, manifest: dict[str, Any]) 
     return array, stored
 
 
+def open_allocated(path: Path | str, shape: tuple[int, ...]) -> np.memmap:
+    """A new uint8 .npy of `shape` at `path`, memory-mapped for writing, with every block of it allocated first.
+
+    Writing through a map into a sparse file kills the process with SIGBUS when the disk fills; allocating the
+    whole file up front instead fails here, with ENOSPC, before a single row is decoded.
+    """
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    try:
+        allocate(path, out.offset, out.offset + out.nbytes)
+    except BaseException:
+        del out
+        raise
+    return out
+
+
+def allocate(path: Path | str, start: int, stop: int) -> None:
+    """Reserve the bytes [start, stop) of `path` on disk: posix_fallocate, or zeros written where the file
+    system (or the platform) cannot fallocate."""
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        try:
+            os.posix_fallocate(descriptor, start, max(stop - start, 1))
+            return
+        except AttributeError:  # no posix_fallocate (macOS)
+            pass
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+        zeros = bytes(1 << 20)
+        for offset in range(start, stop, len(zeros)):
+            os.pwrite(descriptor, zeros[: stop - offset], offset)
+    finally:
+        os.close(descriptor)
+
+
 def write_cache(
     array_path: Path, manifest_path: Path, manifest: dict[str, Any], shape: tuple[int, ...], fill: Fill
 ) -> tuple[np.ndarray, dict]:
-    """Build the array with `fill` into a memmap of `shape`, drop the rows it skipped, publish atomically."""
+    """Build the array with `fill` into an allocated memmap of `shape`, drop the rows it skipped, publish
+    atomically. A full disk or an unwritable folder is one DataError naming the folder and data.cache_dir;
+    no temporary file stays behind."""
     folder = array_path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +117,7 @@ def write_cache(
     extra: dict[str, Any] = {}
 
     def build(temp: str) -> None:
-        out = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=shape)
+        out = open_allocated(temp, shape)
         kept, more = fill(out)
         extra.update(more)
         out.flush()
@@ -86,7 +126,7 @@ def write_cache(
             # in temp's place (atomic_write publishes whatever temp holds when this returns).
             scratch = folder / f".{array_path.stem}.{os.getpid()}.compact.tmp"
             try:
-                compact = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(len(kept), *shape[1:]))
+                compact = open_allocated(scratch, (len(kept), *shape[1:]))
                 for start in range(0, len(kept), 1024):
                     compact[start : start + 1024] = out[kept[start : start + 1024]]
                 compact.flush()
@@ -99,14 +139,20 @@ def write_cache(
     try:
         manifest_path.unlink(missing_ok=True)
         atomic_write(array_path, build)
-    except OSError as err:
+        array = np.load(array_path, mmap_mode="r")
+        stored = {**manifest, **extra, "version": FORMAT_VERSION, "shape": list(array.shape)}
+        atomic_write_text(manifest_path, json.dumps(stored))
+    except (OSError, StorageError) as err:
+        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or str(err).startswith("disk full")
+        if full:
+            needed = math.prod(shape)
+            why = f"the disk is full: {size_text(needed)} needed, {size_text(free_bytes(folder) or 0)} free"
+        else:
+            why = getattr(err, "strerror", None) or str(err)
         raise DataError(
-            f"cannot write the image cache in {folder} ({err.strerror}); set data.cache_dir to a writable "
-            "folder with free space"
+            f"cannot write the image cache in {folder} ({why}); free some space or set data.cache_dir to a "
+            "writable folder with room for it"
         ) from None
-    array = np.load(array_path, mmap_mode="r")
-    stored = {**manifest, **extra, "version": FORMAT_VERSION, "shape": list(array.shape)}
-    atomic_write_text(manifest_path, json.dumps(stored))
     return array, stored
 
 

@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from wganlab.data.guards import check_path
 from wganlab.errors import DataError
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 FOLDER_NAME = "cifar-10-batches-py"
 SPLIT_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+# A batch is 10,000 images of 3072 bytes plus labels and names: about 31 MB. A member declaring far more is
+# damaged or hostile (a tar.gz inflating to gigabytes), and is refused before it is read into memory.
+MAX_BATCH_BYTES = 64 << 20
 
 # What a CIFAR batch pickle needs: numpy arrays (pickled by Python 2 or 3) and bytes under protocol 2.
 _ALLOWED_GLOBALS = {
@@ -57,6 +61,7 @@ def _read_from_archive(archive: Path, names: list[str]) -> list[np.ndarray]:
                 raise DataError(f"{archive} lacks {', '.join(missing)}; is it cifar-10-python.tar.gz?")
             arrays = []
             for name in names:
+                _check_batch_size(members[name].size, f"{archive}:{name}")
                 handle = tar.extractfile(members[name])
                 assert handle is not None  # regular files always extract
                 arrays.append(_unpickle_images(handle.read(), f"{archive}:{name}"))
@@ -69,7 +74,19 @@ def _read_from_folder(folder: Path, names: list[str]) -> list[np.ndarray]:
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise DataError(f"{folder} lacks {', '.join(missing)}; expected the extracted {FOLDER_NAME}/ folder")
-    return [_unpickle_images((folder / name).read_bytes(), str(folder / name)) for name in names]
+    arrays = []
+    for name in names:
+        _check_batch_size((folder / name).stat().st_size, str(folder / name))
+        arrays.append(_unpickle_images((folder / name).read_bytes(), str(folder / name)))
+    return arrays
+
+
+def _check_batch_size(size: int, where: str) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise DataError(
+            f"{where} is {size:,} bytes, but a CIFAR-10 batch is about 31 MB; the file is damaged or not "
+            "CIFAR-10, download it again"
+        )
 
 
 def load_cifar10(path: str, split: str) -> np.ndarray:
@@ -78,6 +95,7 @@ def load_cifar10(path: str, split: str) -> np.ndarray:
         raise DataError(f"data.path is empty; set it to {ARCHIVE_NAME} or its extracted {FOLDER_NAME}/ folder")
     root = Path(path)
     names = SPLIT_BATCHES[split]
+    check_path(root, "data.path", f"{ARCHIVE_NAME} or its extracted {FOLDER_NAME}/ folder", folder=True)
     if root.is_file():
         arrays = _read_from_archive(root, names)
     elif (root / names[0]).is_file():

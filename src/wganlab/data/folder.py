@@ -7,10 +7,12 @@ skipped with one warning naming the first few (or raise DataError under data.str
 decompression-bomb guard stays on: an image over its pixel limit counts as unreadable.
 """
 
+import itertools
 import os
+import queue
+import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,34 +21,49 @@ from tqdm import tqdm
 
 from wganlab.config import DataConfig
 from wganlab.data import cache
+from wganlab.data.guards import check_path, file_kind, is_regular
 from wganlab.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 
 
-def list_image_files(root: Path, option: str = "data.path") -> list[Path]:
-    """Image files under `root`, recursively, sorted by relative path; hidden folders (the cache) skipped.
+def list_image_files(root: Path, option: str = "data.path") -> tuple[list[Path], list[Path]]:
+    """(image files, special files) under `root`, recursively, each sorted by relative path; hidden folders (the
+    cache) skipped.
 
     `option` names where `root` came from in messages (data.path, or prepare's SOURCE). A symbolic link that
     leads nowhere (dangling, or a loop) is refused with its name: it is a file the user expects to be there.
+    An image name on something that is not a regular file (a FIFO, a device, a socket, or a link to one) is never
+    opened, since opening a FIFO blocks until a writer comes and reading a device may never end: it comes back
+    among the special files, for the caller to report like an unreadable image.
     """
-    if not root.exists():
-        raise DataError(f"{option}={str(root)!r} does not exist; point it at a folder of images")
-    if not root.is_dir():
+    if root.is_file():
         raise DataError(f"{option}={str(root)!r} is a file; it must be a folder of images")
-    files = []
+    check_path(root, option, "a folder of images", file=False, folder=True)
+    candidates = []
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        files += [Path(folder) / name for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
-    files.sort(key=lambda file: file.relative_to(root).as_posix())
-    broken = [file for file in files if file.is_symlink() and not _resolves(file)]
+        candidates += [Path(folder) / name for name in names if name.lower().endswith(IMAGE_SUFFIXES)]
+    candidates.sort(key=lambda file: file.relative_to(root).as_posix())
+    broken = [file for file in candidates if file.is_symlink() and not _resolves(file)]
     if broken:
         names = ", ".join(f"{file.relative_to(root).as_posix()} -> {os.readlink(file)}" for file in broken[:3])
         raise DataError(
             f"{len(broken)} symbolic link(s) under {option}={str(root)!r} lead to no file (dangling or a loop): "
             f"{names}{', ...' if len(broken) > 3 else ''}; fix or remove them"
         )
-    return files
+    files = [file for file in candidates if is_regular(file)]
+    special = [file for file in candidates if not is_regular(file)]
+    return files, special
+
+
+def special_reason(file: Path) -> str:
+    """Why a special file was not read, for report_skipped: "a FIFO (named pipe), not a regular file"."""
+    try:
+        kind = file_kind(os.stat(file).st_mode)
+    except OSError as err:
+        kind = f"unreachable ({err.strerror})"
+    return f"{kind}, not a regular file"
 
 
 def _resolves(link: Path) -> bool:
@@ -125,7 +142,10 @@ def decode_all(
 ) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Fill out[i] = decode(items[i]) in parallel; returns (filled row indices, [(index, reason)] failed).
 
-    With `out` None the results are dropped (`decode` does its own writing).
+    With `out` None the results are dropped (`decode` does its own writing). Ctrl-C or SIGTERM (raised in the
+    main thread, which waits here) stops it at once: no item starts after it, and a decode under way is
+    abandoned, since the workers are daemon threads that neither this function nor the interpreter's exit
+    waits for (a ThreadPoolExecutor joins every worker, so one stuck read would hold the exit forever).
     """
 
     def task(index: int) -> str | None:
@@ -137,12 +157,34 @@ def decode_all(
             return f"{type(err).__name__}: {err}"
         return None
 
+    counter = itertools.count()  # next() on it is atomic under the GIL: each index goes to one worker
+    stop = threading.Event()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        while not stop.is_set() and (index := next(counter)) < len(items):
+            try:
+                done.put((index, task(index), None))
+            except BaseException as err:  # a bug in `decode`: raised again in the main thread
+                done.put((index, None, err))
+                return
+
+    count = min(workers or os.cpu_count() or 1, max(len(items), 1))
+    for number in range(count):
+        threading.Thread(target=work, name=f"wganlab-decode-{number}", daemon=True).start()
     failures = []
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        results = pool.map(task, range(len(items)))
-        for index, reason in enumerate(tqdm(results, total=len(items), desc=description, disable=not progress)):
-            if reason is not None:
-                failures.append((index, reason))
+    try:
+        with tqdm(total=len(items), desc=description, disable=not progress) as bar:
+            for _ in range(len(items)):
+                index, reason, error = done.get()
+                if error is not None:
+                    raise error
+                if reason is not None:
+                    failures.append((index, reason))
+                bar.update()
+    finally:
+        stop.set()
+    failures.sort()
     failed = {index for index, _ in failures}
     kept = np.array([i for i in range(len(items)) if i not in failed], dtype=np.int64)
     return kept, failures
@@ -198,9 +240,11 @@ def load_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
     if not config.path:
         raise DataError("data.path is empty; data.source='folder' needs a folder of images")
     root = Path(config.path)
-    files = list_image_files(root)
+    files, special = list_image_files(root)
     if not files:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
+    if special and config.strict:
+        report_special(root, special, True, len(files) + len(special))
     channels, size, fit = config.channels or 3, config.image_size, config.fit
     names = [file.relative_to(root).as_posix() for file in files]
 
@@ -223,5 +267,15 @@ def load_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:
         return len(files), channels, height, width
 
     array, manifest = cache.load_or_build(root, config.cache_dir, options, files, shape, fill)
-    report_skipped(root, manifest.get("skipped", []), config.strict, len(files), manifest.get("reasons"))
+    skipped = [*manifest.get("skipped", []), *(file.relative_to(root).as_posix() for file in special)]
+    reasons = manifest.get("reasons")
+    if reasons is not None:
+        reasons = [*reasons, *map(special_reason, special)]
+    report_skipped(root, skipped, config.strict, len(files) + len(special), reasons)
     return array
+
+
+def report_special(root: Path, special: list[Path], strict: bool, total: int) -> None:
+    """report_skipped for special files alone (under data.strict they are refused before anything is decoded)."""
+    names = [file.relative_to(root).as_posix() for file in special]
+    report_skipped(root, names, strict, total, [special_reason(file) for file in special])

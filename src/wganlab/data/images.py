@@ -18,6 +18,7 @@ from wganlab.data.archive import load_zip
 from wganlab.data.array import load_array
 from wganlab.data.cifar import load_cifar10
 from wganlab.data.folder import load_folder
+from wganlab.data.guards import available_memory_bytes, check_fits
 from wganlab.data.idx import load_idx
 from wganlab.data.masks import load_masked_folder
 from wganlab.errors import DataError
@@ -53,6 +54,26 @@ def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
     return out
 
 
+def check_transformed_size(images: np.ndarray, config: DataConfig) -> None:
+    """Refuse a data.pad, data.image_size or data.channels whose new array would not fit in the memory available
+    (data.image_size=4096 on Fashion-MNIST asks for about 1 TB), before allocating it."""
+    count, channels, height, width = images.shape
+    height, width = height + 2 * config.pad, width + 2 * config.pad
+    changed = [f"data.pad={config.pad}"] if config.pad else []
+    if config.image_size and (config.image_size, config.image_size) != (height, width):
+        height = width = config.image_size
+        changed.append(f"data.image_size={config.image_size}")
+    if config.channels and config.channels != channels:
+        channels = config.channels
+        changed.append(f"data.channels={config.channels}")
+    if changed:
+        check_fits(
+            count * channels * height * width,
+            f"{', '.join(changed)} makes {count:,} images of {channels}x{height}x{width} uint8, which",
+            "lower data.image_size" if config.image_size else "lower data.pad" if config.pad else "use data.channels=0",
+        )
+
+
 def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray:
     """uint8 (N, C, H, W), C in {1, 3}, for config.source in idx, cifar10, folder, masked_folder, zip, array.
 
@@ -73,23 +94,12 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
         images = load_array(config)
     else:
         raise DataError(f"data.source={config.source!r} is not an image source ({', '.join(IMAGE_SOURCES)})")
+    check_transformed_size(images, config)
     if config.pad:
         images = np.pad(images, ((0, 0), (0, 0), (config.pad, config.pad), (config.pad, config.pad)))
     if config.image_size:
         images = resize_array(images, config.image_size)
     return convert_channels(images, config.channels)
-
-
-def available_memory_bytes() -> int:
-    """MemAvailable from /proc/meminfo (Linux); elsewhere, physical memory."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 class ImageBatches:

@@ -13,7 +13,15 @@ from PIL import Image
 
 from wganlab.config import DataConfig
 from wganlab.data import cache
-from wganlab.data.folder import decode_all, flatten_alpha, list_image_files, report_skipped, to_8_bits, to_chw
+from wganlab.data.folder import (
+    decode_all,
+    flatten_alpha,
+    list_image_files,
+    report_skipped,
+    report_special,
+    to_8_bits,
+    to_chw,
+)
 from wganlab.errors import DataError
 from wganlab.files import atomic_write
 
@@ -30,10 +38,12 @@ def _names(paths: list[str]) -> str:
     return ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
 
 
-def find_pairs(root: Path, option: str = "data.path") -> list[tuple[str, Path, Path]]:
+def find_pairs(root: Path, option: str = "data.path", strict: bool = False) -> list[tuple[str, Path, Path]]:
     """[(name, image, mask)] sorted by name; DataError when a file has no partner or a name repeats. `option`
-    names where `root` came from in messages (data.path, or prepare's SOURCE)."""
-    files = list_image_files(root, option)
+    names where `root` came from in messages (data.path, or prepare's SOURCE). Special files under image names
+    (a FIFO, a device) are left out with one warning, or refused under `strict`."""
+    files, special = list_image_files(root, option)
+    report_special(root, special, strict, len(files) + len(special))
     if not files:
         raise DataError(f"no images found under {option}={str(root)!r}; expected x.jpg + x_mask.gif pairs")
     images: dict[str, Path] = {}
@@ -112,7 +122,7 @@ def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarr
     if not config.image_size:
         raise DataError("data.source='masked_folder' needs data.image_size (the objects' boxes differ in size)")
     root = Path(config.path)
-    pairs = find_pairs(root)
+    pairs = find_pairs(root, strict=config.strict)
     channels = config.channels or 3
     size = config.image_size
 
@@ -157,7 +167,7 @@ def prepare_masked_folder(
         raise DataError(f"--size {size} must be at least 8")
     if crop < 0:
         raise DataError(f"--crop {crop} must be 0 (crop to each object's box) or a side in pixels")
-    pairs = find_pairs(Path(src), "SOURCE")
+    pairs = find_pairs(Path(src), "SOURCE", strict)
     images_out = Path(out) / "images"
     try:
         images_out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ __all__ = [
     "ArchitectureSpace",
     "RandomArchitecture",
     "build_networks",
+    "build_shapes",
     "evaluating",
     "has_batch_norm",
     "random_architecture",
@@ -47,6 +48,13 @@ def build_networks(
     init_weights(generator, config.init_std, rng)
     init_weights(critic, config.init_std, rng)
     return generator, critic
+
+
+def build_shapes(config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> tuple[nn.Module, nn.Module]:
+    """(generator, critic) on the meta device: every parameter's shape and no memory, to size a config before
+    building it (a layer too large to count raises RuntimeError: "Storage size calculation overflowed")."""
+    with torch.device("meta"):
+        return _construct(config, sample_shape, is_image=is_image)
 
 
 def _construct(config: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> tuple[nn.Module, nn.Module]:

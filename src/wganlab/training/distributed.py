@@ -42,12 +42,42 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
     return torch.device(choice)
 
 
+MAX_PROCESSES = 1 << 20
+
+
+def environment_integer(name: str, default: int, low: int, high: int) -> int:
+    """torchrun's variable `name` as an integer in [low, high] (`default` when unset); one-line ConfigError
+    naming it otherwise (WORLD_SIZE=abc used to end in a ValueError traceback)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(
+            f"{name}={raw!r} in the environment must be an integer from {low} to {high}; torchrun sets it: "
+            f"unset it to train in one process, or start the run with torchrun"
+        )
+    return value
+
+
 def init_distributed(device_choice: str) -> DistContext:
     """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); start the process group if there is one."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    world_size = environment_integer("WORLD_SIZE", 1, 1, MAX_PROCESSES)
+    rank = environment_integer("RANK", 0, 0, world_size - 1)
+    local_rank = environment_integer("LOCAL_RANK", 0, 0, world_size - 1)
+    if world_size > 1:
+        environment_integer("MASTER_PORT", 29500, 1, 65535)
+        if not os.environ.get("MASTER_ADDR"):
+            raise ConfigError(f"WORLD_SIZE={world_size} but MASTER_ADDR is not set; start the run with torchrun")
     device = resolve_device(device_choice, local_rank)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"LOCAL_RANK={local_rank} asks for {device} but {torch.cuda.device_count()} CUDA device(s) are visible; "
+            "start at most that many processes per node"
+        )
     if world_size > 1 and not torch_dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

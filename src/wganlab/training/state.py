@@ -15,10 +15,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from wganlab.config import RunConfig
+from wganlab.config import ModelConfig, RunConfig
 from wganlab.data import DataSource, build_data, data_rng_device
 from wganlab.errors import ConfigError
-from wganlab.models import build_networks, evaluating
+from wganlab.models import build_networks, build_shapes, evaluating
 from wganlab.objectives import BuildContext, Constraint, Loss, build_objective
 from wganlab.training.distributed import DistContext
 from wganlab.training.precision import autocast, loss_scale, make_scaler
@@ -332,40 +332,98 @@ def activation_bytes_per_sample(generator: nn.Module, critic: nn.Module, z_dim: 
     inputs, so neither batch-norm statistics nor spectral-norm vectors move."""
 
     def saved_bytes(batch: int) -> int:
-        storages: dict[int, int] = {}
+        storages: dict[int, Any] = {}
 
         def pack(tensor: Tensor) -> Tensor:
-            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            # Keyed on the storage object (one per storage, kept alive here): meta tensors all have address 0.
+            storage = tensor.untyped_storage()
+            storages[id(storage)] = storage
             return tensor
 
+        device = next(generator.parameters()).device
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor), torch.enable_grad():
             with evaluating(generator), evaluating(critic):
-                fake = generator(torch.zeros(batch, z_dim))
+                fake = generator(torch.zeros(batch, z_dim, device=device))
                 # Both outputs stay alive (with their graphs), so no saved tensor is freed and its address reused.
-                outputs = [critic(fake), critic(torch.zeros(batch, *sample_shape))]
+                outputs = [critic(fake), critic(torch.zeros(batch, *sample_shape, device=device))]
         del outputs
-        return sum(storages.values())
+        return sum(storage.nbytes() for storage in storages.values())
 
     return max(saved_bytes(2) - saved_bytes(1), 0)
 
 
-def check_memory(config: RunConfig, generator: nn.Module, critic: nn.Module, sample_shape, dist: DistContext) -> None:
-    """Refuse a batch whose activations alone exceed the free memory, instead of allocating until the machine
-    runs out (an estimate from below: the penalty's second backward and the optimiser need more)."""
+def free_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    from wganlab.data.images import available_memory_bytes
+
+    return available_memory_bytes()
+
+
+def size_options(config: RunConfig, network: str) -> list[str]:
+    """The options that set the size of `network` ("generator" or "critic"), as one would type them."""
+    model = config.model
+    if model.architecture == "mlp":
+        names = ["z_dim", "generator_widths"] if network == "generator" else ["critic_widths"]
+    else:
+        names = ["z_dim"] if network == "generator" else []
+        names += [f"{network}_channels" if getattr(model, f"{network}_channels") else "channels"]
+        names += [f"{network}_depth"] if model.architecture == "dcgan" else []
+    typed = [f"model.{name}={_typed(getattr(model, name))}" for name in names]
+    if config.data.image_size:
+        typed.append(f"data.image_size={config.data.image_size}")
+    return typed
+
+
+def _typed(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _changed(config: RunConfig, options: list[str]) -> list[str]:
+    """Those of `options` that differ from the architecture's defaults (all of them when none does)."""
+    plain = RunConfig(model=ModelConfig(architecture=config.model.architecture))
+    defaults = set(size_options(plain, "generator") + size_options(plain, "critic"))
+    return [option for option in options if option not in defaults] or options
+
+
+def check_memory(config: RunConfig, sample_shape, dist: DistContext) -> None:
+    """Refuse networks whose weights, gradients and optimiser state, or a batch whose activations alone, exceed
+    the free memory, instead of allocating until the machine runs out. Both are measured on meta-device copies
+    of the networks (shapes, no memory); the activations are an estimate from below (the penalty's second
+    backward and the optimiser need more)."""
+    free = free_memory(dist.device)
+    try:
+        generator, critic = build_shapes(config.model, sample_shape, is_image=not config.data.is_toy)
+    except RuntimeError as err:  # "Storage size calculation overflowed": a layer beyond int64 elements
+        options = _changed(config, size_options(config, "generator") + size_options(config, "critic"))
+        raise ConfigError(
+            f"{', '.join(options)} makes the networks too large to build ({str(err).splitlines()[0]}); lower "
+            f"{'it' if len(options) == 1 else 'them'}"
+        ) from None
+    # Weights, gradients, and the optimiser's state: Adam's two moments, RMSProp's one average.
+    copies = 4 if config.optim.optimizer == "adam" else 3
+    counts = {
+        name: sum(p.numel() for p in net.parameters()) for name, net in (("generator", generator), ("critic", critic))
+    }
+    needed = copies * 4 * sum(counts.values())
+    if needed > free:
+        network = max(counts, key=counts.__getitem__)
+        options = _changed(config, size_options(config, network))
+        raise ConfigError(
+            f"{', '.join(options)} gives the {network} {counts[network]:,} parameters: with the other network, "
+            f"their gradients and optimiser state that is {_size(needed)}, but {_size(free)} is free on "
+            f"{dist.device}; "
+            f"lower {' or '.join(option.split('=')[0] for option in options)}"
+        )
     batch = config.train.batch_size // dist.world_size
     per_sample = activation_bytes_per_sample(generator, critic, config.model.z_dim, sample_shape)
     needed = batch * per_sample
-    if dist.device.type == "cuda":
-        free = torch.cuda.mem_get_info(dist.device)[0]
-    else:
-        from wganlab.data.images import available_memory_bytes
-
-        free = available_memory_bytes()
     if needed > free:
+        also = " or data.image_size" if config.data.image_size else ""
         raise ConfigError(
             f"train.batch_size={config.train.batch_size} needs at least {_size(needed)} for one step's "
             f"activations ({per_sample:,} bytes per sample) but {_size(free)} is free on {dist.device}; "
-            "lower train.batch_size"
+            f"lower train.batch_size{also}"
         )
 
 
@@ -392,12 +450,12 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
         world_size=dist.world_size,
         progress=progress and dist.is_main,
     )
+    check_memory(config, tuple(data.sample_shape), dist)
     # Same init on every process (DDP would broadcast rank 0's anyway; this keeps single and multi identical).
     init_rng = make_rng(seed, "init")
     generator, critic = build_networks(
         config.model, tuple(data.sample_shape), init_rng, is_image=not config.data.is_toy
     )
-    check_memory(config, generator, critic, tuple(data.sample_shape), dist)
     critic_scaler = make_scaler(dist.device, config.train.precision)
     context = BuildContext(
         rank=dist.rank, world_size=dist.world_size, loss_scale=lambda: loss_scale(critic_scaler, dist.device)
