@@ -21,7 +21,7 @@ from wganlab.training.logbook import Logbook, console_log
 from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
-from wganlab.training.state import TrainState, build_state, make_rng
+from wganlab.training.state import TrainState, build_state, make_rng, seeded_global_rngs
 
 
 def critic_step(s: TrainState, real: Tensor) -> None:
@@ -70,7 +70,8 @@ def train(
     """Train a new run in `run_dir` (refused if it already holds one), or resume it; returns the final state."""
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
-    with folder.lock() if dist.is_main else contextlib.nullcontext():
+    # The process-wide RNGs seeded from train.seed, and the caller's put back afterwards.
+    with seeded_global_rngs(config.train.seed), folder.lock() if dist.is_main else contextlib.nullcontext():
         checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
         found = checkpoints.newest() if resume else None
         if found is not None:

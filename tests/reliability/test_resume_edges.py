@@ -1,0 +1,92 @@
+"""The edges of --resume (issue 30, items 6-8): a refused resume changes nothing in the run folder; a finished run
+that is extended ends exactly as an uninterrupted run of the new length; the process-wide RNG states a checkpoint
+holds are seeded from train.seed, the same in two independent processes, and a caller's are left as they were."""
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import wganlab
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SMALL = [
+    "eight_gaussians/wgan-gp",
+    "model.generator_widths=16,16",
+    "model.critic_widths=16,16",
+    "train.batch_size=16",
+    "train.device=cpu",
+    "log.progress=false",
+    "log.tensorboard=false",
+    "log.eval_samples=64",
+]
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_same_tree(a, b, where: str = "") -> None:
+    """Bitwise equality of nested dicts, lists and tensors (dtype included)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor), where
+        assert a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (where, a.keys(), b.keys())
+        for key in a:
+            assert_same_tree(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), where
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_tree(x, y, f"{where}.{index}")
+    else:
+        assert a == b, (where, a, b)
+
+
+# --- item 8: the process-wide RNGs ----------------------------------------------------------------------------
+
+
+def test_two_independent_processes_store_the_same_global_rng_states(tmp_path):
+    """Each run in its own `python -m wganlab train` (not forked from one parent): every RNG state in the
+    checkpoints, the process-wide torch, numpy and Python ones included, is the same in both."""
+    argv = [*SMALL, "train.steps=4", "log.checkpoint_every=2", "log.keep_checkpoints=2", "log.eval_every=2"]
+    runs = [tmp_path / name for name in ("a", "b")]
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "wganlab", "train", *argv, "--out", str(run)], env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for run in runs
+    ]  # fmt: skip
+    for process in processes:
+        assert process.wait() == 0, process.stderr.read()
+    for name in ("step-00000002.pt", "step-00000004.pt", "best.pt"):
+        a, b = (load(run / "checkpoints" / name)["rng"] for run in runs)
+        assert {"data", "noise", "torch", "numpy", "python"} <= a.keys()
+        assert_same_tree(a, b, name)
+
+
+def test_train_leaves_the_callers_global_rng_states_as_they_were(tmp_path):
+    torch.manual_seed(1234)
+    np.random.seed(56)
+    random.seed(78)
+    expected = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    wganlab.train(SMALL[0], out=tmp_path / "run", **{"train.steps": 2, "log.eval_every": 0}, **overrides())
+    # Resuming loads a checkpoint's global states: those are put back too.
+    wganlab.train(SMALL[0], out=tmp_path / "run", resume=True, **{"train.steps": 3, "log.eval_every": 0},
+                  **overrides())  # fmt: skip
+    after = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    assert torch.equal(after[0], expected[0])
+    assert np.array_equal(after[1][1], expected[1][1]) and after[1][2:] == expected[1][2:]
+    assert after[2] == expected[2]
+    # So the caller's next draws are the first draws of its own seeds.
+    assert torch.rand(1).item() == torch.rand(1, generator=torch.Generator().manual_seed(1234)).item()
+    assert np.random.random_sample() == np.random.RandomState(56).random_sample()
+    assert random.random() == random.Random(78).random()
+
+
+def overrides() -> dict:
+    """SMALL's overrides as keyword arguments of wganlab.train."""
+    return dict(item.split("=", 1) for item in SMALL[1:])
