@@ -2,16 +2,21 @@
 that is extended ends exactly as an uninterrupted run of the new length; the process-wide RNG states a checkpoint
 holds are seeded from train.seed, the same in two independent processes, and a caller's are left as they were."""
 
+import contextlib
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import wganlab
+from wganlab.cli import main
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 SMALL = [
@@ -90,3 +95,104 @@ def test_train_leaves_the_callers_global_rng_states_as_they_were(tmp_path):
 def overrides() -> dict:
     """SMALL's overrides as keyword arguments of wganlab.train."""
     return dict(item.split("=", 1) for item in SMALL[1:])
+
+
+# --- item 6: a refused resume changes nothing -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished 4-step run, checkpoints at 2 and 4, copied by each test that resumes it."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    assert main(["train", *FINISHED, "--out", str(run)]) == 0
+    return run
+
+
+FINISHED = [*SMALL, "train.steps=4", "log.checkpoint_every=2", "log.keep_checkpoints=2", "log.eval_every=2",
+            "log.log_every=1"]  # fmt: skip
+
+
+def linear_decay(run: Path) -> None:
+    """The run trained again with its learning rates decaying linearly over its 4 steps."""
+    shutil.rmtree(run)
+    assert main(["train", *FINISHED, "optim.lr_decay=linear", "--out", str(run)]) == 0
+
+
+def listing(run: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every file's bytes and every entry's mtime (folders included), by path."""
+    return {
+        str(path.relative_to(run)): (path.read_bytes() if path.is_file() else None, path.lstat().st_mtime_ns)
+        for path in sorted(run.rglob("*"))
+    }
+
+
+def damage_line(path: Path, number: int) -> None:
+    lines = path.read_text().splitlines()
+    lines[number - 1] = "{not json"
+    path.write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """`folder` made read-only for this process: chmod for a user, the immutable flag for root (whom file modes do
+    not stop); skipped where neither works."""
+    mode = folder.stat().st_mode
+    immutable = os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    if not immutable:
+        folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip(f"cannot make {folder} read-only here")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(mode)
+
+
+REFUSALS = {
+    "a damaged metrics.jsonl line": (
+        lambda run: damage_line(run / "metrics.jsonl", 2),
+        None,
+        r"train: error: .*/metrics.jsonl line 2 is not valid JSON; the file was edited or damaged: fix or remove",
+    ),
+    "a damaged timing.jsonl line": (
+        lambda run: damage_line(run / "timing.jsonl", 1),
+        None,
+        r"train: error: .*/timing.jsonl line 1 is not valid JSON; the file was edited or damaged: fix or remove",
+    ),
+    "a read-only checkpoints folder": (
+        None,
+        "checkpoints",
+        r"train: error: cannot write in .*/run/checkpoints \(not writable\); make it writable, then resume with: "
+        r"wganlab train .*/run/config.toml --out .*/run --resume$",
+    ),
+    "a read-only samples folder": (None, "samples", r"train: error: cannot write in .*/run/samples \(not writable\)"),
+    "a read-only run folder": (None, ".", r"train: error: cannot write in .*/run \(not writable\); make it writable"),
+    "a linear decay whose span would change": (
+        linear_decay,
+        None,
+        r"train: error: --resume: optim.lr_decay='linear' decays the learning rates over 4 generator steps in this "
+        r"run's checkpoint but over 5 in the config",
+    ),
+}
+
+
+@pytest.mark.parametrize("cause", REFUSALS)
+def test_a_refused_resume_leaves_every_file_and_mtime_as_it_was(cause, finished, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    damage, locked, message = REFUSALS[cause]
+    if damage is not None:
+        damage(run)
+        capsys.readouterr()
+    with read_only(run / locked) if locked else contextlib.nullcontext():
+        before = listing(run)
+        code = main(["train", str(run / "config.toml"), "--out", str(run), "--resume", "train.steps=5"])
+        after = listing(run)
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("run folder: ")]
+    assert code == 2
+    assert len(lines) == 1 and re.match(f"wganlab {message}", lines[0]), lines
+    assert after == before
+    assert (run / "outcome.json").is_file() and "steps = 4\n" in (run / "config.toml").read_text()

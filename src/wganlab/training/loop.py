@@ -6,6 +6,7 @@ import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, Found
 from wganlab.training.distributed import DistContext, init_distributed
-from wganlab.training.logbook import Logbook, console_log
+from wganlab.training.logbook import Logbook, console_log, parse_records
 from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
@@ -71,16 +72,30 @@ def train(
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
     # The process-wide RNGs seeded from train.seed, and the caller's put back afterwards.
-    with seeded_global_rngs(config.train.seed), folder.lock() if dist.is_main else contextlib.nullcontext():
+    with seeded_global_rngs(config.train.seed), writing(folder, dist) as go_on:
         checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
         found = checkpoints.newest() if resume else None
         if found is not None:
             folder.check_resume(config)
         elif not resume:
             folder.check_new()
-        # log.txt copies the console from here: a refused start leaves an existing run's log as it was.
-        with console_log(folder.log_path) if dist.is_main else contextlib.nullcontext():
-            return _train(config, folder, checkpoints, found, resume, dist, progress)
+        return _train(config, folder, checkpoints, found, resume, dist, progress, go_on)
+
+
+@contextlib.contextmanager
+def writing(folder: RunFolder, dist: DistContext):
+    """Process 0 holds the folder's lock and copies the console into log.txt, but `.lock` and log.txt are written
+    only once the block calls the function it is given (`go_on`): a refused start leaves the folder as it was."""
+    if not dist.is_main:
+        yield lambda: None
+        return
+    with folder.lock() as claim, console_log(folder.log_path, deferred=True) as begin_log:
+
+        def go_on() -> None:
+            claim()
+            begin_log()
+
+        yield go_on
 
 
 def _train(
@@ -91,10 +106,10 @@ def _train(
     resume: bool,
     dist: DistContext,
     progress: bool | None,
+    go_on: Callable[[], None],
 ) -> TrainState:
-    """`found`: the newest complete checkpoint when resuming (None: none was left, so the run starts again)."""
-    if found is None and dist.is_main and (resume or folder.config_path.exists()):
-        warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
+    """`found`: the newest complete checkpoint when resuming (None: none was left, so the run starts again).
+    Everything that can refuse comes first; `go_on()` marks the first change to the run folder."""
     show_progress = config.log.progress if progress is None else progress
     s = build_state(config, dist, progress=show_progress)
     config = s.config = resolve_epochs(config, s)
@@ -106,6 +121,12 @@ def _train(
     evaluation = Evaluation(s)
     if found is not None:
         load_into(s, found)
+    if dist.is_main:
+        preflight(config, folder, found)
+    go_on()
+    if found is None and dist.is_main and (resume or folder.config_path.exists()):
+        warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
+    if found is not None:
         if dist.is_main:
             folder.clear_temps()
             if found.unreadable:
@@ -171,6 +192,24 @@ def _train(
         clock.update()
         folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds)
     return s
+
+
+def preflight(config: RunConfig, folder: RunFolder, found: Found | None) -> None:
+    """What would refuse a start after it had changed the run folder, checked before: the folders and files it
+    writes, the records a resume keeps (read, not changed) and TensorBoard's package."""
+    folder.check_writable()
+    if found is not None:
+        for path in (folder.metrics_path, folder.timing_path):
+            if path.is_file():
+                parse_records(path)
+    if config.log.tensorboard:
+        try:
+            import torch.utils.tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "log.tensorboard=true needs the tensorboard package: pip install tensorboard, or set "
+                "log.tensorboard=false"
+            ) from None
 
 
 def resolve_epochs(config: RunConfig, s: TrainState) -> RunConfig:

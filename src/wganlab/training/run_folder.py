@@ -17,7 +17,7 @@ import platform
 import sys
 import tomllib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from torch import nn
 
 import wganlab
 from wganlab.config import RunConfig, config_from_toml, differences, load_config, to_toml
-from wganlab.errors import CheckpointError, ConfigError
+from wganlab.errors import CheckpointError, ConfigError, StorageError
 from wganlab.files import atomic_write_text, remove_stale_temps
 
 # Settings that may change when resuming: how long to train and how to log it.
@@ -149,11 +149,12 @@ class RunFolder:
         return json.loads(self.outcome_path.read_text())
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[Callable[[], None]]:
         """Hold an exclusive lock on the folder while writing it; a second writer gets a one-line error.
 
         flock on `.lock`: the kernel drops it when the process ends, however it ends, so a killed run never
-        leaves the folder locked.
+        leaves the folder locked. The block is given `claim`, which writes this process into `.lock` for that
+        error to name: called once the run goes on, so that a refused start leaves `.lock` as it was.
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -166,20 +167,33 @@ class RunFolder:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = _holder(handle.read())
             handle.close()
             raise ConfigError(
                 f"{self.path} is being written by {holder}; wait for it to finish, or choose another --out"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
-        handle.flush()
+
+        def claim() -> None:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
+            handle.flush()
+
         try:
-            yield
+            yield claim
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def check_writable(self) -> None:
+        """StorageError naming the first folder or appended file of the run this process may not write, so that a
+        resume refuses before it changes anything rather than halfway through."""
+        for folder in (self.path, self.checkpoints, self.samples):
+            if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                raise StorageError(f"cannot write in {folder} (not writable); make it writable")
+        for path in (self.metrics_path, self.timing_path, self.log_path):
+            if path.is_file() and not os.access(path, os.W_OK):
+                raise StorageError(f"cannot write {path} (read-only); make it writable")
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -292,6 +306,21 @@ class RunFolder:
         for step, path in self.step_checkpoints():
             generator.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["generator"])
             yield step, generator.eval()
+
+
+def _holder(text: str) -> str:
+    """Who holds a folder's lock, from the line in `.lock`: a line left by a process that has ended (the holder
+    has not claimed the folder yet) names nobody."""
+    holder = text.strip()
+    words = holder.split()
+    if len(words) == 5 and words[:2] == ["wganlab", "pid"] and words[2].isdigit() and words[4] == platform.node():
+        try:
+            os.kill(int(words[2]), 0)
+        except ProcessLookupError:
+            return "another process"
+        except OSError:
+            pass
+    return holder or "another process"
 
 
 def build_generator(config: RunConfig, sample_shape: tuple[int, ...]) -> nn.Module:
