@@ -17,6 +17,9 @@ import torch
 
 import wganlab
 from wganlab.cli import main
+from wganlab.training import loop
+from wganlab.training.checkpoint import Checkpointer
+from wganlab.training.run_folder import RunFolder
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 SMALL = [
@@ -196,3 +199,125 @@ def test_a_refused_resume_leaves_every_file_and_mtime_as_it_was(cause, finished,
     assert len(lines) == 1 and re.match(f"wganlab {message}", lines[0]), lines
     assert after == before
     assert (run / "outcome.json").is_file() and "steps = 4\n" in (run / "config.toml").read_text()
+
+
+# --- item 7: extending a finished run ----------------------------------------------------------------------------
+
+# Fields of a checkpoint that differ by design between a run extended and an uninterrupted one: the wall-clock,
+# and the config (with train.steps) a step file was written under.
+AS_WRITTEN = ("seconds", "overhead_seconds", "config", "lr_schedule")
+
+
+def checkpoint_content(path: Path, *also: str) -> dict:
+    return {k: v for k, v in load(path).items() if k not in (*AS_WRITTEN, *also)}
+
+
+def assert_same_end(extended: Path, whole: Path, steps: int) -> None:
+    """An extended run ends bit for bit as the uninterrupted one: every record, every picture, the generator file,
+    the step files kept (the end-of-run notes of an old end aside), latest.pt and best.pt."""
+    assert (extended / "metrics.jsonl").read_bytes() == (whole / "metrics.jsonl").read_bytes()
+    [final] = [row for row in RunFolder(whole).records() if row["kind"] == "final"]
+    assert final["step"] == steps
+    timing = [[row["step"] for row in RunFolder(run).timing()] for run in (extended, whole)]
+    assert timing[0] == timing[1]
+    for folder in ("samples", "checkpoints"):
+        assert sorted(p.name for p in (extended / folder).iterdir()) == sorted(
+            p.name for p in (whole / folder).iterdir()
+        )
+    for picture in (whole / "samples").iterdir():
+        assert (extended / "samples" / picture.name).read_bytes() == picture.read_bytes(), picture.name
+    generator = "checkpoints/generator.safetensors"
+    assert (extended / generator).read_bytes() == (whole / generator).read_bytes()
+    for name in ("latest.pt", "best.pt"):
+        if (whole / "checkpoints" / name).exists():
+            a, b = (checkpoint_content(run / "checkpoints" / name) for run in (extended, whole))
+            assert_same_tree(a, b, name)
+    for path in (whole / "checkpoints").glob("step-*.pt"):
+        a, b = (checkpoint_content(run / "checkpoints" / path.name, "end_of_run") for run in (extended, whole))
+        assert_same_tree(a, b, path.name)
+    assert RunFolder(extended).outcome()["step"] == RunFolder(whole).outcome()["step"] == steps
+    assert not list(extended.rglob("*.tmp"))
+
+
+# (first length, new length, log_every, eval_every, sample_every, checkpoint_every, keep_checkpoints)
+ALIGNMENTS = {
+    "nothing divides the old length": (5, 8, 2, 3, 4, 4, 1),
+    "everything divides the old length": (6, 9, 3, 2, 3, 3, 2),
+    "a mix": (4, 7, 3, 4, 3, 2, 2),
+    "the first evaluation at the old end": (3, 8, 2, 5, 10, 5, 1),
+}
+
+
+def alignment_config(tiny_config, objective: str, alignment: str, steps: int):
+    _, _, log, evaluate, sample, checkpoint, keep = ALIGNMENTS[alignment]
+    return tiny_config(
+        objective, f"train.steps={steps}", f"log.log_every={log}", f"log.eval_every={evaluate}",
+        f"log.sample_every={sample}", f"log.checkpoint_every={checkpoint}", f"log.keep_checkpoints={keep}",
+        "log.eval_samples=64", "log.final_metrics=w1", "log.final_samples=128", "log.grid_size=4",
+        "train.seed=2",  # whose evaluation at step 5 beats the one at 3: the old end replaced best.pt
+    )  # fmt: skip
+
+
+def extend_and_compare(tiny_config, tmp_path: Path, objective: str, alignment: str, *lengths: int) -> Path:
+    """Train lengths[0] steps, extend it to each further length in turn, and compare with an uninterrupted run of
+    the last length; returns the extended run."""
+    whole, extended = tmp_path / "whole", tmp_path / "extended"
+    loop.train(alignment_config(tiny_config, objective, alignment, lengths[-1]), whole, progress=False)
+    loop.train(alignment_config(tiny_config, objective, alignment, lengths[0]), extended, progress=False)
+    for steps in lengths[1:]:
+        loop.train(alignment_config(tiny_config, objective, alignment, steps), extended, resume=True, progress=False)
+    assert_same_end(extended, whole, lengths[-1])
+    return extended
+
+
+@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+def test_extending_a_finished_run_ends_as_an_uninterrupted_run(tiny_config, tmp_path, objective):
+    first, new, *_ = ALIGNMENTS["nothing divides the old length"]
+    ended = tmp_path / "ended"
+    loop.train(alignment_config(tiny_config, objective, "nothing divides the old length", first), ended,
+               progress=False)  # fmt: skip
+    # Every kind of end-of-run extra is there to take back: a train record, an evaluation that replaced best.pt,
+    # a picture and a step file, all off their cadence, and the final record.
+    assert load(ended / "checkpoints/latest.pt")["end_of_run"] == {
+        "train": True, "eval": True, "picture": True, "checkpoint": True, "best": "replaced"
+    }  # fmt: skip
+    assert [row["kind"] for row in RunFolder(ended).records() if row["step"] == first] == ["train", "eval", "final"]
+    extend_and_compare(tiny_config, tmp_path, objective, "nothing divides the old length", first, new)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+@pytest.mark.parametrize("alignment", ALIGNMENTS)
+def test_extending_at_every_cadence_alignment(tiny_config, tmp_path, objective, alignment):
+    first, new, *_ = ALIGNMENTS[alignment]
+    extend_and_compare(tiny_config, tmp_path, objective, alignment, first, new)
+
+
+@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+def test_an_extension_of_an_extension_ends_as_an_uninterrupted_run(tiny_config, tmp_path, objective):
+    extend_and_compare(tiny_config, tmp_path, objective, "nothing divides the old length", 3, 5, 8)
+
+
+def test_an_extension_stopped_before_its_first_checkpoint_takes_the_old_end_back_again(tiny_config, tmp_path,
+                                                                                      monkeypatch):  # fmt: skip
+    """Stopped after the old end's extras were taken back but before a newer checkpoint exists, the extension
+    resumes from the old end's step file again: taking back twice is the same as once."""
+    alignment = "nothing divides the old length"
+    whole, extended = tmp_path / "whole", tmp_path / "extended"
+    loop.train(alignment_config(tiny_config, "wgan-gp", alignment, 8), whole, progress=False)
+    loop.train(alignment_config(tiny_config, "wgan-gp", alignment, 5), extended, progress=False)
+
+    def stop(self, s, end=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Checkpointer, "save", stop)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(alignment_config(tiny_config, "wgan-gp", alignment, 8), extended, resume=True, progress=False)
+    monkeypatch.undo()
+    assert not (extended / "samples/step-00000005.png").exists()
+    # The old end's records at 5 were taken back; those up to 8 written again (the checkpoint at 8 stopped).
+    assert [(row["step"], row["kind"]) for row in RunFolder(extended).records()] == [
+        (2, "train"), (3, "eval"), (4, "train"), (6, "train"), (6, "eval"), (8, "train"), (8, "eval")
+    ]  # fmt: skip
+    loop.train(alignment_config(tiny_config, "wgan-gp", alignment, 8), extended, resume=True, progress=False)
+    assert_same_end(extended, whole, 8)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from wganlab.config import RunConfig, to_dict, to_toml
 from wganlab.errors import CheckpointError
-from wganlab.files import append_line, storage_error
+from wganlab.files import append_line, atomic_write, storage_error
 from wganlab.training.run_folder import RunFolder
 
 
@@ -198,12 +198,15 @@ class Logbook:
         *,
         total_steps: int,
         start_step: int,
+        dropped: frozenset[str] = frozenset(),
         enabled: bool,
         progress: bool,
         tensorboard: bool,
         shown: tuple[str, ...] = (),
     ):
-        """`shown`: the keys kept on the progress bar (the loss's estimate and the quality headline)."""
+        """`shown`: the keys kept on the progress bar (the loss's estimate and the quality headline). `dropped`:
+        the kinds of record at `start_step` to remove (an extended run's end-of-run records; timing rows go with
+        "train")."""
         self.enabled = enabled
         self.folder = folder
         self.shown_keys = shown
@@ -217,7 +220,7 @@ class Logbook:
         if not enabled:
             return
         for path in (folder.metrics_path, folder.timing_path):
-            self._truncate_after(path, start_step)
+            self._truncate_after(path, start_step, dropped)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -226,20 +229,28 @@ class Logbook:
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-    def _truncate_after(self, path: Path, step: int) -> None:
-        """On resume, drop the records written after the checkpoint we restart from (they will be written again)
-        and a last line torn by a crash (with a warning). The file is cut in place, which needs no free space."""
+    def _truncate_after(self, path: Path, step: int, dropped: frozenset[str] = frozenset()) -> None:
+        """On resume, drop the records written after the checkpoint we restart from (they will be written again),
+        those at its step of a kind in `dropped`, and a last line torn by a crash (with a warning). The file is
+        cut in place, which needs no free space, unless a dropped record sits before a kept one."""
         if not path.exists():
             return
         data = path.read_bytes()
-        keep = 0
+        kept = []
         for line, row in parse_records(path, data):
             if row is None:
                 warnings.warn(f"{path}: dropped a torn last line (a crash mid-write): {line[:60]!r}", stacklevel=3)
                 break
             if row.get("step", 0) > step:
                 break
-            keep += len(line)
+            if row.get("step", 0) < step or row.get("kind", "train") not in dropped:
+                kept.append(line)
+        text = b"".join(kept)
+        if not data.startswith(text):
+            text += b"" if text.endswith(b"\n") else b"\n"
+            atomic_write(path, lambda temp: Path(temp).write_bytes(text))
+            return
+        keep = len(text)
         if keep < len(data):
             os.truncate(path, keep)
         if keep and not data[:keep].endswith(b"\n"):

@@ -16,7 +16,7 @@ from wganlab.config import RunConfig
 from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
-from wganlab.training.checkpoint import Checkpointer, Found
+from wganlab.training.checkpoint import Checkpointer, EndOfRun, Found
 from wganlab.training.distributed import DistContext, init_distributed
 from wganlab.training.logbook import Logbook, console_log, parse_records
 from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
@@ -126,6 +126,7 @@ def _train(
     go_on()
     if found is None and dist.is_main and (resume or folder.config_path.exists()):
         warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
+    dropped: frozenset[str] = frozenset()
     if found is not None:
         if dist.is_main:
             folder.clear_temps()
@@ -138,6 +139,8 @@ def _train(
                 warnings.warn(f"rebuilt {' and '.join(rebuilt)} from {found.path.name}", stacklevel=2)
             folder.write_config(config)  # e.g. a longer train.steps
             folder.outcome_path.unlink(missing_ok=True)  # the run goes on: how it ended before no longer holds
+            if config.train.steps > found.step:
+                dropped = take_back_end(folder, checkpoints, found)
     elif dist.is_main:
         facts = run_facts(config, s.device, dist.world_size, s.data.sample_shape, getattr(s.data, "num_images", None))
         folder.start(config, facts)
@@ -146,6 +149,7 @@ def _train(
         folder,
         total_steps=config.train.steps,
         start_step=s.step,
+        dropped=dropped,
         enabled=dist.is_main,
         progress=show_progress,
         tensorboard=config.log.tensorboard,
@@ -158,23 +162,26 @@ def _train(
             train_step(s)
             book.advance()
             is_last = s.step == config.train.steps
+            end = EndOfRun.at(s) if is_last else None  # what only the last step writes, for an extension
             if s.step % config.log.log_every == 0 or is_last:
                 log_training(s, book, checkpoints, clock)
             with clock.overhead():
                 if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
-                    evaluation.periodic(book, checkpoints)
+                    evaluation.periodic(book, checkpoints, end)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
                     book.add_picture(s.step, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
                     if dist.is_distributed:
                         s.stats.average_over_ranks()  # the checkpoint holds process 0's sums only
+                        if end is not None and end.train:
+                            end.stats.average_over_ranks()
                         # Checked on every rank (the state is the same everywhere), so no rank is left waiting at
                         # the barrier below while rank 0 stops in Checkpointer.save.
                         checkpoints.check_finite(s)
                     clock.update()  # the checkpoint carries the time trained so far
                     if dist.is_main:
-                        checkpoints.save(s)
+                        checkpoints.save(s, end)
                     if dist.is_distributed:
                         torch.distributed.barrier()  # nobody runs ahead of a checkpoint being written
         if dist.is_main and config.log.final_metrics and not folder.records("final"):
@@ -210,6 +217,22 @@ def preflight(config: RunConfig, folder: RunFolder, found: Found | None) -> None
                 "log.tensorboard=true needs the tensorboard package: pip install tensorboard, or set "
                 "log.tensorboard=false"
             ) from None
+
+
+def take_back_end(folder: RunFolder, checkpoints: Checkpointer, found: Found) -> frozenset[str]:
+    """Extending a finished run: take back what its last step wrote only because it was the last (`EndOfRun`),
+    so that the run goes on as an uninterrupted longer run would. Removes the picture and puts best.pt back here;
+    returns the kinds of record at that step for the Logbook to drop (the final record always). A checkpoint
+    from before end-of-run notes brings back only that much."""
+    ended = found.payload.get("end_of_run")
+    if ended is None:
+        return frozenset({"final"})
+    if ended["picture"]:
+        (folder.samples / f"step-{found.step:08d}.png").unlink(missing_ok=True)
+    checkpoints.restore_best(found.step, ended["best"])
+    if ended["checkpoint"]:
+        checkpoints.superseded.append(checkpoints.directory / f"step-{found.step:08d}.pt")
+    return frozenset({"final"} | {kind for kind in ("train", "eval") if ended[kind]})
 
 
 def resolve_epochs(config: RunConfig, s: TrainState) -> RunConfig:
@@ -266,14 +289,15 @@ class Evaluation:
         self.quality = build_quality(s.config)
         self._heldout: Tensor | None = None
 
-    def periodic(self, book: Logbook, checkpoints: Checkpointer) -> None:
+    def periodic(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None = None) -> None:
         """Non-finite samples or values are a divergence, never a score (exact W1 of NaN points is 0). Under
-        torchrun process 0 evaluates and tells the others, so that all of them stop together."""
+        torchrun process 0 evaluates and tells the others, so that all of them stop together. `end`: at the last
+        step, which notes what an end-of-run evaluation does to best.pt."""
         s = self.s
         problem = None
         if s.dist.is_main:
             try:
-                self._measure(book, checkpoints)
+                self._measure(book, checkpoints, end)
             except NonFiniteSamples as err:
                 problem = checkpoints.diverged(s.step, str(err))
             except TrainingDiverged as err:
@@ -286,7 +310,7 @@ class Evaluation:
         if problem is not None:
             raise problem
 
-    def _measure(self, book: Logbook, checkpoints: Checkpointer) -> None:
+    def _measure(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None) -> None:
         s = self.s
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
         n = s.config.log.eval_samples
@@ -303,8 +327,10 @@ class Evaluation:
             raise checkpoints.diverged(s.step, f"non-finite evaluation ({_listing(bad)})")
         book.record(s.step, s.images_seen, "eval", values)
         if values[self.quality.headline] < s.best_metric:
+            if end is not None and end.eval:
+                end.best = checkpoints.keep_best_before(s)
             s.best_metric = values[self.quality.headline]
-            checkpoints.save_best(s)
+            checkpoints.save_best(s, end)
 
     def final(self, book: Logbook) -> None:
         s = self.s
