@@ -58,6 +58,7 @@ def assert_same_tree(a, b, where: str = "") -> None:
 # --- item 8: the process-wide RNGs ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # two interpreter starts: 10-25 s on 2 shared cores
 def test_two_independent_processes_store_the_same_global_rng_states(tmp_path):
     """Each run in its own `python -m wganlab train` (not forked from one parent): every RNG state in the
     checkpoints, the process-wide torch, numpy and Python ones included, is the same in both."""
@@ -270,7 +271,11 @@ def extend_and_compare(tiny_config, tmp_path: Path, objective: str, alignment: s
     return extended
 
 
-@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+# The GAN in the slow tier (with every alignment), the WGAN-GP in the default one.
+OBJECTIVES = [pytest.param("gan", marks=pytest.mark.slow), "wgan-gp"]
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
 def test_extending_a_finished_run_ends_as_an_uninterrupted_run(tiny_config, tmp_path, objective):
     first, new, *_ = ALIGNMENTS["nothing divides the old length"]
     ended = tmp_path / "ended"
@@ -293,7 +298,7 @@ def test_extending_at_every_cadence_alignment(tiny_config, tmp_path, objective, 
     extend_and_compare(tiny_config, tmp_path, objective, alignment, first, new)
 
 
-@pytest.mark.parametrize("objective", ["gan", "wgan-gp"])
+@pytest.mark.parametrize("objective", OBJECTIVES)
 def test_an_extension_of_an_extension_ends_as_an_uninterrupted_run(tiny_config, tmp_path, objective):
     extend_and_compare(tiny_config, tmp_path, objective, "nothing divides the old length", 3, 5, 8)
 

@@ -3,7 +3,8 @@
     config.toml    the resolved config (usable as input again)      run.json   provenance (run_facts)
     command.txt    the command as typed                              metrics.jsonl  one record per line
     log.txt        the console output, warnings and one line per record, time-stamped
-    checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors
+    checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors (and best.pt.before-step-XXXXXXXX
+                   when the end-of-run evaluation replaced best.pt: what an extension of the run puts back)
     samples/       reals.png, step-XXXXXXXX.png                      .lock      held by the writing process
 
 Everything that opens a run (the loop, `sample`, `eval`, the studies, the demo) goes through `RunFolder`.
