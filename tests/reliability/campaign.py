@@ -1,9 +1,12 @@
 """Fault injection for training runs: SIGKILL (or a full disk) at every stage of every file a run writes, and at
 random moments; each run is then resumed and compared bit for bit with an uninterrupted one.
 
-A parent process imports wganlab once and forks one child per run, so a kill costs a tiny run, not an
-interpreter start. A child is killed with a real SIGKILL, by itself at a deterministic injection point or by the
-parent at a random moment. The injection points are the file-system calls the run makes inside its run folder:
+Every run is a fresh process of its own, as a user starts it: `python -m wganlab train ...`, or, where an
+injection point is armed, `python campaign.py --child SPEC train ...`, which installs the injector and then runs
+`python -m wganlab` in that interpreter (runpy). Nothing is forked from a parent that imported wganlab, so the
+comparison includes what differs between processes (the process-wide RNG states, hash order). A child is killed
+with a real SIGKILL, by itself at a deterministic injection point or by the parent at a random moment. The
+injection points are the file-system calls the run makes inside its run folder:
 
     temp-created   atomic_write made its temp file (empty)        replaced   the rename is done
     torn           the temp file holds half of what was written   synced     the folder's rename is durable
@@ -14,6 +17,8 @@ parent at a random moment. The injection points are the file-system calls the ru
 Run by hand for docs/reliability.md (the tests in this folder run smaller selections):
 
     OMP_NUM_THREADS=1 python tests/reliability/campaign.py --out /tmp/campaign --random 40 --json results.json
+
+(with wganlab importable by a fresh `python`: installed, or on PYTHONPATH)
 """
 
 import argparse
@@ -22,13 +27,14 @@ import errno
 import json
 import os
 import random
+import runpy
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,6 +83,7 @@ class Injector:
     def __init__(self, run_dir: Path, target: int = 0, action: str = "kill", record: Path | None = None):
         self.run_dir = os.path.realpath(run_dir)
         self.target, self.action, self.record = target, action, record
+        self.spec = json.dumps([os.fspath(run_dir), target, action, os.fspath(record) if record else None])
         self.count = 0
         self.events: list[tuple[str, str]] = []
         self.last_replaced = ""
@@ -194,52 +201,62 @@ def install(injector: Injector) -> None:
 # --- the parent: children, kills, comparisons ----------------------------------------------------------------
 
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 @dataclass
 class Child:
-    pid: int
+    process: subprocess.Popen
     log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def wait(self) -> tuple[str, int]:
         """("killed", signal) or ("exit", code)."""
-        _, status = os.waitpid(self.pid, 0)
-        if os.WIFSIGNALED(status):
-            return "killed", os.WTERMSIG(status)
-        return "exit", os.WEXITSTATUS(status)
+        code = self.process.wait()
+        return ("killed", -code) if code < 0 else ("exit", code)
 
     def stderr(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()
 
 
-def start(argv: list[str], log: Path, injector: Injector | None = None) -> Child:
-    """Fork a child that runs `wganlab argv` (with `injector` installed) and exits with its code."""
-    from wganlab.cli import main
+def _default_sigint() -> None:
+    # A campaign started in the background inherits SIGINT ignored, and Python keeps it so: give the child
+    # Python's own Ctrl-C (KeyboardInterrupt), as a user's terminal does.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return Child(pid, log)
-    code = 99
-    try:
-        descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(descriptor, 2)
-        os.dup2(descriptor, 1)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if injector is not None:
-            install(injector)
-        code = main(argv)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        # A signal that comes now must not carry this child on into the parent's code.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+
+def start(argv: list[str], log: Path, injector: Injector | None = None) -> Child:
+    """Start `wganlab argv` as a fresh process (with `injector` installed), its stdout and stderr into `log`."""
+    if injector is None:
+        command = [sys.executable, "-m", "wganlab", *argv]
+    else:
+        command = [sys.executable, os.path.abspath(__file__), "--child", injector.spec, *argv]
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=ENV, preexec_fn=_default_sigint
+        )
+    return Child(process, log)
+
+
+def child(spec: str, argv: list[str]) -> None:
+    """In a fresh process: install the injector, then run `python -m wganlab argv` here."""
+    run_dir, target, action, record = json.loads(spec)
+    install(Injector(Path(run_dir), target, action, Path(record) if record else None))
+    sys.argv = ["wganlab", *argv]
+    runpy.run_module("wganlab", run_name="__main__", alter_sys=True)
 
 
 def run(argv: list[str], log: Path, injector: Injector | None = None) -> tuple[str, int]:
     return start(argv, log, injector).wait()
+
+
+def wait_for_start(child: Child, run_dir: Path) -> None:
+    """Until the child has taken its run folder's lock (its interpreter and imports are up), or has ended."""
+    while not (run_dir / ".lock").exists() and child.process.poll() is None:
+        time.sleep(0.01)
 
 
 def _equal(a, b) -> bool:
@@ -258,9 +275,8 @@ def _load(path: Path) -> dict:
 
 def compare(run_dir: Path, reference: Path) -> dict[str, bool]:
     """Which parts of a finished run equal the uninterrupted run's, bit for bit. best.pt counts with the networks
-    and optimisers. "state": the run's RNG streams, data position, counters and loss sums (the process-wide torch,
-    numpy and Python RNG states are left out: a fresh process seeds them from the OS, and training draws nothing
-    from them)."""
+    and optimisers. "state": every RNG state (the run's streams and the process-wide torch, numpy and Python ones,
+    which training seeds from train.seed), the data position, counters, loss sums and end-of-run notes."""
     result = dict.fromkeys(ASPECTS, False)
     try:
         pairs = [(_load(run_dir / "checkpoints" / name), _load(reference / "checkpoints" / name)) for name in
@@ -271,11 +287,8 @@ def compare(run_dir: Path, reference: Path) -> dict[str, bool]:
     result["optimisers"] = all(
         _equal(a[k], b[k]) for a, b in pairs for k in ("generator_opt", "critic_opt", "generator_scaler")
     )
-    rest = ("step", "images_seen", "best_metric", "data", "stats")
-    result["state"] = all(
-        all(_equal(a[k], b[k]) for k in rest) and all(_equal(a["rng"][k], b["rng"][k]) for k in ("data", "noise"))
-        for a, b in pairs
-    )
+    rest = ("step", "images_seen", "best_metric", "data", "stats", "rng", "end_of_run")
+    result["state"] = all(all(_equal(a.get(k), b.get(k)) for k in rest) for a, b in pairs)
     result["metrics"] = (run_dir / "metrics.jsonl").read_bytes() == (reference / "metrics.jsonl").read_bytes()
     generator = "checkpoints/generator.safetensors"
     result["generator"] = (run_dir / generator).read_bytes() == (reference / generator).read_bytes()
@@ -316,18 +329,15 @@ class Campaign:
         self.trials: list[Trial] = []
 
     def prepare(self) -> None:
-        """Warm up (imports, in this process), then the uninterrupted reference run, recording its events."""
-        from wganlab.cli import main
-
-        warm = self.root / "warm"
-        shutil.rmtree(warm, ignore_errors=True)
-        main(train_argv(warm, "train.steps=4"))
+        """The uninterrupted reference run, recording its events and how long it takes once its process is up."""
         self.reference.parent.mkdir(parents=True, exist_ok=True)
         record = self.root / "reference" / "events.json"
-        started = time.perf_counter()
-        outcome = run(
+        child = start(
             train_argv(self.reference), self.root / "reference" / "log.txt", Injector(self.reference, 0, record=record)
         )
+        wait_for_start(child, self.reference)
+        started = time.perf_counter()
+        outcome = child.wait()
         self.seconds = time.perf_counter() - started
         assert outcome == ("exit", 0), (outcome, (self.root / "reference" / "log.txt").read_text())
         self.events = [tuple(event) for event in json.loads(record.read_text())]
@@ -388,12 +398,13 @@ class Campaign:
         return self.finish(trial, run_dir, logs)
 
     def kill_randomly(self, number: int, rng: random.Random) -> Trial:
-        """SIGKILL from outside after a random delay within the reference run's duration."""
+        """SIGKILL from outside after a random delay within the reference run's duration (from its lock on)."""
         trial = Trial(f"random kill {number}")
         logs = self.folder(f"random-{number}")
         run_dir = logs / "run"
         delay = rng.uniform(0.02, 0.98) * self.seconds
         child = start(train_argv(run_dir), logs / "first.txt")
+        wait_for_start(child, run_dir)
         time.sleep(delay)
         with contextlib.suppress(ProcessLookupError):
             os.kill(child.pid, signal.SIGKILL)
@@ -469,6 +480,7 @@ class Campaign:
             if at is None:
                 logs = self.folder(name)
                 child = start(train_argv(logs / "run"), logs / "paused-run.txt")
+                wait_for_start(child, logs / "run")
                 time.sleep(fraction * self.seconds)
                 fraction /= 2
             else:
@@ -528,6 +540,9 @@ def disk_summary(trials: list[Trial]) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="scratch folder (emptied)")
     parser.add_argument("--random", type=int, default=30, help="random-moment kills")

@@ -2,7 +2,8 @@
 at every write. Every killed run resumes, leaves no temp file, and ends bit for bit where an uninterrupted run
 ends: networks, optimisers (best.pt too), metrics.jsonl, generator.safetensors, sample pictures, RNG streams.
 
-The campaign runs in a process of its own (campaign.py), which forks one child per run."""
+The campaign runs in a process of its own (campaign.py), which starts a fresh `python -m wganlab` process for
+every run (none forked from one parent), and compares the process-wide RNG states too."""
 
 import json
 import os

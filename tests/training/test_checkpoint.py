@@ -245,8 +245,8 @@ def test_a_record_that_spans_a_resume_equals_the_uninterrupted_one(tiny_config, 
     loop.train(config, tmp_path / "whole", progress=False)
     save = Checkpointer.save
 
-    def save_then_stop(self, s):
-        path = save(self, s)
+    def save_then_stop(self, s, end=None):
+        path = save(self, s, end)
         if s.step == 3:
             raise KeyboardInterrupt
         return path

@@ -12,7 +12,9 @@ brings the companions up to it (`repair`).
 """
 
 import json
+import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,64 @@ import wganlab
 from wganlab.config import to_toml
 from wganlab.errors import CheckpointError, TrainingDiverged
 from wganlab.files import atomic_write, remove_stale_temps
-from wganlab.training.state import TrainState
+from wganlab.training.state import RunningStats, TrainState
 
 FORMAT_VERSION = 1
 GENERATOR_FORMAT = "wganlab-generator-1"
+BEST_BEFORE = "best.pt.before-step-"  # best.pt as it was before an end-of-run evaluation replaced it
+
+
+@dataclass
+class EndOfRun:
+    """What the last step of a run writes only because it is the last, which an uninterrupted longer run would
+    not: a train record off log.log_every (it resets the loss sums), an evaluation off log.eval_every (it may
+    replace best.pt), a picture off log.sample_every, a step file off log.checkpoint_every; and always the final
+    record and outcome.json. The last checkpoint says which, and holds the loss sums and best value as they were
+    before, so that extending the run (a larger train.steps) takes exactly these back and goes on as if the run
+    had never ended."""
+
+    train: bool
+    eval: bool
+    picture: bool
+    checkpoint: bool
+    stats: RunningStats
+    """The loss sums before the end-of-run train record."""
+    best_metric: float
+    """The best headline value before the end-of-run evaluation."""
+    best: str = "unchanged"
+    """What the end-of-run evaluation did to best.pt: "unchanged", "replaced" (the old one is kept beside it as
+    best.pt.before-step-XXXXXXXX) or "created"."""
+
+    @classmethod
+    def at(cls, s: TrainState) -> "EndOfRun":
+        log, step = s.config.log, s.step
+        stats = RunningStats(s.stats.skip_non_finite)
+        stats.sums, stats.counts = dict(s.stats.sums), dict(s.stats.counts)
+        return cls(
+            train=step % log.log_every != 0,
+            eval=bool(log.eval_every) and step % log.eval_every != 0,
+            picture=step % log.sample_every != 0,
+            checkpoint=step % log.checkpoint_every != 0,
+            stats=stats,
+            best_metric=s.best_metric,
+        )
+
+    def payload(self) -> dict[str, Any]:
+        """What the last checkpoint holds instead of (stats, best_metric) and besides (end_of_run) the state."""
+        payload: dict[str, Any] = {
+            "end_of_run": {
+                "train": self.train,
+                "eval": self.eval,
+                "picture": self.picture,
+                "checkpoint": self.checkpoint,
+                "best": self.best,
+            }
+        }
+        if self.train:
+            payload["stats"] = self.stats.state_dict()
+        if self.eval:
+            payload["best_metric"] = self.best_metric if math.isfinite(self.best_metric) else None
+        return payload
 
 
 def checkpoint_payload(s: TrainState) -> dict[str, Any]:
@@ -88,6 +144,8 @@ class Checkpointer:
     def __init__(self, directory: Path, keep: int):
         self.directory = directory
         self.keep = keep
+        self.superseded: list[Path] = []
+        """Files an extended run no longer needs once its next checkpoint is written (the old end's step file)."""
 
     @property
     def latest(self) -> Path:
@@ -106,18 +164,31 @@ class Checkpointer:
         if problem is not None:
             raise self.diverged(s.step, f"{problem} became non-finite")
 
-    def save(self, s: TrainState) -> Path:
+    def save(self, s: TrainState, end: EndOfRun | None = None) -> Path:
+        """The step file, generator.safetensors and latest.pt; `end` at the last step. A step file written only
+        because it is the last does not count towards log.keep_checkpoints, so the step files kept before it are
+        the ones a longer run keeps."""
         self.check_finite(s)
         remove_stale_temps(self.directory)  # left by a process killed mid-write
         payload = checkpoint_payload(s)
+        if end is not None:
+            payload.update(end.payload())
         path = self.directory / f"step-{s.step:08d}.pt"
         atomic_write(path, lambda temp: torch.save(payload, temp))
         # The generator file before latest.pt: after a crash at any point it is never older than latest.pt,
         # and `repair` brings both up to the newest step file.
         self._save_generator(s)
-        self._point_latest_at(path)
-        for old in sorted(self.directory.glob("step-*.pt"))[: -self.keep]:
-            old.unlink()
+        self._link(path, self.latest)
+        for old in self.superseded:
+            if old != path:
+                old.unlink(missing_ok=True)
+        self.superseded = []
+        for kept in self.directory.glob(f"{BEST_BEFORE}*"):
+            if int(kept.name.removeprefix(BEST_BEFORE)) < s.step:
+                kept.unlink()
+        if end is None or not end.checkpoint:
+            for old in sorted(self.directory.glob("step-*.pt"))[: -self.keep]:
+                old.unlink()
         return path
 
     def newest(self) -> Found | None:
@@ -169,7 +240,7 @@ class Checkpointer:
             self._save_generator(s)
             rebuilt.append("generator.safetensors")
         if source != self.latest and not _same_file(self.latest, source):
-            self._point_latest_at(source)
+            self._link(source, self.latest)
             rebuilt.append("latest.pt")
         return rebuilt
 
@@ -188,14 +259,44 @@ class Checkpointer:
             torch.equal(stored[name], value.detach().cpu()) for name, value in current.items()
         )
 
-    def save_best(self, s: TrainState) -> Path:
+    def save_best(self, s: TrainState, end: EndOfRun | None = None) -> Path:
+        """best.pt: the state at the best evaluation so far; at the last step with the loss sums as a longer run
+        has them there (before an end-of-run train record), so that an extended run's best.pt is a longer run's."""
         self.check_finite(s)
         path = self.directory / "best.pt"
         payload = checkpoint_payload(s)
+        if end is not None and end.train:
+            payload["stats"] = end.stats.state_dict()
         atomic_write(path, lambda temp: torch.save(payload, temp))
         return path
 
-    def _point_latest_at(self, path: Path) -> None:
+    def keep_best_before(self, s: TrainState) -> str:
+        """Before an end-of-run evaluation replaces best.pt: keep the old one as best.pt.before-step-XXXXXXXX (a
+        hard link, no copy), unless a run killed at this same end already kept it; returns what the end does to
+        best.pt ("replaced" or "created")."""
+        best = self.directory / "best.pt"
+        if not math.isfinite(s.best_metric) or not best.is_file():
+            return "created"
+        kept = self.directory / f"{BEST_BEFORE}{s.step:08d}"
+        if not kept.is_file():
+            self._link(best, kept)
+        return "replaced"
+
+    def restore_best(self, step: int, how: str) -> None:
+        """Take back what the end-of-run evaluation at `step` did to best.pt (an extension of the run)."""
+        best = self.directory / "best.pt"
+        if how == "created":
+            best.unlink(missing_ok=True)
+        elif how == "replaced":
+            kept = self.directory / f"{BEST_BEFORE}{step:08d}"
+            if kept.is_file():
+                self._link(kept, best)
+            else:
+                warnings.warn(f"{kept} is missing: best.pt stays the end-of-run evaluation's", stacklevel=2)
+
+    def _link(self, path: Path, target: Path) -> None:
+        """`target` becomes the same file as `path`, atomically."""
+
         def link(temp: str) -> None:
             os.unlink(temp)
             try:
@@ -203,7 +304,7 @@ class Checkpointer:
             except OSError:
                 torch.save(torch.load(path, weights_only=True), temp)
 
-        atomic_write(self.latest, link)
+        atomic_write(target, link)
 
     def _save_generator(self, s: TrainState) -> None:
         """The generator alone, for `wganlab sample` and for users who only want to generate. Its metadata

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from wganlab.config import RunConfig, to_dict, to_toml
 from wganlab.errors import CheckpointError
-from wganlab.files import append_line, storage_error
+from wganlab.files import append_line, atomic_write, storage_error
 from wganlab.training.run_folder import RunFolder
 
 
@@ -33,22 +33,42 @@ class _LineLog:
     """Complete lines, each stamped with the time, appended to a text file. A carriage return starts the line
     over, as on a terminal, so a progress bar leaves only its last state. Safe to feed from several threads."""
 
-    def __init__(self, path: Path):
-        self.handle = open(path, "a", encoding="utf-8")
+    def __init__(self, path: Path, *, deferred: bool = False):
+        """`deferred`: keep the lines in memory until `begin()` opens the file (never, for a start refused before)."""
+        self.path = path
+        self.handle: TextIO | None = None
+        self.held: list[str] = []
         self.pending = ""
         self.muted = False
         self.broken = False
         self.lock = threading.RLock()
+        if not deferred:
+            self.begin()
+
+    def begin(self) -> None:
+        with self.lock:
+            if self.handle is None:
+                self.handle = open(self.path, "a", encoding="utf-8")
+                held, self.held = self.held, []
+                for text in held:
+                    self._write(text)
 
     def line(self, text: str) -> None:
         if text.strip() and not self.broken:
             with self.lock:
-                try:
-                    self.handle.write(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n")
-                    self.handle.flush()
-                except (OSError, ValueError):
-                    # A full disk (or a thread printing after close): the console still says what happened.
-                    self.broken = True
+                stamped = f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}  {text.rstrip()}\n"
+                if self.handle is None:
+                    self.held.append(stamped)
+                else:
+                    self._write(stamped)
+
+    def _write(self, stamped: str) -> None:
+        try:
+            self.handle.write(stamped)
+            self.handle.flush()
+        except (OSError, ValueError):
+            # A full disk (or a thread printing after close): the console still says what happened.
+            self.broken = True
 
     def feed(self, text: str) -> None:
         if self.muted:
@@ -62,8 +82,9 @@ class _LineLog:
 
     def close(self) -> None:
         self.line(self.pending)
-        with contextlib.suppress(OSError):
-            self.handle.close()
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
 
 
 class _Tee:
@@ -81,14 +102,15 @@ class _Tee:
 
 
 @contextlib.contextmanager
-def console_log(path: Path) -> Iterator[None]:
+def console_log(path: Path, *, deferred: bool = False) -> Iterator[Callable[[], None]]:
     """Copy this process's console output (stdout, stderr) and every warning into `path` while the block runs,
     and say how the block ended. Output written below Python (by C++ code) is not copied.
 
     Warnings are taken where Python shows them (`warnings.showwarning`), so they are logged even where they
-    never reach stderr (a notebook, a test that records them), and once each.
+    never reach stderr (a notebook, a test that records them), and once each. With `deferred`, the lines wait in
+    memory until the block calls the function it is given; a block that ends before leaves `path` untouched.
     """
-    log = _LineLog(path)
+    log = _LineLog(path, deferred=deferred)
     log.line(f"$ {' '.join(sys.argv)}")
     saved = sys.stdout, sys.stderr
     previous = warnings.showwarning
@@ -104,7 +126,7 @@ def console_log(path: Path) -> Iterator[None]:
     sys.stdout, sys.stderr = _Tee(saved[0], log), _Tee(saved[1], log)
     warnings.showwarning = show
     try:
-        yield
+        yield log.begin
     except BaseException as err:
         log.feed("\n")
         log.line(f"stopped: {type(err).__name__}: {err}")
@@ -146,6 +168,29 @@ class _Board:
         return self._guarded(attribute) if callable(attribute) else attribute
 
 
+def parse_records(path: Path, data: bytes | None = None) -> list[tuple[bytes, dict | None]]:
+    """(line, record) for each line of a metrics.jsonl or timing.jsonl, the record None for a torn last line (a
+    crash mid-append) and {} for a blank one; CheckpointError for a damaged line anywhere else. Reads only."""
+    data = path.read_bytes() if data is None else data
+    lines = data.splitlines(keepends=True)
+    parsed: list[tuple[bytes, dict | None]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line) if line.strip() else {}
+        except ValueError:
+            if number < len(lines):
+                raise CheckpointError(
+                    f"{path} line {number} is not valid JSON; the file was edited or damaged: fix or remove "
+                    "that line, then resume"
+                ) from None
+            parsed.append((line, None))
+            break
+        if not isinstance(row, dict):
+            raise CheckpointError(f"{path} line {number} is not a record; the file was edited or damaged")
+        parsed.append((line, row))
+    return parsed
+
+
 class Logbook:
     def __init__(
         self,
@@ -153,12 +198,15 @@ class Logbook:
         *,
         total_steps: int,
         start_step: int,
+        dropped: frozenset[str] = frozenset(),
         enabled: bool,
         progress: bool,
         tensorboard: bool,
         shown: tuple[str, ...] = (),
     ):
-        """`shown`: the keys kept on the progress bar (the loss's estimate and the quality headline)."""
+        """`shown`: the keys kept on the progress bar (the loss's estimate and the quality headline). `dropped`:
+        the kinds of record at `start_step` to remove (an extended run's end-of-run records; timing rows go with
+        "train")."""
         self.enabled = enabled
         self.folder = folder
         self.shown_keys = shown
@@ -172,7 +220,7 @@ class Logbook:
         if not enabled:
             return
         for path in (folder.metrics_path, folder.timing_path):
-            self._truncate_after(path, start_step)
+            self._truncate_after(path, start_step, dropped)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -181,30 +229,28 @@ class Logbook:
         if progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-    def _truncate_after(self, path: Path, step: int) -> None:
-        """On resume, drop the records written after the checkpoint we restart from (they will be written again)
-        and a last line torn by a crash (with a warning). The file is cut in place, which needs no free space."""
+    def _truncate_after(self, path: Path, step: int, dropped: frozenset[str] = frozenset()) -> None:
+        """On resume, drop the records written after the checkpoint we restart from (they will be written again),
+        those at its step of a kind in `dropped`, and a last line torn by a crash (with a warning). The file is
+        cut in place, which needs no free space, unless a dropped record sits before a kept one."""
         if not path.exists():
             return
         data = path.read_bytes()
-        lines = data.splitlines(keepends=True)
-        keep = 0
-        for number, line in enumerate(lines, start=1):
-            try:
-                row = json.loads(line) if line.strip() else {}
-            except ValueError:
-                if number < len(lines):
-                    raise CheckpointError(
-                        f"{path} line {number} is not valid JSON; the file was edited or damaged: fix or remove "
-                        "that line, then resume"
-                    ) from None
+        kept = []
+        for line, row in parse_records(path, data):
+            if row is None:
                 warnings.warn(f"{path}: dropped a torn last line (a crash mid-write): {line[:60]!r}", stacklevel=3)
                 break
-            if not isinstance(row, dict):
-                raise CheckpointError(f"{path} line {number} is not a record; the file was edited or damaged")
             if row.get("step", 0) > step:
                 break
-            keep += len(line)
+            if row.get("step", 0) < step or row.get("kind", "train") not in dropped:
+                kept.append(line)
+        text = b"".join(kept)
+        if not data.startswith(text):
+            text += b"" if text.endswith(b"\n") else b"\n"
+            atomic_write(path, lambda temp: Path(temp).write_bytes(text))
+            return
+        keep = len(text)
         if keep < len(data):
             os.truncate(path, keep)
         if keep and not data[:keep].endswith(b"\n"):

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -15,13 +16,13 @@ from wganlab.config import RunConfig
 from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
-from wganlab.training.checkpoint import Checkpointer, Found
+from wganlab.training.checkpoint import Checkpointer, EndOfRun, Found
 from wganlab.training.distributed import DistContext, init_distributed
-from wganlab.training.logbook import Logbook, console_log
+from wganlab.training.logbook import Logbook, console_log, parse_records
 from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quality
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
-from wganlab.training.state import TrainState, build_state, make_rng
+from wganlab.training.state import TrainState, build_state, make_rng, seeded_global_rngs
 
 
 def critic_step(s: TrainState, real: Tensor) -> None:
@@ -72,16 +73,31 @@ def train(
         check_resume_folder(run_dir)
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
-    with folder.lock() if dist.is_main else contextlib.nullcontext():
+    # The process-wide RNGs seeded from train.seed, and the caller's put back afterwards.
+    with seeded_global_rngs(config.train.seed), writing(folder, dist) as go_on:
         checkpoints = Checkpointer(folder.checkpoints, config.log.keep_checkpoints)
         found = checkpoints.newest() if resume else None
         if found is not None:
             folder.check_resume(config)
         elif not resume:
             folder.check_new()
-        # log.txt copies the console from here: a refused start leaves an existing run's log as it was.
-        with console_log(folder.log_path) if dist.is_main else contextlib.nullcontext():
-            return _train(config, folder, checkpoints, found, resume, dist, progress)
+        return _train(config, folder, checkpoints, found, resume, dist, progress, go_on)
+
+
+@contextlib.contextmanager
+def writing(folder: RunFolder, dist: DistContext):
+    """Process 0 holds the folder's lock and copies the console into log.txt, but `.lock` and log.txt are written
+    only once the block calls the function it is given (`go_on`): a refused start leaves the folder as it was."""
+    if not dist.is_main:
+        yield lambda: None
+        return
+    with folder.lock() as claim, console_log(folder.log_path, deferred=True) as begin_log:
+
+        def go_on() -> None:
+            claim()
+            begin_log()
+
+        yield go_on
 
 
 def check_resume_folder(run_dir: Path) -> None:
@@ -98,10 +114,10 @@ def _train(
     resume: bool,
     dist: DistContext,
     progress: bool | None,
+    go_on: Callable[[], None],
 ) -> TrainState:
-    """`found`: the newest complete checkpoint when resuming (None: none was left, so the run starts again)."""
-    if found is None and dist.is_main and (resume or folder.config_path.exists()):
-        warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
+    """`found`: the newest complete checkpoint when resuming (None: none was left, so the run starts again).
+    Everything that can refuse comes first; `go_on()` marks the first change to the run folder."""
     show_progress = config.log.progress if progress is None else progress
     s = build_state(config, dist, progress=show_progress)
     config = s.config = resolve_epochs(config, s)
@@ -113,6 +129,13 @@ def _train(
     evaluation = Evaluation(s)
     if found is not None:
         load_into(s, found)
+    if dist.is_main:
+        preflight(config, folder, found)
+    go_on()
+    if found is None and dist.is_main and (resume or folder.config_path.exists()):
+        warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
+    dropped: frozenset[str] = frozenset()
+    if found is not None:
         if dist.is_main:
             folder.clear_temps()
             if found.unreadable:
@@ -124,6 +147,8 @@ def _train(
                 warnings.warn(f"rebuilt {' and '.join(rebuilt)} from {found.path.name}", stacklevel=2)
             folder.write_config(config)  # e.g. a longer train.steps
             folder.outcome_path.unlink(missing_ok=True)  # the run goes on: how it ended before no longer holds
+            if config.train.steps > found.step:
+                dropped = take_back_end(folder, checkpoints, found)
     elif dist.is_main:
         facts = run_facts(config, s.device, dist.world_size, s.data.sample_shape, getattr(s.data, "num_images", None))
         folder.start(config, facts)
@@ -132,6 +157,7 @@ def _train(
         folder,
         total_steps=config.train.steps,
         start_step=s.step,
+        dropped=dropped,
         enabled=dist.is_main,
         progress=show_progress,
         tensorboard=config.log.tensorboard,
@@ -144,23 +170,26 @@ def _train(
             train_step(s)
             book.advance()
             is_last = s.step == config.train.steps
+            end = EndOfRun.at(s) if is_last else None  # what only the last step writes, for an extension
             if s.step % config.log.log_every == 0 or is_last:
                 log_training(s, book, checkpoints, clock)
             with clock.overhead():
                 if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
-                    evaluation.periodic(book, checkpoints)
+                    evaluation.periodic(book, checkpoints, end)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
                     book.add_picture(s.step, folder.samples / f"step-{s.step:08d}.png")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
                     if dist.is_distributed:
                         s.stats.average_over_ranks()  # the checkpoint holds process 0's sums only
+                        if end is not None and end.train:
+                            end.stats.average_over_ranks()
                         # Checked on every rank (the state is the same everywhere), so no rank is left waiting at
                         # the barrier below while rank 0 stops in Checkpointer.save.
                         checkpoints.check_finite(s)
                     clock.update()  # the checkpoint carries the time trained so far
                     if dist.is_main:
-                        checkpoints.save(s)
+                        checkpoints.save(s, end)
                     if dist.is_distributed:
                         torch.distributed.barrier()  # nobody runs ahead of a checkpoint being written
         if dist.is_main and config.log.final_metrics and not folder.records("final"):
@@ -178,6 +207,40 @@ def _train(
         clock.update()
         folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds)
     return s
+
+
+def preflight(config: RunConfig, folder: RunFolder, found: Found | None) -> None:
+    """What would refuse a start after it had changed the run folder, checked before: the folders and files it
+    writes, the records a resume keeps (read, not changed) and TensorBoard's package."""
+    folder.check_writable()
+    if found is not None:
+        for path in (folder.metrics_path, folder.timing_path):
+            if path.is_file():
+                parse_records(path)
+    if config.log.tensorboard:
+        try:
+            import torch.utils.tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "log.tensorboard=true needs the tensorboard package: pip install tensorboard, or set "
+                "log.tensorboard=false"
+            ) from None
+
+
+def take_back_end(folder: RunFolder, checkpoints: Checkpointer, found: Found) -> frozenset[str]:
+    """Extending a finished run: take back what its last step wrote only because it was the last (`EndOfRun`),
+    so that the run goes on as an uninterrupted longer run would. Removes the picture and puts best.pt back here;
+    returns the kinds of record at that step for the Logbook to drop (the final record always). A checkpoint
+    from before end-of-run notes brings back only that much."""
+    ended = found.payload.get("end_of_run")
+    if ended is None:
+        return frozenset({"final"})
+    if ended["picture"]:
+        (folder.samples / f"step-{found.step:08d}.png").unlink(missing_ok=True)
+    checkpoints.restore_best(found.step, ended["best"])
+    if ended["checkpoint"]:
+        checkpoints.superseded.append(checkpoints.directory / f"step-{found.step:08d}.pt")
+    return frozenset({"final"} | {kind for kind in ("train", "eval") if ended[kind]})
 
 
 def resolve_epochs(config: RunConfig, s: TrainState) -> RunConfig:
@@ -234,14 +297,15 @@ class Evaluation:
         self.quality = build_quality(s.config)
         self._heldout: Tensor | None = None
 
-    def periodic(self, book: Logbook, checkpoints: Checkpointer) -> None:
+    def periodic(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None = None) -> None:
         """Non-finite samples or values are a divergence, never a score (exact W1 of NaN points is 0). Under
-        torchrun process 0 evaluates and tells the others, so that all of them stop together."""
+        torchrun process 0 evaluates and tells the others, so that all of them stop together. `end`: at the last
+        step, which notes what an end-of-run evaluation does to best.pt."""
         s = self.s
         problem = None
         if s.dist.is_main:
             try:
-                self._measure(book, checkpoints)
+                self._measure(book, checkpoints, end)
             except NonFiniteSamples as err:
                 problem = checkpoints.diverged(s.step, str(err))
             except TrainingDiverged as err:
@@ -254,7 +318,7 @@ class Evaluation:
         if problem is not None:
             raise problem
 
-    def _measure(self, book: Logbook, checkpoints: Checkpointer) -> None:
+    def _measure(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None) -> None:
         s = self.s
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
         n = s.config.log.eval_samples
@@ -271,8 +335,10 @@ class Evaluation:
             raise checkpoints.diverged(s.step, f"non-finite evaluation ({_listing(bad)})")
         book.record(s.step, s.images_seen, "eval", values)
         if values[self.quality.headline] < s.best_metric:
+            if end is not None and end.eval:
+                end.best = checkpoints.keep_best_before(s)
             s.best_metric = values[self.quality.headline]
-            checkpoints.save_best(s)
+            checkpoints.save_best(s, end)
 
     def final(self, book: Logbook) -> None:
         s = self.s

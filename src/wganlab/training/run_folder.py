@@ -3,7 +3,8 @@
     config.toml    the resolved config (usable as input again)      run.json   provenance (run_facts)
     command.txt    the command as typed                              metrics.jsonl  one record per line
     log.txt        the console output, warnings and one line per record, time-stamped
-    checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors
+    checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors (and best.pt.before-step-XXXXXXXX
+                   when the end-of-run evaluation replaced best.pt: what an extension of the run puts back)
     samples/       reals.png, step-XXXXXXXX.png                      .lock      held by the writing process
 
 Everything that opens a run (the loop, `sample`, `eval`, the studies, the demo) goes through `RunFolder`.
@@ -18,7 +19,7 @@ import re
 import sys
 import tomllib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from torch import nn
 
 import wganlab
 from wganlab.config import RunConfig, config_from_toml, differences, load_config, to_toml
-from wganlab.errors import CheckpointError, ConfigError
+from wganlab.errors import CheckpointError, ConfigError, StorageError
 from wganlab.files import atomic_write_text, remove_stale_temps
 
 # Settings that may change when resuming: how long to train and how to log it.
@@ -150,11 +151,12 @@ class RunFolder:
         return json.loads(self.outcome_path.read_text())
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[Callable[[], None]]:
         """Hold an exclusive lock on the folder while writing it; a second writer gets a one-line error.
 
         flock on `.lock`: the kernel drops it when the process ends, however it ends, so a killed run never
-        leaves the folder locked.
+        leaves the folder locked. The block is given `claim`, which writes this process into `.lock` for that
+        error to name: called once the run goes on, so that a refused start leaves `.lock` as it was.
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -167,20 +169,33 @@ class RunFolder:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = _holder(handle.read())
             handle.close()
             raise ConfigError(
                 f"{self.path} is being written by {holder}; wait for it to finish, or choose another --out"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
-        handle.flush()
+
+        def claim() -> None:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
+            handle.flush()
+
         try:
-            yield
+            yield claim
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+    def check_writable(self) -> None:
+        """StorageError naming the first folder or appended file of the run this process may not write, so that a
+        resume refuses before it changes anything rather than halfway through."""
+        for folder in (self.path, self.checkpoints, self.samples):
+            if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                raise StorageError(f"cannot write in {folder} (not writable); make it writable")
+        for path in (self.metrics_path, self.timing_path, self.log_path):
+            if path.is_file() and not os.access(path, os.W_OK):
+                raise StorageError(f"cannot write {path} (read-only); make it writable")
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -299,6 +314,21 @@ def next_run_dir(root: Path, label: str) -> Path:
     """runs/00012-wgan-gp-eight_gaussians-mlp: numbered so that listing the folder shows the order."""
     numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
     return root / f"{max(numbers, default=-1) + 1:05d}-{label}"
+
+
+def _holder(text: str) -> str:
+    """Who holds a folder's lock, from the line in `.lock`: a line left by a process that has ended (the holder
+    has not claimed the folder yet) names nobody."""
+    holder = text.strip()
+    words = holder.split()
+    if len(words) == 5 and words[:2] == ["wganlab", "pid"] and words[2].isdigit() and words[4] == platform.node():
+        try:
+            os.kill(int(words[2]), 0)
+        except ProcessLookupError:
+            return "another process"
+        except OSError:
+            pass
+    return holder or "another process"
 
 
 def build_generator(config: RunConfig, sample_shape: tuple[int, ...]) -> nn.Module:

@@ -7,6 +7,7 @@ position, counters), made of plain tensors, dicts and numbers so that it loads w
 import contextlib
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from wganlab.training.precision import autocast, loss_scale, make_scaler
 
 # Streams of randomness, each seeded from (seed, stream, offset); new streams go at the end, so existing
 # streams keep their seeds.
-STREAMS = ("init", "data", "noise", "grid", "eval", "heldout", "final")
+STREAMS = ("init", "data", "noise", "grid", "eval", "heldout", "final", "global")
 
 
 def make_rng(seed: int, stream: str, device: torch.device | str = "cpu", offset: int = 0) -> torch.Generator:
@@ -134,6 +135,26 @@ def _global_rng_states() -> dict[str, Any]:
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
+
+
+@contextlib.contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """The process-wide torch (CUDA included), numpy and Python RNGs seeded from (seed, "global") while the block
+    runs; the caller's states are put back afterwards, however the block ends.
+
+    Training draws from its own generators, but code it calls may draw from the global ones (nn.Linear's default
+    init, before ours replaces it): seeded, every process running a config draws the same, so the global states a
+    checkpoint holds are the same in two independent runs, and a resume continues them.
+    """
+    saved = _global_rng_states()
+    words = np.random.SeedSequence([seed, STREAMS.index("global")]).generate_state(4, np.uint32)
+    torch.manual_seed(int(words[0]) << 32 | int(words[1]))
+    np.random.seed(int(words[2]))
+    random.seed(int(words[3]))
+    try:
+        yield
+    finally:
+        _restore_global_rng_states(saved)
 
 
 def _restore_global_rng_states(states: dict[str, Any]) -> None:
