@@ -158,6 +158,8 @@ class RunFolder:
         leaves the folder locked. The block is given `claim`, which writes this process into `.lock` for that
         error to name: called once the run goes on, so that a refused start leaves `.lock` as it was.
         """
+        made = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
+        lock_was_there = (self.path / ".lock").exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             handle = open(self.path / ".lock", "a+")
@@ -175,15 +177,24 @@ class RunFolder:
                 f"{self.path} is being written by {holder}; wait for it to finish, or choose another --out"
             ) from None
 
+        claimed = []
+
         def claim() -> None:
             handle.seek(0)
             handle.truncate()
             handle.write(f"wganlab pid {os.getpid()} on {platform.node()}\n")
             handle.flush()
+            claimed.append(True)
 
         try:
             yield claim
         finally:
+            if not claimed and not lock_was_there:
+                # A refused start takes back what it made (the lock file, the folders --out named): nothing is left.
+                (self.path / ".lock").unlink(missing_ok=True)
+                for folder in made:
+                    with contextlib.suppress(OSError):  # not empty: someone else wrote there meanwhile
+                        folder.rmdir()
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
