@@ -3,13 +3,18 @@ safely, and leave the decision (skip, resume, start) to the run when it starts; 
 
 import dataclasses
 import os
+import re
 import shlex
 import shutil
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import wganlab
 from wganlab import cli
 from wganlab.studies import toy_training
 from wganlab.studies.common import cluster, study
@@ -177,3 +182,163 @@ def test_collect_reads_a_study_folder_moved_to_another_path(tmp_path, in_process
     for name in ("report.md", "final.csv", "curves.csv", "timing.json"):
         assert str(tmp_path / "cluster") not in (moved / name).read_text()
     assert all(state(plan, run, moved) == "done" for run in plan.runs)
+
+
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol")
+SLURM_CONF = """\
+ClusterName=wganlabtest
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
+# Both daemons listen on 127.0.0.1 only (without these, slurmctld binds every address).
+CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={root}/munge/munge.socket
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/log/slurmctld.log
+SlurmdLogFile={root}/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check, seconds: float, what: str, logs: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            tails = {p.name: p.read_text(errors="replace")[-1500:] for p in sorted(logs.glob("*")) if p.is_file()}
+            pytest.fail(f"{what} after {seconds:.0f} s; daemon logs: {tails}")
+        time.sleep(1)
+
+
+@pytest.fixture
+def slurm(tmp_path) -> dict[str, str]:
+    """A one-node Slurm cluster on this machine (Debian's slurm-wlm and munge, installed by hand), its daemons
+    in the foreground as this test's children; yields the environment its commands need."""
+    absent = [name for name in DAEMONS if shutil.which(name, path=f"{os.environ['PATH']}:/usr/sbin:/sbin") is None]
+    if absent:
+        pytest.skip(f"needs Slurm and MUNGE ({', '.join(absent)} not found): apt-get install slurm-wlm munge")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: slurmd starts each job as its user, and this config runs the daemons as root")
+    root = tmp_path / "slurm"
+    for folder in ("munge", "state", "spool", "log"):
+        (root / folder).mkdir(parents=True)
+    (root / "munge").chmod(0o700)
+    key = root / "munge" / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o400)
+    memory_mb = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 * 9 // 10
+    conf = root / "slurm.conf"
+    conf.write_text(SLURM_CONF.format(root=root, ctld_port=free_port(), slurmd_port=free_port(),
+                                      cpus=os.cpu_count(), memory_mb=memory_mb))  # fmt: skip
+    env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{os.environ['PATH']}:/usr/sbin:/sbin"}
+    env = {k: v for k, v in env.items() if not k.startswith(("SLURM_JOB", "SLURM_ARRAY"))}
+    daemons = []
+    try:
+        for argv in (
+            ["munged", "-F", "--force", f"--key-file={key}", f"--socket={root}/munge/munge.socket",
+             f"--pid-file={root}/munge/munged.pid", f"--seed-file={root}/munge/seed", f"--log-file={root}/log/munged"],
+            ["slurmctld", "-D", "-f", str(conf)],
+            ["slurmd", "-D", "-N", "localhost", "-f", str(conf)],
+        ):  # fmt: skip
+            log = open(root / "log" / f"{argv[0]}.out", "w")
+            daemons.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT))
+            log.close()
+            time.sleep(1)
+
+        def idle() -> bool:
+            shown = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True)
+            return shown.stdout.strip() == "idle"
+
+        wait_for(idle, 60, "the node is not idle", root / "log")
+        yield env
+    finally:
+        for daemon in reversed(daemons):
+            daemon.terminate()
+        for daemon in reversed(daemons):
+            try:
+                daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+
+
+def submit_and_wait(script: Path, env: dict[str, str], logs: Path) -> float:
+    """Submit the array, wait until none of its tasks is queued or running; the seconds that took."""
+    started = time.monotonic()
+    job = subprocess.run(["sbatch", "--parsable", str(script)], env=env, capture_output=True, text=True, check=True)
+    job_id = job.stdout.strip().split(";")[0]
+
+    def finished() -> bool:
+        queued = subprocess.run(["squeue", "-h", "-j", job_id], env=env, capture_output=True, text=True)
+        return queued.returncode == 0 and not queued.stdout.strip()
+
+    wait_for(finished, 600, f"array job {job_id} is still queued or running", logs)
+    shown = subprocess.run(["scontrol", "show", "job", job_id], env=env, capture_output=True, text=True).stdout
+    states = re.findall(r"JobState=(\w+)", shown)
+    exits = re.findall(r"ExitCode=(\S+)", shown)
+    assert states and set(states) == {"COMPLETED"} and set(exits) == {"0:0"}, shown
+    return time.monotonic() - started
+
+
+@pytest.mark.slow  # a real Slurm: about 2 minutes on 2 cores (docs/running-studies.md, "On a cluster")
+def test_a_slurm_array_trains_a_study_a_resubmission_skips_it_and_a_moved_folder_collects(tmp_path, slurm):
+    # `wganlab` on the PATH that sbatch passes on: this interpreter with this checkout's package.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "wganlab").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m wganlab "$@"\n')
+    (bin_dir / "wganlab").chmod(0o755)
+    package = str(Path(wganlab.__file__).resolve().parents[1])
+    env = {**slurm, "PATH": f"{bin_dir}:{slurm['PATH']}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    study_dir = tmp_path / "shared disk" / "toy-training"
+    flags = ["study", "toy-training", "--quick", "--seeds", "1", "--out", str(study_dir)]
+    planned = subprocess.run(["wganlab", *flags, "--plan", "--format", "slurm"], env=env, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+    script = study_dir / "slurm.sh"
+    assert shlex.split(planned.stdout) == ["sbatch", str(script.resolve())]
+    logs = tmp_path / "slurm" / "log"
+    first = submit_and_wait(script, env, logs)
+    plan = study.make_plan("toy-training", "quick", 1)
+    assert len(plan.runs) == 4 and all(state(plan, run, study_dir) == "done" for run in plan.runs)
+    # Resubmitted: every task finds its run finished and exits at once, except one made to look killed after its
+    # last checkpoint, which resumes (a start would write its run.json again).
+    killed = RunFolder(plan.folder(study_dir, plan.runs[1]))
+    killed.outcome_path.unlink()
+    facts = killed.facts_path.stat().st_mtime_ns
+    second = submit_and_wait(script, env, logs)
+    assert killed.outcome()["status"] == "finished" and killed.facts_path.stat().st_mtime_ns == facts
+    outputs = sorted((study_dir / "logs").glob("*.out"))
+    assert len(outputs) == 8
+    skipped = sum("finished already" in path.read_text() for path in outputs)
+    assert skipped == 3, [path.read_text()[-500:] for path in outputs]
+    # Collected where the shared folder is mounted at another path.
+    moved = tmp_path / "elsewhere" / "toy-training"
+    moved.parent.mkdir()
+    shutil.move(study_dir, moved)
+    collected = subprocess.run(["wganlab", "study", "toy-training", "--quick", "--seeds", "1", "--collect", "--out",
+                                str(moved)], env=env, capture_output=True, text=True)  # fmt: skip
+    assert collected.returncode == 0, collected.stderr
+    assert (moved / "report.md").is_file() and str(study_dir) not in (moved / "report.md").read_text()
+    print(f"\nslurm array of {len(plan.runs)} toy-training --quick runs: {first:.0f} s; resubmitted (3 skipped, "
+          f"1 resumed): {second:.0f} s")  # fmt: skip
