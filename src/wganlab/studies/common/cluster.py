@@ -77,8 +77,8 @@ def slurm_script(plan: Plan, study_dir: Path, commands: list[list[str]], options
 #SBATCH --cpus-per-task={threads}
 #SBATCH --output={sbatch_value(log)}
 {"".join(f"#SBATCH {option}{chr(10)}" for option in options.slurm_options)}#
-# The {len(commands)} runs of `{planned}`, one array task each (written by --plan --format slurm).
-# Submit it again at any time: a task whose run finished exits at once, a killed run resumes from its checkpoint.
+# The {len(commands)} runs of `{planned}`, one array task each.
+# Submit it again at any time: a task whose run finished exits at once; a killed run resumes from its checkpoint.
 set -uo pipefail
 export OMP_NUM_THREADS="${{SLURM_CPUS_PER_TASK:-{threads}}}" MKL_NUM_THREADS="${{SLURM_CPUS_PER_TASK:-{threads}}}"
 runs=(
