@@ -161,7 +161,8 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from wganlab.studies.common.study import run_study, run_task
+    from wganlab.studies.common.cluster import PlanFormat
+    from wganlab.studies.common.study import run_one, run_study, run_task
 
     if args.quick and args.scale != "default":
         raise ConfigError("--quick and --scale are two sizes; give one")
@@ -170,10 +171,30 @@ def command_study(args: argparse.Namespace) -> int:
     if args.task:
         run_task(args.name, args.task, size=size, seeds=args.seeds, out=out)
         return 0
+    if args.run:
+        train_argv = run_one(args.name, args.run, size=size, seeds=args.seeds, out=out, data=args.data)
+        return 0 if train_argv is None else main(train_argv)
     if args.plan and args.collect:
         raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
+    cluster_options = {"--plan-file": args.plan_file, "--cpus-per-run": args.cpus_per_run,
+                       "--slurm-option": args.slurm_option}  # fmt: skip
+    given = [name for name, value in cluster_options.items() if value]
+    if (args.format != "commands" or given) and not args.plan:
+        raise ConfigError(f"{', '.join(given) or '--format'}: for the output of --plan; add --plan")
+    if args.format == "commands" and given:
+        raise ConfigError(f"{', '.join(given)}: for --format slurm or parallel (plain --plan prints to stdout)")
+    if args.slurm_option and args.format != "slurm":
+        raise ConfigError("--slurm-option applies to --format slurm")
+    plan_format = PlanFormat(
+        format=args.format,
+        file=Path(args.plan_file) if args.plan_file else None,
+        cpus_per_run=args.cpus_per_run or 1,
+        slurm_options=tuple(args.slurm_option or ()),
+        jobs=args.jobs,
+    )
     mode = "plan" if args.plan else "collect" if args.collect else "run"
-    report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data)
+    report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data,
+                       plan_format=plan_format)  # fmt: skip
     if report is not None:
         print(f"wrote {report}", file=sys.stderr)
     return 0
@@ -346,7 +367,23 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "--data", help="image studies: take the data from this preset or config (e.g. seeds/seed000-celeba-wgan)"
     )
+    study.add_argument(
+        "--format", choices=("commands", "slurm", "parallel"), default="commands",
+        help="with --plan: commands (one per unfinished run, on stdout), slurm (an sbatch array script: one task "
+        "per run, resubmit to continue) or parallel (a GNU parallel job list); the last two are written to a "
+        "file, and the command that submits it is printed",
+    )  # fmt: skip
+    study.add_argument("--plan-file", help="where --format slurm|parallel writes (default: slurm.sh or parallel.txt "
+                       "in the study folder)")  # fmt: skip
+    study.add_argument("--cpus-per-run", type=int, default=None,
+                       help="--format slurm|parallel: cores (and OMP_NUM_THREADS) per run (default 1)")  # fmt: skip
+    study.add_argument(
+        "--slurm-option", action="append", metavar="OPTION",
+        help="--format slurm: one more #SBATCH line, e.g. --slurm-option=--gres=gpu:1 (repeatable)",
+    )  # fmt: skip
     study.add_argument("--task", help=argparse.SUPPRESS)  # one of a study's own runs; what --plan prints
+    # One run, as its folder's state asks when it starts: nothing, a resume or a start (what the cluster scripts call)
+    study.add_argument("--run", help=argparse.SUPPRESS)
     study.set_defaults(handler=command_study)
 
     demo = command("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")

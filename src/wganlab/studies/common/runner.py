@@ -103,6 +103,15 @@ def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = N
     return ["wganlab", "train", run.preset, *run.overrides, "--out", str(folder)]
 
 
+def run_argv(plan: Plan, run: Run, study_dir: Path, current: str) -> list[str]:
+    """The command that makes or continues `run` now that its folder is in state `current` ("todo" or "partial"):
+    a training run without progress bars (its output goes to a file), resumed when it has a checkpoint."""
+    argv = command(plan, run, study_dir, seeds_flag=plan.seeds)
+    if run.task:
+        return [*argv, "--out", str(study_dir)]
+    return [*argv, "log.progress=false", *(["--resume"] if current == "partial" else [])]
+
+
 def task_settings(plan: Plan) -> dict[str, Any]:
     """What a task's result depends on: the plan's settings as JSON values, without its selectors (one run is
     the same run whatever the number of seeds, or the other toys, planned beside it)."""
@@ -194,11 +203,7 @@ def execute(
                 run = todo.pop(0)
                 folder = plan.folder(study_dir, run)
                 folder.mkdir(parents=True, exist_ok=True)
-                argv = [sys.executable, "-m", *command(plan, run, study_dir, seeds_flag=plan.seeds)]
-                if not run.task:
-                    argv += ["log.progress=false"] + (["--resume"] if states[run.key] == "partial" else [])
-                else:
-                    argv += ["--out", str(study_dir)]
+                argv = [sys.executable, "-m", *run_argv(plan, run, study_dir, states[run.key])]
                 log = open(folder / "console.txt", "a")
                 process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
                 log.close()

@@ -1,6 +1,7 @@
 """Plan, run and collect a study, or all of them: what `wganlab study` does.
 
 run_study(name, size=, seeds=, jobs=, out=, mode=)   mode: "run" (plan, run, collect), "plan", "collect"
+run_one(name, key, size=, seeds=, out=)             one run, as its state asks when it starts (cluster scripts)
 """
 
 import json
@@ -11,7 +12,7 @@ from types import ModuleType
 
 from wganlab.errors import ConfigError
 from wganlab.files import atomic_write_text
-from wganlab.studies.common import runner
+from wganlab.studies.common import cluster, runner
 from wganlab.studies.common.registry import all_studies, load_study
 from wganlab.studies.common.report import Section, provenance, write_combined, write_section
 from wganlab.studies.common.runner import SIZES, Plan, StudyError
@@ -41,9 +42,11 @@ def run_study(
     mode: str = "run",
     progress: bool = True,
     data: str | None = None,
+    plan_format: cluster.PlanFormat | None = None,
 ) -> Path | None:
     """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
-    mode "plan", which prints one command per unfinished run instead)."""
+    mode "plan", which prints one command per unfinished run instead, or, as `plan_format` asks, writes a Slurm
+    array script or a GNU parallel job list per study and prints the command that submits it)."""
     if jobs < 1:
         raise ConfigError(f"--jobs={jobs} must be >= 1")
     names = [m.NAME for m in all_studies(takes_data=data is not None)] if name == "all" else [name]
@@ -54,8 +57,17 @@ def run_study(
     else:
         folders = {n: root / runner.folder_name(n, size) for n in names}
     if mode == "plan":
+        plan_format = plan_format or cluster.PlanFormat()
+        if plan_format.file is not None and len(plans) > 1:
+            raise ConfigError("--plan-file names one file; `study all` writes one per study folder (leave it out)")
         for plan in plans:
-            runner.print_plan(plan, folders[plan.study])
+            if plan_format.format == "commands":
+                runner.print_plan(plan, folders[plan.study])
+                continue
+            path, submit = cluster.write_plan(plan, folders[plan.study], plan_format, data)
+            done = cluster.finished_count(plan, folders[plan.study])
+            print(f"{plan.study}: {len(plan.runs)} runs ({done} finished) in {path}", file=sys.stderr)
+            print(submit)
         return None
     sections = []
     for plan in plans:
@@ -135,3 +147,26 @@ def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | N
     folder = plan.folder(study_dir, matches[0])
     perform_task(plan, matches[0], folder)
     return folder
+
+
+def run_one(
+    name: str, key: str, *, size: str, seeds: int | None, out: Path | None, data: str | None = None
+) -> list[str] | None:
+    """`wganlab study NAME --run KEY`, what the cluster scripts call: the run's folder decides, when it starts,
+    what is left to do. A finished run: nothing (None). A task: done here (None). A training run: the `wganlab`
+    arguments that train it, with --resume when it holds a checkpoint (the CLI runs them in this process)."""
+    plan = make_plan(name, size, seeds, data)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size)
+    run = next((run for run in plan.runs if run.key == key), None)
+    if run is None:
+        raise ConfigError(f"study {name} has no run {key!r} at size {size} (see `wganlab study {name} --plan`)")
+    current = runner.state(plan, run, study_dir)
+    folder = plan.folder(study_dir, run)
+    if current == "done":
+        print(f"{name} {key}: finished already ({folder}); nothing to do", file=sys.stderr)
+        return None
+    if run.task:
+        perform_task(plan, run, folder)
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return runner.run_argv(plan, run, study_dir, current)[1:]  # without the leading "wganlab"
