@@ -234,8 +234,9 @@ def evaluate(
     """Measure a run's generator as `wganlab eval` does; returns what it writes to RUN_DIR/eval.json (or
     eval-best.json, eval-step-XXXXXXXX.json for other checkpoints).
 
-    metrics: toys "w1", "sliced_w2", "modes"; images "fid", "kid", "pr", "is" (default: toys all, images
-    fid and kid). n: samples (default 2000 toys, 10000 images). inception: the FID feature file (default:
+    metrics: toys "w1", "sliced_w2", "modes"; images "fid", "kid", "pr", "is", "fd_fmnist", "cs_fmnist",
+    "modes_stacked" (default: toys all, images fid and kid). n: samples (default 2000 toys, 10000 images, 26000
+    for "modes_stacked" alone). inception: the FID feature file (default:
     found by `wganlab setup-metrics`). inception_weights: pytorch-fid's pt_inception-2015-12-05 weights,
     needed for "is" (never downloaded).
     """

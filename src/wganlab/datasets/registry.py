@@ -1,0 +1,63 @@
+"""The registry behind `wganlab datasets`: one `Dataset` per module of this package, registered when the package is
+imported, so adding a dataset is one new module (plus its test) and nothing else. Filled at import, read-only after.
+
+Nothing here, nor in any dataset module at import time, loads numpy, Pillow or torch: listing the datasets and
+`wganlab datasets --help` stay instant. A builder imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of `wganlab datasets get NAME`, passed to the builder as the keyword `dest`."""
+
+    flag: str
+    """As typed, e.g. --size."""
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    metavar: str | None = None
+    """How the help names its value (default: the type's name, INT)."""
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What `wganlab datasets` says about one dataset, and how `wganlab datasets get` builds it (if it can)."""
+
+    name: str
+    source: str
+    """Where it comes from: a package, a wheel, a web page to download it by hand."""
+    licence: str
+    size: str
+    """Images and pixels, e.g. "70,000 images, 28x28 gray"."""
+    get: str
+    """The command (or the steps) that give it, and how a run reads it."""
+    build: Callable[..., dict] | None = None
+    """build(out, **options) -> the dataset.json it wrote in `out`; None for datasets obtained by hand."""
+    options: tuple[Option, ...] = ()
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def register_dataset(dataset: Dataset) -> Dataset:
+    if dataset.name in DATASETS:
+        raise ValueError(f"dataset {dataset.name!r} is registered twice")
+    DATASETS[dataset.name] = dataset
+    return dataset
+
+
+def listing() -> list[str]:
+    """One line per dataset, sorted by name: the name (aligned), then size | licence | source | how to get it."""
+    width = max(map(len, DATASETS))
+    return [f"{name:<{width}}  {d.size} | {d.licence} | {d.source} | {d.get}" for name, d in sorted(DATASETS.items())]
