@@ -203,8 +203,7 @@ def command_study(args: argparse.Namespace) -> int:
 def command_demo(args: argparse.Namespace) -> int:
     from wganlab.demo import run_demo
 
-    report = run_demo(Path(args.out), steps=args.steps)
-    print(f"wrote {report}", file=sys.stderr)
+    run_demo(Path(args.out), steps=args.steps)
     return 0
 
 
@@ -413,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--run", help=argparse.SUPPRESS)
     study.set_defaults(handler=command_study)
 
-    demo = command("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side (a few minutes)")
+    demo = command("demo", help="GAN, WGAN and WGAN-GP on 8 Gaussians side by side, with one picture and a summary")
     demo.add_argument("--out", default="demo", help="output folder")
     demo.add_argument("--steps", type=int, default=None, help="generator steps per objective (default: the demo's)")
     demo.set_defaults(handler=command_demo)

@@ -10,13 +10,11 @@ import dataclasses
 import time
 from pathlib import Path
 
-from wganlab.config import load_config
 from wganlab.errors import ConfigError
 from wganlab.objectives import estimate_name
 from wganlab.studies.common import style
-from wganlab.studies.common.runner import Plan, state
+from wganlab.studies.common.runner import Plan, StudyError, cpu_count, execute
 from wganlab.studies.common.toys import real_points, snapshots, training_runs
-from wganlab.training.loop import train
 from wganlab.training.run_folder import RunFolder
 
 OBJECTIVES = ("gan", "wgan", "wgan-gp")
@@ -40,29 +38,30 @@ def demo_plan(steps: int) -> Plan:
     return Plan("demo", "default", 1, runs, {"steps": steps}, runs_dir=".")
 
 
-def run_demo(out: Path, steps: int | None = None) -> Path:
+def run_demo(out: Path, steps: int | None = None, jobs: int | None = None) -> Path:
+    """Train the three runs side by side (`jobs` at a time, one CPU share each; default: as many as there are
+    cores, up to three), then draw demo.png and write summary.md. Prints one progress line with the time left."""
     steps = DEFAULT_STEPS if steps is None else steps
     if steps < 1:
         raise ConfigError(f"--steps {steps} must be at least 1")
     plan = demo_plan(steps)
     out.mkdir(parents=True, exist_ok=True)
-    seconds = {}
-    for run in plan.runs:
-        objective, folder = run.label("objective"), plan.folder(out, run)
-        status = state(plan, run, out)  # raises if the folder holds a run with other settings
-        started = time.perf_counter()
-        if status != "done":
-            print(f"training {objective} on 8 Gaussians for {steps} steps", flush=True)
-            config = load_config(run.preset, [*run.overrides, "log.progress=true"])
-            train(config, folder, resume=status == "partial")
-        else:
-            print(f"{objective}: reusing the finished run in {folder}", flush=True)
-        outcome = RunFolder(folder).outcome() or {}
-        seconds[objective] = outcome.get("seconds", time.perf_counter() - started)
+    jobs = jobs or max(1, min(len(plan.runs), cpu_count()))
+    print(f"wganlab demo: GAN, WGAN and WGAN-GP on 8 Gaussians, {steps} generator steps each, {jobs} at a time "
+          f"(run folders in {out}/)", flush=True)  # fmt: skip
+    started = time.perf_counter()
+    failed = execute(plan, out, jobs=jobs, progress=True)
+    if failed:
+        raise StudyError(f"demo run(s) {', '.join(failed)} failed; {out}/<run>/console.txt says why")
     folders = {run.label("objective"): plan.folder(out, run) for run in plan.runs}
-    draw_figure(folders, out)
+    seconds = {
+        objective: (RunFolder(folder).outcome() or {}).get("seconds", 0.0) for objective, folder in folders.items()
+    }
+    figure = draw_figure(folders, out)
     report = out / "summary.md"
     report.write_text(summary(folders, seconds, steps))
+    print(f"wrote {figure} (samples at four steps, the critic's estimate and the exact W1 over training) and "
+          f"{report} (the numbers); {time.perf_counter() - started:.0f} s in all", flush=True)  # fmt: skip
     return report
 
 
@@ -85,11 +84,14 @@ def draw_figure(folders: dict[str, Path], out: Path) -> Path:
             name = estimate_name(objective)
             axis = axes[row, SNAPSHOTS]
             axis.plot([r["step"] for r in trains], [r[name] for r in trains], color=colour)
-            axis.set(title=f"{style.title(objective)}: critic's {name}", xlabel="generator step", ylabel=name)
+            what = "discriminator's JS estimate" if name == "js_estimate" else "critic's W estimate"
+            axis.set(title=f"{style.title(objective)}: {what}", xlabel="generator step", ylabel=name)
             axis = axes[row, SNAPSHOTS + 1]
             axis.plot([r["step"] for r in evals], [r["w1"] for r in evals], marker="o", ms=3, color=colour)
             axis.set(title=f"{style.title(objective)}: exact W1 to the data", xlabel="generator step", ylabel="W1")
-            axis.set_ylim(bottom=0)
+        top = max(max(r["w1"] for r in RunFolder(folder).records("eval")) for folder in folders.values())
+        for row in range(len(folders)):  # one W1 scale for every row, so the objectives compare at a glance
+            axes[row, SNAPSHOTS + 1].set_ylim(0, top * 1.05)
         figure.suptitle("GAN, WGAN and WGAN-GP on 8 Gaussians (grey: data; colour: generated from one fixed z)")
         figure.savefig(out / "demo.png", dpi=100)
     return out / "demo.png"
@@ -100,28 +102,43 @@ def summary(folders: dict[str, Path], seconds: dict[str, float], steps: int) -> 
         "# wganlab demo: GAN, WGAN and WGAN-GP on 8 Gaussians",
         "",
         f"Each objective trained for {steps} generator steps with its preset",
-        "(`wganlab train eight_gaussians/<objective>`:",
-        "MLP 2-512-512-512, batch 256, its paper's optimiser); W1 is the exact Wasserstein-1 distance (POT) between",
-        "1,000 generated and 1,000 real points.",
+        "(`wganlab train eight_gaussians/<objective>`: MLP 2-512-512-512, batch 256, its paper's optimiser and",
+        "critic updates), seed 0.",
         "",
         "![samples and curves](demo.png)",
         "",
-        "| objective | final W1 | best W1 | modes hit (of 8) | high-quality share | critic estimate | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| objective | final W1 | best W1 | modes hit (of 8) | share near a mode | critic's W estimate "
+        "| discriminator's JS estimate | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     finals = {}
     for objective, folder in folders.items():
         run = RunFolder(folder)
         evals, trains = run.records("eval"), run.records("train")
         last = evals[-1]
-        estimate = trains[-1][estimate_name(objective)]
+        name = estimate_name(objective)
+        estimate = f"{trains[-1][name]:.3f}"
+        w_estimate, js_estimate = (estimate, "–") if name == "w_estimate" else ("–", estimate)
         finals[objective] = last["w1"]
         lines.append(
             f"| {objective} | {last['w1']:.3f} | {min(r['w1'] for r in evals):.3f} | {int(last['modes_hit'])} | "
-            f"{last['high_quality_share']:.2f} | {estimate:.3f} | {seconds[objective]:.0f} |"
+            f"{last['high_quality_share']:.2f} | {w_estimate} | {js_estimate} | {seconds[objective]:.0f} |"
         )
     best = min(finals, key=finals.get)
     lines += [
+        "",
+        "- **W1**: the exact Wasserstein-1 distance (POT) between 1,000 generated and 1,000 real points, measured at",
+        "  each evaluation; lower is better, 0 is the data itself.",
+        "- **modes hit**: a mode counts when at least 0.8 % of the samples lie within 3 standard deviations of its",
+        "  centre (the unrolled-GAN and PacGAN protocol). **share near a mode**: the fraction of samples within 3",
+        '  standard deviations of their nearest centre (PacGAN\'s "high-quality samples"); 1 means no sample lies',
+        "  between the modes.",
+        "- **critic's W estimate** (WGAN, WGAN-GP): E[f(real)] − E[f(fake)] on the last training batches. WGAN-GP's",
+        "  approximates W1 itself; WGAN's clipped critic estimates W1 times an unknown Lipschitz bound, so only its",
+        "  trend says something. **discriminator's JS estimate** (GAN): (V + log 4) / 2 from the discriminator's",
+        "  loss, the Jensen-Shannon divergence when the discriminator is optimal; at most log 2 = 0.693. The two are",
+        "  different quantities and are not compared with each other.",
+        "- **seconds**: wall-clock training time of the run (the runs shared the CPU cores).",
         "",
         f"Lowest final W1: {best} ({finals[best]:.3f}). These are single runs of seed 0; "
         "`wganlab study toy-training` repeats them over seeds (and adds SNGAN).",

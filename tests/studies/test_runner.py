@@ -158,3 +158,27 @@ def test_a_run_sized_in_epochs_with_spread_evaluations_is_reused_not_refused(tmp
     assert runner.state(plan(0.004), plan(0.004).runs[0], study_dir) == "done"
     with pytest.raises(StudyError, match=r"train\.epochs: 0\.004 -> 0\.005"):
         runner.state(plan(0.005), plan(0.005).runs[0], study_dir)
+
+
+def test_last_step_reads_the_last_whole_record_from_the_end(tmp_path):
+    assert runner.last_step(tmp_path) == 0  # no metrics.jsonl yet
+    records = "".join(json.dumps({"step": step, "kind": "train"}) + "\n" for step in range(1, 400))
+    (tmp_path / "metrics.jsonl").write_text(records + '{"step": 400, "ki')  # a torn last line, as a kill leaves
+    assert runner.last_step(tmp_path) == 399
+
+
+def test_progress_counts_runs_by_cost_and_running_ones_by_their_steps(tmp_path):
+    runs = [
+        runner.Run("a", "eight_gaussians/gan", ("train.steps=10",), cost=1.0),
+        runner.Run("b", "eight_gaussians/gan", ("train.steps=40",), cost=3.0),
+    ]
+    plan = runner.Plan("p", "default", 1, runs)
+    meter = runner.Progress(plan, tmp_path, {"b"}, enabled=False)  # a finished already: 1 of 4 cost units
+    assert meter.done == 250
+    folder = plan.folder(tmp_path, runs[1])
+    folder.mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 20}) + "\n")  # b half done: 1 + 1.5 of 4
+    meter.poll([runs[1]])
+    assert meter.done == 625
+    meter.finish(runs[1])
+    assert meter.done == 1000

@@ -192,9 +192,9 @@ def execute(
     threads = max(1, cpu_count() // jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     done_before = len(plan.runs) - len(todo)
-    bar = tqdm(total=len(plan.runs), initial=done_before, unit="run", desc=plan.study, disable=not progress)
+    meter = Progress(plan, study_dir, {run.key for run in todo}, enabled=progress)
     if done_before:
-        bar.write(f"{plan.study}: {done_before} of {len(plan.runs)} runs already finished; reusing them")
+        meter.write(f"{plan.study}: {done_before} of {len(plan.runs)} runs already finished; reusing them")
     running: dict[subprocess.Popen, tuple[Run, float]] = {}
     failed: list[str] = []
     try:
@@ -209,6 +209,7 @@ def execute(
                 log.close()
                 running[process] = (run, time.perf_counter())
             time.sleep(0.2)
+            meter.poll([run for run, _ in running.values()])
             for process in [p for p in running if p.poll() is not None]:
                 run, started = running.pop(process)
                 folder = plan.folder(study_dir, run)
@@ -216,12 +217,12 @@ def execute(
                 if process.returncode in (0, EXIT_DIVERGED):
                     line = summary(run, folder) if summary else ""
                     note = " (diverged)" if process.returncode == EXIT_DIVERGED else ""
-                    bar.write(f"{run.key}: {seconds:.0f} s{note}{'; ' + line if line else ''}")
+                    meter.write(f"{run.key}: {seconds:.0f} s{note}{'; ' + line if line else ''}")
                 else:
                     failed.append(run.key)
                     tail = (folder / "console.txt").read_text(errors="replace").strip().splitlines()[-3:]
-                    bar.write(f"{run.key}: FAILED (exit {process.returncode}): {' | '.join(tail)}")
-                bar.update(1)
+                    meter.write(f"{run.key}: FAILED (exit {process.returncode}): {' | '.join(tail)}")
+                meter.finish(run)
     except KeyboardInterrupt:
         for process in running:
             with contextlib.suppress(ProcessLookupError):
@@ -230,8 +231,80 @@ def execute(
             process.wait()
         raise
     finally:
-        bar.close()
+        meter.close()
     return failed
+
+
+class Progress:
+    """One progress line for a whole plan: the runs' expected costs (`Run.cost`) add up to the bar's length, and
+    a running training run counts by the share of its steps done (the last step in its metrics.jsonl), so the
+    bar moves within long runs and its time left covers every run, whatever their lengths."""
+
+    def __init__(self, plan: Plan, study_dir: Path, todo: set[str], *, enabled: bool):
+        self.plan, self.study_dir = plan, study_dir
+        self.weights = {run.key: max(run.cost, 1e-9) for run in plan.runs}
+        self.share = {run.key: 0.0 if run.key in todo else 1.0 for run in plan.runs}
+        self.steps: dict[str, int] = {}
+        total = sum(self.weights.values())
+        self.scale = 1000 / total  # the bar counts thousandths of the plan
+        self.bar = tqdm(
+            total=1000,
+            initial=round(self.scale * sum(self.weights[k] * v for k, v in self.share.items())),
+            desc=plan.study,
+            disable=not enabled,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left{postfix}",
+        )
+        self.done = self.bar.n
+        self.last_poll = 0.0
+
+    def write(self, text: str) -> None:
+        self.bar.write(text)
+
+    def poll(self, running: list[Run]) -> None:
+        if time.perf_counter() - self.last_poll < 1.0:
+            return
+        self.last_poll = time.perf_counter()
+        for run in running:
+            if run.task:
+                continue
+            if run.key not in self.steps:
+                self.steps[run.key] = run.config().train.steps
+            step = last_step(self.plan.folder(self.study_dir, run))
+            self.share[run.key] = min(max(self.share[run.key], step / max(self.steps[run.key], 1)), 1.0)
+        self._update()
+        self.bar.set_postfix_str(f"{sum(v == 1.0 for v in self.share.values())}/{len(self.share)} runs")
+
+    def finish(self, run: Run) -> None:
+        self.share[run.key] = 1.0
+        self._update()
+        self.bar.set_postfix_str(f"{sum(v == 1.0 for v in self.share.values())}/{len(self.share)} runs")
+
+    def _update(self) -> None:
+        now = round(self.scale * sum(self.weights[k] * v for k, v in self.share.items()))
+        if now > self.done:
+            self.bar.update(now - self.done)
+            self.done = now
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def last_step(folder: Path) -> int:
+    """The step of the last whole record in a run's metrics.jsonl (0 when there is none yet): read from its end."""
+    path = RunFolder(folder).metrics_path
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = handle.read().splitlines()
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
 
 
 def print_plan(plan: Plan, study_dir: Path, out=sys.stdout) -> None:
