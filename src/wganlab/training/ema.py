@@ -9,8 +9,8 @@ After the generator update of step t (t = 0 for the first), with beta = train.em
 
 The (1 + t) / (10 + t) warm-up is TensorFlow's ExponentialMovingAverage(num_updates=t), the one lucidrains'
 ema-pytorch and many GAN codes use: early on, when the average would be dominated by the random initial weights,
-it follows the generator closely (decay 0.1 at t = 0, 0.5 at t = 8, 0.9 at t = 81, 0.99 at t = 891, 0.999 at
-t = 8,991), and from then on beta holds. stylegan2-ada's ema_kimg/ema_rampup and StudioGAN's ema_start do the same
+it follows the generator closely (decay 0.1 at t = 0, 0.5 at t = 8, 0.9 at t = 80, 0.99 at t = 890, 0.999 at
+t = 8,990), and from then on beta holds. stylegan2-ada's ema_kimg/ema_rampup and StudioGAN's ema_start do the same
 job: a constant beta is a half-life of ln(0.5) / ln(beta) generator steps (693 steps at beta = 0.999).
 
 Buffers (batch norm's running mean and variance, its batch counter) are copied from the generator after every
