@@ -111,13 +111,15 @@ def train(
 
 
 def load_generator(
-    source: str | Path, checkpoint: str | int = "latest", *, device: str | torch.device = "cpu"
+    source: str | Path, checkpoint: str | int = "latest", *, ema: bool = False, device: str | torch.device = "cpu"
 ) -> nn.Module:
     """A trained generator in eval mode, from a run folder or from a generator.safetensors file alone.
 
     checkpoint (run folders): "latest" (checkpoints/generator.safetensors), "best" (best.pt, the best
-    evaluation) or a step number (a kept step-XXXXXXXX.pt). The module carries `z_dim`, `sample_shape`,
-    `step` and `config` (the run's RunConfig) as attributes, which `sample` uses.
+    evaluation) or a step number (a kept step-XXXXXXXX.pt). ema: the exponential moving average of the
+    generator's weights at that checkpoint instead (runs trained with train.ema_decay > 0; CheckpointError for
+    others). The module carries `z_dim`, `sample_shape`, `step`, `config` (the run's RunConfig) and `ema` as
+    attributes, which `sample` uses.
     """
 
     from wganlab.training.run_folder import RunFolder, load_generator_file
@@ -126,14 +128,15 @@ def load_generator(
     if path.suffix == ".safetensors" or path.is_file():
         if checkpoint != "latest":
             raise ConfigError(f"checkpoint={checkpoint!r} needs a run folder; {path} is one generator file")
-        loaded = load_generator_file(path, check_device(device))
+        loaded = load_generator_file(path, check_device(device), ema=ema)
     else:
-        loaded = RunFolder(path).load_generator(checkpoint, check_device(device))
+        loaded = RunFolder(path).load_generator(checkpoint, check_device(device), ema=ema)
     network = loaded.network
     network.z_dim = loaded.config.model.z_dim
     network.sample_shape = loaded.sample_shape
     network.step = loaded.step
     network.config = loaded.config
+    network.ema = ema
     return network
 
 
@@ -143,6 +146,7 @@ def sample(
     *,
     seed: int = 0,
     checkpoint: str | int = "latest",
+    ema: bool = False,
     device: str | torch.device = "cpu",
     out: str | Path | None = None,
     z_dim: int | None = None,
@@ -151,7 +155,7 @@ def sample(
     `seed`, so a seed gives the same samples every time.
 
     generator: a module from `load_generator`, a run folder or a generator.safetensors (loaded with
-        `checkpoint`); a module of your own needs `z_dim`.
+        `checkpoint` and `ema`); a module of your own needs `z_dim`.
     out: also write them: FILE.png (an image grid, or a scatter over real data for toys), FILE.npy (the raw
         array), or a folder (a path ending in "/", an existing folder, or one without a suffix): one PNG per
         image, 000000.png, ..., the layout other FID tools read.
@@ -165,7 +169,10 @@ def sample(
     target = _sample_target(out) if out is not None else None
     device = check_device(device)
     if isinstance(generator, str | Path):
-        generator = load_generator(generator, checkpoint, device=device)
+        generator = load_generator(generator, checkpoint, ema=ema, device=device)
+    elif ema and not getattr(generator, "ema", False):
+        raise ConfigError("ema=True picks the weights a run folder is loaded with; pass the run folder, or a module "
+                          "from wganlab.load_generator(run, ema=True)")  # fmt: skip
     z_dim = z_dim or getattr(generator, "z_dim", None)
     if z_dim is None:
         raise ConfigError("sample() needs z_dim= for a generator that was not loaded with wganlab.load_generator")
@@ -227,12 +234,14 @@ def evaluate(
     n: int | None = None,
     seed: int = 0,
     checkpoint: str | int = "latest",
+    ema: bool = False,
     device: str | torch.device = "cpu",
     inception: str | Path | None = None,
     inception_weights: str | Path | None = None,
 ) -> dict[str, Any]:
     """Measure a run's generator as `wganlab eval` does; returns what it writes to RUN_DIR/eval.json (or
-    eval-best.json, eval-step-XXXXXXXX.json for other checkpoints).
+    eval-best.json, eval-step-XXXXXXXX.json for other checkpoints; eval-ema.json, eval-best-ema.json, ... for the
+    exponential moving average of the generator, `ema=True`).
 
     metrics: toys "w1", "sliced_w2", "modes"; images "fid", "kid", "pr", "is", "fd_fmnist", "cs_fmnist",
     "modes_stacked" (default: toys all, images fid and kid). n: samples (default 2000 toys, 10000 images, 26000
@@ -250,6 +259,7 @@ def evaluate(
         seed=seed,
         device=check_device(device),
         checkpoint=checkpoint,
+        ema=ema,
         inception_path=Path(inception) if inception else None,
         inception_weights=Path(inception_weights) if inception_weights else None,
     )

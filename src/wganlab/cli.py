@@ -96,7 +96,9 @@ def command_train(args: argparse.Namespace) -> int:
 def command_sample(args: argparse.Namespace) -> int:
     from wganlab.api import sample
 
-    sample(args.run_dir, args.n, seed=args.seed, checkpoint=args.checkpoint, device=args.device, out=args.out)
+    sample(
+        args.run_dir, args.n, seed=args.seed, checkpoint=args.checkpoint, ema=args.ema, device=args.device, out=args.out
+    )
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -111,6 +113,7 @@ def command_eval(args: argparse.Namespace) -> int:
         n=args.n,
         seed=args.seed,
         checkpoint=args.checkpoint,
+        ema=args.ema,
         device=args.device,
         inception=args.inception,
         inception_weights=args.inception_weights,
@@ -316,11 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=command_presets)
 
     checkpoint_help = "latest, best (the best evaluation's best.pt) or a step number with a kept checkpoint"
+    ema_help = "the exponential moving average of the generator's weights (runs trained with train.ema_decay > 0)"
     sample = command("sample", help="draw samples from a trained run")
     sample.add_argument("run_dir", help="a run folder, or a generator.safetensors file on its own")
     sample.add_argument("--n", type=int, default=64, help="how many samples")
     sample.add_argument("--seed", type=int, default=0, help="seed of the z draws (the same seed, the same samples)")
     sample.add_argument("--checkpoint", default="latest", help=checkpoint_help)
+    sample.add_argument("--ema", action="store_true", help=ema_help)
     sample.add_argument(
         "--out",
         required=True,
@@ -346,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the z draws and KID's subsets")
     evaluate.add_argument("--checkpoint", default="latest", help=checkpoint_help)
+    evaluate.add_argument("--ema", action="store_true", help=f"{ema_help}; writes eval-ema.json")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     evaluate.add_argument(
         "--inception",

@@ -32,9 +32,16 @@ IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder", "zip", "array")
 DEFAULT_RECIPE = "wgan-gp"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Shown when a tuple-typed option is malformed, where the default would make a poor example.
-EXAMPLES = {"optim.betas": (0.5, 0.999), "log.eval_metrics": ("fid", "kid"), "log.final_metrics": ("fid", "kid")}
+EXAMPLES = {
+    "optim.betas": (0.5, 0.999),
+    "log.eval_metrics": ("fid", "kid"),
+    "log.final_metrics": ("fid", "kid"),
+    "train.augment": ("color", "translation", "cutout"),
+}
 # The WGAN-GP paper's random-architecture nonlinearities (sec. 5.1); softplus is its softplus(2x+2)/2 - 1.
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
+# DiffAugment's policies (training/augment.py applies them).
+AUGMENTATIONS = ("color", "translation", "cutout")
 
 
 def _objective_tables() -> tuple[dict, dict, dict]:
@@ -94,6 +101,10 @@ class DataConfig:
     pad: int = 0
     """Black pixels added on each side of array images (idx, cifar10) before any resize: Fashion-MNIST's 28 px
     plus 2 on each side is 32 px with every pixel kept as it is (no resampling)."""
+    max_images: int = 0
+    """Train on at most this many images (a small-data setting, e.g. 4000 for DiffAugment): the same random subset
+    for every run and seed (drawn with a fixed seed, 0, kept in dataset order); 0 uses them all. Evaluations
+    still compare with the whole test split (or, where there is none, with every image)."""
 
     def __post_init__(self) -> None:
         _choice("data.source", self.source, TOY_SOURCES + IMAGE_SOURCES)
@@ -104,6 +115,7 @@ class DataConfig:
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
         _finite_at_least_zero("data.noise_std", self.noise_std)
         _at_least("data.pad", self.pad, 0)
+        _at_least("data.max_images", self.max_images, 0)
 
     @property
     def is_toy(self) -> bool:
@@ -275,6 +287,12 @@ class TrainConfig:
     epochs: float = 0.0
     """Passes of the critic over the training data; > 0 sets train.steps to ceil(epochs * N / (batch_size *
     n_critic)) once the data is loaded (seed 002's "1000 epochs"); 0 uses train.steps."""
+    ema_decay: float = 0.0
+    """beta of an exponential moving average of the generator's weights, updated after every generator step t
+    (0, 1, ...) with decay min(beta, (1 + t) / (10 + t)); kept beside the raw weights, picked by --ema; 0: off."""
+    augment: tuple[str, ...] = ()
+    """DiffAugment (Zhao et al. 2020) of every critic input, real and fake, in both updates: any of color,
+    translation, cutout (the paper's policy: all three, in that order); empty: off."""
 
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
@@ -285,6 +303,12 @@ class TrainConfig:
         _choice("train.precision", self.precision, ("fp32", "bf16", "fp16"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device={self.device!r} must be auto, cpu, cuda or cuda:N")
+        if not (math.isfinite(self.ema_decay) and 0 <= self.ema_decay < 1):
+            raise ConfigError(f"train.ema_decay={self.ema_decay} must be in [0, 1), e.g. 0.999 (0: no EMA)")
+        for name in self.augment:
+            _choice("train.augment", name, AUGMENTATIONS)
+        if len(set(self.augment)) != len(self.augment):
+            raise ConfigError(f"train.augment={','.join(self.augment)} names an augmentation twice")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -367,6 +391,8 @@ class RunConfig:
                 "objective.constraint='spectral' with model.critic_norm='batch': batch norm rescales what spectral "
                 "normalisation bounds; use model.critic_norm='none'"
             )
+        if self.train.augment and self.data.is_toy:
+            problems.append("train.augment transforms images; toys have none (use image data or train.augment=)")
         if self.train.precision == "fp16" and self.train.device == "cpu":
             problems.append("train.precision='fp16' is not supported on CPU; use 'bf16' (or 'fp32')")
         if problems:

@@ -249,24 +249,27 @@ ALIGNMENTS = {
 }
 
 
-def alignment_config(tiny_config, objective: str, alignment: str, steps: int):
+def alignment_config(tiny_config, objective: str, alignment: str, steps: int, *extra: str):
     _, _, log, evaluate, sample, checkpoint, keep = ALIGNMENTS[alignment]
     return tiny_config(
         objective, f"train.steps={steps}", f"log.log_every={log}", f"log.eval_every={evaluate}",
         f"log.sample_every={sample}", f"log.checkpoint_every={checkpoint}", f"log.keep_checkpoints={keep}",
         "log.eval_samples=64", "log.final_metrics=w1", "log.final_samples=128", "log.grid_size=4",
         "train.seed=2",  # whose evaluation at step 5 beats the one at 3: the old end replaced best.pt
+        *extra,
     )  # fmt: skip
 
 
-def extend_and_compare(tiny_config, tmp_path: Path, objective: str, alignment: str, *lengths: int) -> Path:
+def extend_and_compare(tiny_config, tmp_path: Path, objective: str, alignment: str, *lengths: int,
+                       extra: tuple[str, ...] = ()) -> Path:  # fmt: skip
     """Train lengths[0] steps, extend it to each further length in turn, and compare with an uninterrupted run of
-    the last length; returns the extended run."""
+    the last length (both with the `extra` overrides); returns the extended run."""
     whole, extended = tmp_path / "whole", tmp_path / "extended"
-    loop.train(alignment_config(tiny_config, objective, alignment, lengths[-1]), whole, progress=False)
-    loop.train(alignment_config(tiny_config, objective, alignment, lengths[0]), extended, progress=False)
+    loop.train(alignment_config(tiny_config, objective, alignment, lengths[-1], *extra), whole, progress=False)
+    loop.train(alignment_config(tiny_config, objective, alignment, lengths[0], *extra), extended, progress=False)
     for steps in lengths[1:]:
-        loop.train(alignment_config(tiny_config, objective, alignment, steps), extended, resume=True, progress=False)
+        config = alignment_config(tiny_config, objective, alignment, steps, *extra)
+        loop.train(config, extended, resume=True, progress=False)
     assert_same_end(extended, whole, lengths[-1])
     return extended
 
@@ -326,3 +329,17 @@ def test_an_extension_stopped_before_its_first_checkpoint_takes_the_old_end_back
     ]  # fmt: skip
     loop.train(alignment_config(tiny_config, "wgan-gp", alignment, 8), extended, resume=True, progress=False)
     assert_same_end(extended, whole, 8)
+
+
+def test_extending_a_finished_run_with_an_ema_ends_as_an_uninterrupted_run(tiny_config, tmp_path):
+    """With train.ema_decay the EMA weights (in the step files, latest.pt, best.pt and generator.safetensors), the
+    evaluations of the EMA (w1_ema, ...) and its pictures (ema-step-XXXXXXXX.png) end as an uninterrupted run's."""
+    extended = extend_and_compare(tiny_config, tmp_path, "wgan-gp", "nothing divides the old length", 5, 8,
+                                  extra=("train.ema_decay=0.9",))  # fmt: skip
+    assert "generator_ema" in load(extended / "checkpoints/latest.pt")
+    assert "generator_ema" in load(extended / "checkpoints/best.pt")
+    assert all("w1_ema" in row for row in RunFolder(extended).records("eval"))
+    assert "w1_ema" in RunFolder(extended).records("final")[0]
+    assert sorted(p.name for p in (extended / "samples").glob("ema-step-*.png")) == [
+        "ema-step-00000004.png", "ema-step-00000008.png"
+    ]  # fmt: skip

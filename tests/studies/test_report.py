@@ -148,6 +148,7 @@ def test_registry_and_errors(tmp_path):
             "clip-sweep",
             "quality-vs-time",
             "random-architectures",
+            "ema",
         ]
     )
     with pytest.raises(ConfigError, match="unknown study"):

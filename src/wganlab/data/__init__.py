@@ -40,5 +40,16 @@ def build_data(
         return ToyBatches(config, device=device, rng=rng, rank=rank, world_size=world_size)
     from wganlab.data.images import ImageBatches, load_image_array
 
-    images = load_image_array(config, progress=progress)
+    images = limit_images(load_image_array(config, progress=progress), config.max_images)
     return ImageBatches(images, device=device, rng=rng, flip=config.flip, rank=rank, world_size=world_size)
+
+
+def limit_images(images, max_images: int):
+    """At most `max_images` of `images` (data.max_images; 0: all): a subset drawn with a fixed seed (0), so every
+    run and seed trains on the same images, kept in dataset order."""
+    if not max_images or max_images >= len(images):
+        return images
+    import numpy as np
+
+    chosen = np.sort(np.random.default_rng(0).choice(len(images), max_images, replace=False))
+    return np.ascontiguousarray(images[chosen])

@@ -32,6 +32,7 @@ from wganlab.training.state import RunningStats, TrainState
 FORMAT_VERSION = 1
 GENERATOR_FORMAT = "wganlab-generator-1"
 BEST_BEFORE = "best.pt.before-step-"  # best.pt as it was before an end-of-run evaluation replaced it
+EMA_PREFIX = "ema."  # the EMA generator's tensors in generator.safetensors: "ema." + the generator's names
 
 
 @dataclass
@@ -254,9 +255,9 @@ class Checkpointer:
                 stored = {name: handle.get_tensor(name) for name in handle.keys()}
         except Exception:  # missing, torn or foreign: rebuilt either way
             return False
-        current = s.generator.network.state_dict()
+        current = generator_tensors(s)
         return stored.keys() == current.keys() and all(
-            torch.equal(stored[name], value.detach().cpu()) for name, value in current.items()
+            torch.equal(stored[name], value) for name, value in current.items()
         )
 
     def save_best(self, s: TrainState, end: EndOfRun | None = None) -> Path:
@@ -309,7 +310,7 @@ class Checkpointer:
     def _save_generator(self, s: TrainState) -> None:
         """The generator alone, for `wganlab sample` and for users who only want to generate. Its metadata
         holds the resolved config and the sample shape, so the file rebuilds its network without the run."""
-        tensors = {name: value.detach().cpu().contiguous() for name, value in s.generator.network.state_dict().items()}
+        tensors = generator_tensors(s)
         metadata = {
             "format": GENERATOR_FORMAT,
             "step": str(s.step),
@@ -319,6 +320,23 @@ class Checkpointer:
         }
         data = canonical_safetensors(save(tensors, metadata=metadata))
         atomic_write(self.directory / "generator.safetensors", lambda temp: Path(temp).write_bytes(data))
+
+
+def generator_tensors(s: TrainState) -> dict[str, torch.Tensor]:
+    """What generator.safetensors holds: the generator's state dict, and with train.ema_decay > 0 its average's
+    under the same names prefixed with `EMA_PREFIX` (one file: it is written and rebuilt as one)."""
+    tensors = {name: value.detach().cpu().contiguous() for name, value in s.generator.network.state_dict().items()}
+    if s.ema is not None:
+        for name, value in s.ema.network.state_dict().items():
+            tensors[EMA_PREFIX + name] = value.detach().cpu().contiguous()
+    return tensors
+
+
+def split_generator_tensors(tensors: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """(the generator's weights, its EMA's weights, empty in files without one) of a generator.safetensors."""
+    raw = {name: value for name, value in tensors.items() if not name.startswith(EMA_PREFIX)}
+    averaged = {name.removeprefix(EMA_PREFIX): value for name, value in tensors.items() if name.startswith(EMA_PREFIX)}
+    return raw, averaged
 
 
 def canonical_safetensors(data: bytes) -> bytes:

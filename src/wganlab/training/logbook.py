@@ -306,12 +306,12 @@ class Logbook:
             text = "".join(f"    {line}\n" for line in to_toml(config).splitlines())
             self.writer.add_text("config", text, self.last_step)
 
-    def add_picture(self, step: int, path: Path) -> None:
+    def add_picture(self, step: int, path: Path, tag: str = "samples") -> None:
         """A picture already written to `path` (samples/step-XXXXXXXX.png), as a TensorBoard image."""
         if self.writer is not None:
             with Image.open(path) as picture:
                 pixels = np.asarray(picture.convert("RGB"))
-            self.writer.add_image("samples", pixels, step, dataformats="HWC")
+            self.writer.add_image(tag, pixels, step, dataformats="HWC")
 
     def add_histograms(self, step: int, critic: nn.Module) -> None:
         """Histograms of every critic parameter (copied to the CPU: at log intervals only)."""

@@ -30,9 +30,13 @@ def critic_step(s: TrainState, real: Tensor) -> None:
     with torch.no_grad(), s.autocast():  # the critic update needs no generator graph
         fake = s.generator.network(s.noise(len(real)))
     with s.autocast():
-        real_scores, fake_scores = s.critic(real), s.critic(fake)
+        # DiffAugment (train.augment): reals and fakes each through their own random draws. The penalty mixes the
+        # un-augmented pair and differentiates the critic behind a fresh augmentation, as the reference's default
+        # loss (ns_DiffAugment_r1) takes R1's gradient at the un-augmented reals, through the augmentation.
+        real_scores, fake_scores = s.critic(s.augmented(real)), s.critic(s.augmented(fake))
         adversarial = s.loss.critic_loss(real_scores, fake_scores)
-        penalty = s.constraint.penalty(s.critic.wrapped, real, fake, s.noise_rng)
+        critic = s.critic.wrapped if s.augment is None else s.augmented_critic
+        penalty = s.constraint.penalty(critic, real, fake, s.noise_rng)
     s.critic.update(adversarial + penalty)
     s.constraint.after_critic_step(s.critic.network)  # WGAN clips after every critic update
     s.images_seen += len(real) * s.dist.world_size
@@ -42,12 +46,15 @@ def critic_step(s: TrainState, real: Tensor) -> None:
 
 
 def generator_step(s: TrainState) -> None:
-    """WGAN Algorithm 1 lines 9-11: the critic is frozen, so no gradient reaches its parameters."""
+    """WGAN Algorithm 1 lines 9-11: the critic is frozen, so no gradient reaches its parameters. The fakes go
+    through DiffAugment when it is on (its gradient reaches the generator through it); then the EMA follows."""
     s.critic.network.requires_grad_(False)
     with s.autocast():
-        loss = s.loss.generator_loss(s.critic.network(s.generator(s.noise(s.local_batch_size))))
+        loss = s.loss.generator_loss(s.critic.network(s.augmented(s.generator(s.noise(s.local_batch_size)))))
     s.generator.update(loss)
     s.critic.network.requires_grad_(True)
+    if s.ema is not None:
+        s.ema.update(s.generator.network, s.step)
     s.stats.add(generator_loss=loss)
 
 
@@ -177,8 +184,9 @@ def _train(
                 if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
                     evaluation.periodic(book, checkpoints, end)
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
-                    save_sample_grid(s, folder.samples / f"step-{s.step:08d}.png")
-                    book.add_picture(s.step, folder.samples / f"step-{s.step:08d}.png")
+                    for network, path in sample_pictures(s, folder):
+                        save_sample_grid(s, path, network)
+                        book.add_picture(s.step, path, "samples" if network is s.generator.network else "samples_ema")
                 if s.step % config.log.checkpoint_every == 0 or is_last:
                     if dist.is_distributed:
                         s.stats.average_over_ranks()  # the checkpoint holds process 0's sums only
@@ -236,7 +244,8 @@ def take_back_end(folder: RunFolder, checkpoints: Checkpointer, found: Found) ->
     if ended is None:
         return frozenset({"final"})
     if ended["picture"]:
-        (folder.samples / f"step-{found.step:08d}.png").unlink(missing_ok=True)
+        for name in picture_names(found.step):
+            (folder.samples / name).unlink(missing_ok=True)
     checkpoints.restore_best(found.step, ended["best"])
     if ended["checkpoint"]:
         checkpoints.superseded.append(checkpoints.directory / f"step-{found.step:08d}.pt")
@@ -323,6 +332,10 @@ class Evaluation:
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
         n = s.config.log.eval_samples
         values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
+        if s.ema is not None:  # the averaged generator on the same z, its keys ending in _ema
+            rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
+            averaged = self.quality.measure(s.ema.network, self.quality.during_training, n=n, rng=rng)
+            values.update({f"{key}_ema": value for key, value in averaged.items()})
         heldout_rng = make_rng(s.config.train.seed, "heldout", s.device, offset=s.step)
         estimate = self.heldout_estimate(n, heldout_rng)
         if estimate is not None:
@@ -343,8 +356,14 @@ class Evaluation:
     def final(self, book: Logbook) -> None:
         s = self.s
         metrics = tuple(s.config.log.final_metrics)
-        rng = make_rng(s.config.train.seed, "final", s.device)
-        values = self.quality.measure(s.generator.network, metrics, n=s.config.log.final_samples, rng=rng)
+        n = s.config.log.final_samples
+        values = self.quality.measure(
+            s.generator.network, metrics, n=n, rng=make_rng(s.config.train.seed, "final", s.device)
+        )
+        if s.ema is not None:  # the averaged generator on the same z, its keys ending in _ema
+            rng = make_rng(s.config.train.seed, "final", s.device)
+            averaged = self.quality.measure(s.ema.network, metrics, n=n, rng=rng)
+            values.update({f"{key}_ema": value for key, value in averaged.items()})
         book.record(s.step, s.images_seen, "final", {**values, "samples": s.config.log.final_samples})
 
     def critic_gradient_norm(self, rng: torch.Generator) -> float:
@@ -434,11 +453,27 @@ def grid_count(s: TrainState) -> int:
     return s.config.log.grid_size * (1 if len(s.data.sample_shape) == 3 else 16)
 
 
+def picture_names(step: int) -> tuple[str, str]:
+    """The sample pictures of a step: the generator's, and the EMA's where there is one."""
+    return f"step-{step:08d}.png", f"ema-step-{step:08d}.png"
+
+
+def sample_pictures(s: TrainState, folder: RunFolder) -> list[tuple[torch.nn.Module, Path]]:
+    """(network, picture) at this step: samples/step-XXXXXXXX.png, and with an EMA samples/ema-step-XXXXXXXX.png
+    of the averaged generator on the same z."""
+    raw, averaged = picture_names(s.step)
+    pictures = [(s.generator.network, folder.samples / raw)]
+    if s.ema is not None:
+        pictures.append((s.ema.network, folder.samples / averaged))
+    return pictures
+
+
 @torch.no_grad()
-def save_sample_grid(s: TrainState, path: Path) -> None:
-    """The same z in every picture of a run (from the "grid" stream), so pictures at different steps compare."""
+def save_sample_grid(s: TrainState, path: Path, network: torch.nn.Module | None = None) -> None:
+    """The same z in every picture of a run (from the "grid" stream), so pictures at different steps compare;
+    `network` defaults to the generator (the EMA's pictures pass its average)."""
     z = torch.randn(grid_count(s), s.z_dim, generator=make_rng(s.config.train.seed, "grid", s.device), device=s.device)
-    with evaluating(s.generator.network) as generator:
+    with evaluating(network or s.generator.network) as generator:
         fake = generator(z).float()
     real = None
     if len(s.data.sample_shape) < 3:

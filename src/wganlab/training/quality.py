@@ -145,7 +145,7 @@ class ImageQuality:
     def __init__(self, config: RunConfig):
         self.config = config
         data = config.data
-        self.data = dataclasses.replace(data, split="test") if data.source in ("idx", "cifar10") else data
+        self.data = dataclasses.replace(data, split="test", max_images=0) if data.source in ("idx", "cifar10") else data
         self._images = None
         self._classifier = None
         self._classifier_reference: Tensor | None = None
@@ -290,15 +290,17 @@ def evaluate_run(
     seed: int,
     device: torch.device,
     checkpoint: str | int = "latest",
+    ema: bool = False,
     inception_path: Path | None = None,
     inception_weights: Path | None = None,
 ) -> dict:
-    """`wganlab eval RUN_DIR`: measure a run's generator and write RUN_DIR/eval.json (eval-best.json or
-    eval-step-XXXXXXXX.json for another checkpoint, so measurements of different weights never overwrite)."""
+    """`wganlab eval RUN_DIR`: measure a run's generator (`ema`: its exponential moving average) and write
+    RUN_DIR/eval.json (eval-best.json or eval-step-XXXXXXXX.json for another checkpoint, with -ema before .json for
+    the average, so measurements of different weights never overwrite)."""
     from wganlab.training.run_folder import RunFolder
 
     folder = RunFolder(run_dir)
-    loaded = folder.load_generator(checkpoint, device)
+    loaded = folder.load_generator(checkpoint, device, ema=ema)
     quality = build_quality(loaded.config)
     kind = "toy" if loaded.config.data.is_toy else "image"
     chosen = check_metrics(quality, quality.for_eval if metrics is None else metrics, kind)
@@ -319,20 +321,23 @@ def evaluate_run(
     results = {
         "step": loaded.step,
         "checkpoint": str(checkpoint),
+        "ema": ema,
         "n": n,
         "seed": seed,
         "reference": quality.reference(n),
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": values,
     }
-    atomic_write_text(folder.path / eval_file_name(checkpoint), json.dumps(results, indent=2) + "\n")
+    atomic_write_text(folder.path / eval_file_name(checkpoint, ema), json.dumps(results, indent=2) + "\n")
     return results
 
 
-def eval_file_name(checkpoint: str | int) -> str:
-    """eval.json for the latest weights, eval-best.json, eval-step-00001000.json."""
+def eval_file_name(checkpoint: str | int, ema: bool = False) -> str:
+    """eval.json for the latest weights, eval-best.json, eval-step-00001000.json; eval-ema.json, eval-best-ema.json,
+    eval-step-00001000-ema.json for the EMA generator."""
+    suffix = "-ema" if ema else ""
     if checkpoint == "latest":
-        return "eval.json"
+        return f"eval{suffix}.json"
     if checkpoint == "best":
-        return "eval-best.json"
-    return f"eval-step-{int(checkpoint):08d}.json"
+        return f"eval-best{suffix}.json"
+    return f"eval-step-{int(checkpoint):08d}{suffix}.json"

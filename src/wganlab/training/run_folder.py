@@ -5,7 +5,8 @@
     log.txt        the console output, warnings and one line per record, time-stamped
     checkpoints/   step-XXXXXXXX.pt, latest.pt, best.pt, generator.safetensors (and best.pt.before-step-XXXXXXXX
                    when the end-of-run evaluation replaced best.pt: what an extension of the run puts back)
-    samples/       reals.png, step-XXXXXXXX.png                      .lock      held by the writing process
+    samples/       reals.png, step-XXXXXXXX.png (with an EMA also ema-step-XXXXXXXX.png)
+    .lock          held by the writing process
 
 Everything that opens a run (the loop, `sample`, `eval`, the studies, the demo) goes through `RunFolder`.
 """
@@ -275,19 +276,26 @@ class RunFolder:
         sample_shape = tuple(self.read_facts()["sample_shape"])
         return config, build_generator(config, sample_shape), sample_shape
 
-    def load_generator(self, which: str | int = "latest", device: torch.device | str = "cpu") -> LoadedGenerator:
+    def load_generator(
+        self, which: str | int = "latest", device: torch.device | str = "cpu", *, ema: bool = False
+    ) -> LoadedGenerator:
         """The generator of `which` checkpoint in eval mode: "latest" reads generator.safetensors (no
-        optimiser state to load), "best" or a step reads that checkpoint file."""
+        optimiser state to load), "best" or a step reads that checkpoint file. `ema`: its exponential moving
+        average instead (train.ema_decay > 0); CheckpointError where the run has none."""
         if which == "latest":
             which = self.current_generator()
         if which == "latest":
-            return load_generator_file(self.checkpoints / "generator.safetensors", device, config=self.read_config())
+            path = self.checkpoints / "generator.safetensors"
+            return load_generator_file(path, device, config=self.read_config(), ema=ema)
         from wganlab.training.checkpoint import load_checkpoint
 
         config, generator, sample_shape = self.build_generator()
         source = self.checkpoint_file(which)
         payload = load_checkpoint(source)
-        return _loaded(source, config, generator, payload["generator"], sample_shape, payload["step"], device)
+        if ema and "generator_ema" not in payload:
+            raise CheckpointError(no_ema_message(source))
+        weights = payload["generator_ema"] if ema else payload["generator"]
+        return _loaded(source, config, generator, weights, sample_shape, payload["step"], device)
 
     def current_generator(self) -> str | int:
         """ "latest" when generator.safetensors is from the newest step file, else that step (with a warning): a
@@ -352,14 +360,27 @@ def build_generator(config: RunConfig, sample_shape: tuple[int, ...]) -> nn.Modu
     return generator
 
 
+def no_ema_message(source: Path) -> str:
+    return (
+        f"{source} holds no EMA generator (its run trained with train.ema_decay=0); leave out --ema (ema=True), "
+        "or train with e.g. train.ema_decay=0.999"
+    )
+
+
 def load_generator_file(
-    path: Path, device: torch.device | str = "cpu", *, config: RunConfig | None = None
+    path: Path, device: torch.device | str = "cpu", *, config: RunConfig | None = None, ema: bool = False
 ) -> LoadedGenerator:
     """A generator.safetensors on its own: its metadata holds the config and sample shape that rebuild the
-    network (files written before they did need `config`, and the run folder's run.json, beside them)."""
-    from wganlab.training.checkpoint import read_generator_file
+    network (files written before they did need `config`, and the run folder's run.json, beside them). `ema`: the
+    exponential moving average stored beside the weights (train.ema_decay > 0)."""
+    from wganlab.training.checkpoint import read_generator_file, split_generator_tensors
 
-    weights, metadata = read_generator_file(path)
+    tensors, metadata = read_generator_file(path)
+    weights, averaged = split_generator_tensors(tensors)
+    if ema and not averaged:
+        raise CheckpointError(no_ema_message(path))
+    if ema:
+        weights = averaged
     folder = RunFolder(path.parent.parent)  # checkpoints/generator.safetensors sits in a run folder
     if config is None and "config" in metadata:
         try:

@@ -21,12 +21,14 @@ from wganlab.data import DataSource, build_data, data_rng_device
 from wganlab.errors import ConfigError
 from wganlab.models import build_networks, build_shapes, evaluating
 from wganlab.objectives import BuildContext, Constraint, Loss, build_objective
+from wganlab.training.augment import DiffAugment
 from wganlab.training.distributed import DistContext
+from wganlab.training.ema import GeneratorEMA
 from wganlab.training.precision import autocast, loss_scale, make_scaler
 
 # Streams of randomness, each seeded from (seed, stream, offset); new streams go at the end, so existing
 # streams keep their seeds.
-STREAMS = ("init", "data", "noise", "grid", "eval", "heldout", "final", "global")
+STREAMS = ("init", "data", "noise", "grid", "eval", "heldout", "final", "global", "augment")
 
 
 def make_rng(seed: int, stream: str, device: torch.device | str = "cpu", offset: int = 0) -> torch.Generator:
@@ -194,6 +196,10 @@ class TrainState:
     overhead_seconds: float = 0.0
     """The part of `seconds` spent on evaluations, sample pictures and checkpoints."""
     stats: RunningStats = field(default_factory=RunningStats)
+    ema: GeneratorEMA | None = None
+    """The generator's exponential moving average (train.ema_decay > 0)."""
+    augment: DiffAugment | None = None
+    """DiffAugment of every critic input (train.augment), with its own RNG stream."""
 
     @property
     def device(self) -> torch.device:
@@ -214,6 +220,14 @@ class TrainState:
         world, rank = self.dist.world_size, self.dist.rank
         z = torch.randn(batch_size * world, self.z_dim, generator=self.noise_rng, device=self.device)
         return z[rank::world]
+
+    def augmented(self, x: Tensor) -> Tensor:
+        """What the critic sees of `x`: x itself, or x through DiffAugment (train.augment)."""
+        return x if self.augment is None else self.augment(x)
+
+    def augmented_critic(self, x: Tensor) -> Tensor:
+        """The critic behind the augmentation (DDP-wrapped where it is), for the gradient penalty."""
+        return self.critic.wrapped(self.augmented(x))
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.config.train.precision)
@@ -249,7 +263,7 @@ class TrainState:
     def state_dict(self) -> dict[str, Any]:
         """Both players, every RNG state, the data position and the counters (not the config: the
         checkpoint writer adds what it needs to check a resume)."""
-        return {
+        state = {
             "lr_schedule": {"decay": self.config.optim.lr_decay, "steps": self.lr_decay_steps},
             "step": self.step,
             "images_seen": self.images_seen,
@@ -266,6 +280,12 @@ class TrainState:
             "data": self.data.state_dict(),
             "stats": self.stats.state_dict(),
         }
+        # Only when on, so that a run without them writes the checkpoints it wrote before they existed.
+        if self.ema is not None:
+            state["generator_ema"] = self.ema.network.state_dict()
+        if self.augment is not None:
+            state["rng"]["augment"] = self.augment.rng.get_state()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.network.load_state_dict(state["generator"])
@@ -276,6 +296,10 @@ class TrainState:
         self.critic.scaler.load_state_dict(state["critic_scaler"])
         self.data_rng.set_state(state["rng"]["data"])
         self.noise_rng.set_state(state["rng"]["noise"])
+        if self.ema is not None:
+            self.ema.network.load_state_dict(state["generator_ema"])
+        if self.augment is not None:
+            self.augment.rng.set_state(state["rng"]["augment"])
         _restore_global_rng_states(state["rng"])
         self.data.load_state_dict(state["data"])
         self._check_lr_schedule(state.get("lr_schedule"))
@@ -299,6 +323,8 @@ class TrainState:
             "critic loss scaler": self.critic.scaler.state_dict(),
             "losses since the last record": self.stats.sums,
         }
+        if self.ema is not None:
+            parts["generator EMA"] = self.ema.network.state_dict()
         found = [(f"{part} {name}", value) for part, tree in parts.items() for name, value in _leaves(tree)]
         flags = [torch.isfinite(value).all() for _, value in found if value.is_floating_point()]
         if not flags or bool(torch.stack([flag.to(self.device) for flag in flags]).all()):
@@ -497,4 +523,13 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
         data_rng=data_rng,
         noise_rng=make_rng(seed, "noise", dist.device),
         stats=RunningStats(skip_non_finite=config.train.precision == "fp16"),
+        ema=GeneratorEMA(generator, config.train.ema_decay) if config.train.ema_decay else None,
+        augment=DiffAugment(
+            config.train.augment,
+            make_rng(seed, "augment", dist.device),
+            rank=dist.rank,
+            world_size=dist.world_size,
+        )
+        if config.train.augment
+        else None,
     )
