@@ -31,8 +31,8 @@ forward, their input-gradient backward, and the double backward through both) ha
   sample's term of a weight gradient, whose B terms cancel like a random walk (the sum is sqrt(B) times smaller
   than the sum of its terms' sizes, the repeated error is not): tol = L u sqrt(B) at batch B = 32, TF32
   24 * 4.9e-4 * 5.7 = 6.6e-2, bf16 24 * 2.0e-3 * 5.7 = 2.7e-1.
-Measured on the CPU (benchmarks/results/gpu.md): fp32 at most 4e-6, bf16 at most 1.4e-1 (the generator's first
-layer, through the critic and every batch norm), scalars at most 6e-3. A bf16 limit of 3e-2, what the bf16 unit
+Measured on the CPU (benchmarks/results/gpu.md): fp32 at most 2.8e-6, bf16 at most 1.35e-1 (the generator's first
+layer, through the critic and every batch norm). A bf16 limit of 3e-2, what the bf16 unit
 roundoff alone suggests, fails on the CPU's own correct bf16 step, so the batch factor is not optional.
 """
 
