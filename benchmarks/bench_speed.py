@@ -5,6 +5,8 @@
         --toy-iters 10 2 --mnist-iters 2 1                 # what benchmarks/results/speed.md reports
     python benchmarks/bench_speed.py --baseline ../old-checkout --variants "ref,ours fp32,baseline fp32"
                                                            # a change's before and after, in the same rounds
+    python benchmarks/bench_speed.py --device cuda --reference .carry/bench --data .carry/fashion-mnist \
+        --variants "ref,ours fp32,ours tf32,ours bf16" --no-flops   # on a GPU (what benchmarks/gpu_check.sh runs)
 
 Each measurement is its own subprocess (fresh interpreter, its own peak RSS from os.wait4), and the variants
 of a case run in turn (ref, ours fp32, ours bf16, ref, ...), so a machine shared with other jobs slows them
@@ -14,6 +16,9 @@ Ours runs the real `wganlab.training.loop.train_step` on a `build_state` state, 
 (no logging, sampling or checkpoints: the reference loops have none either). With `--baseline DIR`, the
 "baseline" variants run DIR's own copy of this script's worker against DIR/src, so a change is measured
 before and after in the same interleaved rounds.
+With --device cuda both sides run on the GPU and each timed interval starts and ends with a device synchronise.
+"ours fp32" keeps PyTorch's defaults, as the reference loops do (matmuls in fp32, cuDNN convolutions in TF32);
+"ours tf32" allows TF32 matmuls too; "ours bf16" is train.precision=bf16.
 Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
 the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
 best 2048^2 matmul rate measured here in the same dtype.
@@ -21,6 +26,7 @@ best 2048^2 matmul rate measured here in the same dtype.
 
 import argparse
 import json
+import math
 import os
 import runpy
 import statistics
@@ -30,8 +36,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "bench"
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+REFERENCE = [ROOT.parent / "shared" / "bench"]  # --reference: where ref_toy_wgangp.py and ref_mnist_wgangp.py are
+FASHION_MNIST = ["/usr/share/datasets/fashion-mnist"]  # --data
+DEVICE = ["cpu"]  # --device: where both the reference loops and ours run
 
 # Ours with the reference's networks, batch, optimisers and step structure.
 CASES = {
@@ -47,7 +54,6 @@ CASES = {
 }
 MNIST_MODEL = [
     "data.source=idx",
-    f"data.path={FASHION_MNIST}",
     "data.channels=1",
     "model.architecture=wgan_gp_mnist",
     "model.z_dim=128",
@@ -60,32 +66,45 @@ THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--thre
 BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker the "baseline" variants run
 
 
-def our_config(case: str, precision: str, extra: list[str]):
+def our_config(case: str, precision: str, extra: list[str], device: str = "cpu", data: str = FASHION_MNIST[0]):
     from wganlab.config import load_config
 
     _, _, preset, overrides = CASES[case]
-    overrides = [*overrides, *(MNIST_MODEL if case.startswith("mnist") else [])]
+    overrides = [*overrides, *([*MNIST_MODEL, f"data.path={data}"] if case.startswith("mnist") else [])]
     common = [
-        "train.device=cpu",
-        f"train.precision={precision}",
+        f"train.device={device}",
+        f"train.precision={'fp32' if precision == 'tf32' else precision}",
         "log.progress=false",
         "log.tensorboard=false",
     ]
     return load_config(ROOT / preset if preset else None, [*overrides, *common, *extra])
 
 
-def run_ours(case: str, precision: str, iters: int, warmup: int, extra: list[str], count_flops: bool) -> dict:
+def run_ours(
+    case: str, precision: str, iters: int, warmup: int, extra: list[str], count_flops: bool, device: str, data: str
+) -> dict:
+    import torch
+
     from wganlab.training.distributed import DistContext
     from wganlab.training.loop import train_step
     from wganlab.training.state import build_state
 
-    config = our_config(case, precision, extra)
-    s = build_state(config, DistContext.local("cpu"), progress=False)
+    # "fp32" keeps PyTorch's defaults, as the reference loops run (on CUDA: fp32 matmuls, TF32 cuDNN convolutions);
+    # "tf32" puts matmuls in TF32 too. Neither changes anything on a CPU.
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    config = our_config(case, precision, extra, device, data)
+    s = build_state(config, DistContext.local(device), progress=False)
+
+    def synchronize() -> None:
+        if s.device.type == "cuda":
+            torch.cuda.synchronize(s.device)  # the timed interval ends when the GPU's queued work does
 
     def train(n: int) -> float:
+        synchronize()
         start = time.perf_counter()
         for _ in range(n):  # the body of loop.train() without its interval checks
             train_step(s)
+        synchronize()
         return time.perf_counter() - start
 
     train(warmup)
@@ -121,23 +140,37 @@ def flop_counter():
 def run_reference(case: str, count_flops: bool) -> dict:
     """One generator iteration of the reference script under FlopCounterMode."""
     script, args, _, _ = CASES[case]
-    sys.argv = [script, *args, "--iters", "1"]
+    sys.argv = [script, *args, "--iters", "1", *reference_options(case)]
     with flop_counter() as counter:
-        runpy.run_path(str(REFERENCE / script), run_name="__main__")
+        runpy.run_path(str(REFERENCE[0] / script), run_name="__main__")
     return {"flops_per_gen_iter": counter.get_total_flops()}
 
 
+def reference_options(case: str) -> list[str]:
+    """The reference loop's --device, and --data for the Fashion-MNIST one."""
+    return ["--device", DEVICE[0], *(["--data", FASHION_MNIST[0]] if case.startswith("mnist") else [])]
+
+
 def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float:
-    """Best FLOP/s of a size^2 matmul in this process (this machine's threads, shared or not)."""
+    """Best FLOP/s of a size^2 matmul in this process on --device (this machine's threads, shared or not; a
+    GPU's with 8192^2). tf32: fp32 operands with TF32 matmuls allowed."""
     import torch
 
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    device = torch.device(DEVICE[0])
+    size = 8192 if device.type == "cuda" else size
+    dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
+    torch.backends.cuda.matmul.allow_tf32 = dtype_name == "tf32"
     best = float("inf")
     for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         start = time.perf_counter()
         a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - start)
+    torch.backends.cuda.matmul.allow_tf32 = False
     return 2 * size**3 / best
 
 
@@ -162,12 +195,13 @@ def measure(case: str, variant: str, extra: list[str]) -> dict:
         script, args, _, _ = CASES[case]
         command = [
             sys.executable,
-            str(REFERENCE / script),
+            str(REFERENCE[0] / script),
             *args,
             "--iters",
             str(iters),
             "--warmup",
             str(warmup),
+            *reference_options(case),
         ]
         out, peak = launch(command)
         seconds = float(out.strip().splitlines()[-1].split("=")[1])
@@ -175,7 +209,8 @@ def measure(case: str, variant: str, extra: list[str]) -> dict:
     precision = variant.split()[-1]
     root = BASELINE[0] if variant.startswith("baseline") else ROOT
     script = root / "benchmarks" / "bench_speed.py"
-    command = [sys.executable, str(script), "--worker", case, precision, str(iters), str(warmup), *extra]
+    command = [sys.executable, str(script), "--worker", case, precision, str(iters), str(warmup), *worker_options()]
+    command += extra
     out, peak = launch(command, root)
     return {**json.loads(out.strip().splitlines()[-1]), "peak_rss_mib": peak}
 
@@ -186,11 +221,16 @@ def count_flops(case: str, variant: str, extra: list[str]) -> float:
     else:
         root = BASELINE[0] if variant.startswith("baseline") else ROOT
         script = root / "benchmarks" / "bench_speed.py"
-        command = [sys.executable, str(script), "--worker", case, variant.split()[-1], "1", "1", "--flops", *extra]
+        command = [sys.executable, str(script), "--worker", case, variant.split()[-1], "1", "1", "--flops"]
+        command += [*worker_options(), *extra]
         out, _ = launch(command, root)
         return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
     out, _ = launch(command)
     return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
+
+
+def worker_options() -> list[str]:
+    return [f"--device={DEVICE[0]}", f"--data={FASHION_MNIST[0]}"]
 
 
 def main() -> None:
@@ -203,7 +243,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
     parser.add_argument("--markdown", type=Path, help="append the table to this file")
     parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version, for 'baseline' variants")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N: where every variant runs")
+    parser.add_argument("--reference", type=Path, default=REFERENCE[0], help="folder of the reference loops")
+    parser.add_argument("--data", default=FASHION_MNIST[0], help="Fashion-MNIST IDX folder (mnist cases)")
+    parser.add_argument("--no-flops", action="store_true", help="skip the FLOP counts (one subprocess per variant)")
     args = parser.parse_args()
+    DEVICE[0], REFERENCE[0], FASHION_MNIST[0] = args.device, args.reference.resolve(), args.data
     if args.baseline:
         BASELINE.append(args.baseline.resolve())
     ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters))
@@ -219,12 +264,16 @@ def main() -> None:
 
     import torch
 
-    peaks = {name: measured_peak(name) for name in ("fp32", "bf16")}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; peak matmul "
-          f"fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")  # fmt: skip
+    dtypes = ("fp32", "tf32", "bf16") if any(v.endswith("tf32") for v in variants) else ("fp32", "bf16")
+    peaks = {name: measured_peak(name) for name in dtypes}
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{os.cpu_count()} CPUs"
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {where}; peak matmul "
+        + ", ".join(f"{name} {peak / 1e9:.0f} GFLOP/s" for name, peak in peaks.items())
+    )
     rows = []
     for case in cases:
-        flops = {variant: count_flops(case, variant, []) for variant in variants}
+        flops = {variant: math.nan if args.no_flops else count_flops(case, variant, []) for variant in variants}
         times: dict[str, list[float]] = {v: [] for v in variants}
         memory: dict[str, list[float]] = {v: [] for v in variants}
         for round_index in range(args.rounds):
@@ -238,7 +287,7 @@ def main() -> None:
         for variant in variants:
             ratios = [t / r for t, r in zip(times[variant], times["ref"], strict=True)]
             seconds = statistics.median(times[variant])
-            dtype = "bf16" if variant.endswith("bf16") else "fp32"
+            dtype = variant.split()[-1] if variant.split()[-1] in peaks else "fp32"
             rows.append(
                 {
                     "case": case,
@@ -278,8 +327,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         case, precision, iters, warmup, *rest = sys.argv[2:]
         flops = "--flops" in rest
-        extra = [item for item in rest if item != "--flops"]
-        print(json.dumps(run_ours(case, precision, int(iters), int(warmup), extra, flops)))
+        options = dict(item[2:].split("=", 1) for item in rest if item.startswith(("--device=", "--data=")))
+        extra = [item for item in rest if item != "--flops" and not item.startswith(("--device=", "--data="))]
+        device, data = options.get("device", "cpu"), options.get("data", FASHION_MNIST[0])
+        print(json.dumps(run_ours(case, precision, int(iters), int(warmup), extra, flops, device, data)))
     elif len(sys.argv) > 1 and sys.argv[1] == "--flops-ref":
         print(json.dumps(run_reference(sys.argv[2], True)))
     else:

@@ -138,6 +138,7 @@ def test_an_overflowing_step_is_skipped_and_the_clip_still_holds():
     assert torch.isfinite(torch.tensor(means["critic_loss"]))  # the skipped step's loss is left out
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 autocast with GradScaler needs CUDA")
 def test_fp16_critic_step_matches_fp32_on_cuda():
     cuda = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cuda"))
