@@ -18,6 +18,7 @@ REFERENCE_LOOPS = ROOT.parent / "shared" / "bench"
     not (REFERENCE_LOOPS / "ref_toy_wgangp.py").is_file() and not (ROOT / ".carry" / "bench").is_dir(),
     reason="needs the reference loops (../shared/bench or .carry/bench)",
 )
+@pytest.mark.slow  # about a minute on 2 cores: the default tier stays within its 3 minutes
 def test_dry_run_runs_every_part_and_ends_with_the_summary(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
