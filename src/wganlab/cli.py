@@ -172,10 +172,11 @@ def command_study(args: argparse.Namespace) -> int:
     size = "quick" if args.quick else args.scale
     out = Path(args.out) if args.out else None
     if args.task:
-        run_task(args.name, args.task, size=size, seeds=args.seeds, out=out)
+        run_task(args.name, args.task, size=size, seeds=args.seeds, out=out, recipe=args.recipe)
         return 0
     if args.run:
-        train_argv = run_one(args.name, args.run, size=size, seeds=args.seeds, out=out, data=args.data)
+        train_argv = run_one(args.name, args.run, size=size, seeds=args.seeds, out=out, data=args.data,
+                             recipe=args.recipe)  # fmt: skip
         return 0 if train_argv is None else main(train_argv)
     if args.plan and args.collect:
         raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
@@ -196,8 +197,11 @@ def command_study(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     mode = "plan" if args.plan else "collect" if args.collect else "run"
+    if args.records and mode != "collect":
+        raise ConfigError("--records is for --collect: it reads finished runs from that folder; add --collect")
+    records = Path(args.records) if args.records else None
     report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data,
-                       plan_format=plan_format)  # fmt: skip
+                       plan_format=plan_format, recipe=args.recipe, records=records)  # fmt: skip
     if report is not None:
         print(f"wrote {report}", file=sys.stderr)
     return 0
@@ -388,14 +392,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument("--quick", action="store_true", help="CI smoke size (about 2 minutes); never a result")
     study.add_argument(
-        "--scale", choices=("default", "paper"), default="default",
-        help="default: sized for 2 CPU cores; paper: the seeds' own sizes (for a GPU)",
+        "--scale", choices=("default", "paper", "long"), default="default",
+        help="default: sized for 2 CPU cores; paper: the seeds' own sizes (for a GPU); long: each run stops when "
+        "its quality has flattened (train.stop_rule=plateau) or at a cap (docs/running-studies.md)",
+    )  # fmt: skip
+    study.add_argument(
+        "--recipe", choices=("published", "seed"), default="published",
+        help="published: each objective's published recipe; seed: the settings of the seed document whose claim "
+        "the study tests (its own folder, studies/<name>[-size]-seed, and run pool)",
     )  # fmt: skip
     study.add_argument("--seeds", type=int, default=None, help="seeds per setting (default per study, >= 3)")
     study.add_argument("--jobs", type=int, default=1, help="runs at once, each with its share of the CPU threads")
     study.add_argument("--plan", action="store_true", help="print the command of every unfinished run and stop")
     study.add_argument("--collect", action="store_true", help="build the report from finished run folders only")
-    study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper])")
+    study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper|-long][-seed])")
+    study.add_argument(
+        "--records", metavar="DIR",
+        help="with --collect: read the finished runs from this folder of records (e.g. docs/studies/records, which "
+        "holds image-runs/ and random-architectures-runs/) instead of the study's own run folders",
+    )  # fmt: skip
     study.add_argument(
         "--data", help="image studies: take the data from this preset or config (e.g. seeds/seed000-celeba-wgan)"
     )

@@ -293,9 +293,21 @@ class TrainConfig:
     augment: tuple[str, ...] = ()
     """DiffAugment (Zhao et al. 2020) of every critic input, real and fake, in both updates: any of color,
     translation, cutout (the paper's policy: all three, in that order); empty: off."""
+    stop_rule: str = "none"
+    """none: train train.steps; plateau: stop at the first evaluation (from the stop_min_evaluations-th on) whose
+    last quarter of evaluations improved the headline quality by stop_tolerance or less on the best before it
+    (training/stopping.py); train.steps is then the cap."""
+    stop_min_evaluations: int = 8
+    """train.stop_rule=plateau: evaluations before the rule is first checked."""
+    stop_tolerance: float = 0.03
+    """train.stop_rule=plateau: the relative improvement below which the quality counts as flat (0.03: 3 %)."""
 
     def __post_init__(self) -> None:
         _at_least("train.steps", self.steps, 1)
+        _choice("train.stop_rule", self.stop_rule, ("none", "plateau"))
+        _at_least("train.stop_min_evaluations", self.stop_min_evaluations, 2)
+        if not (math.isfinite(self.stop_tolerance) and 0 <= self.stop_tolerance < 1):
+            raise ConfigError(f"train.stop_tolerance={self.stop_tolerance} must be in [0, 1) (0.03: 3 %)")
         if not (math.isfinite(self.epochs) and self.epochs >= 0):
             raise ConfigError(f"train.epochs={self.epochs} must be a finite number >= 0 (0: use train.steps)")
         _at_least("train.batch_size", self.batch_size, 2)
@@ -393,6 +405,11 @@ class RunConfig:
             )
         if self.train.augment and self.data.is_toy:
             problems.append("train.augment transforms images; toys have none (use image data or train.augment=)")
+        if self.train.stop_rule != "none" and not (self.log.eval_every or self.log.evaluations):
+            problems.append(
+                f"train.stop_rule={self.train.stop_rule!r} is checked at evaluations; set log.eval_every (or "
+                "log.evaluations)"
+            )
         if self.train.precision == "fp16" and self.train.device == "cpu":
             problems.append("train.precision='fp16' is not supported on CPU; use 'bf16' (or 'fp32')")
         if problems:

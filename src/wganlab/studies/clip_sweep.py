@@ -12,39 +12,63 @@ from wganlab.studies.common.runner import Plan
 NAME = "clip-sweep"
 KIND = "image"
 TAKES_DATA = True
+SEED_RECIPE = "seed000"  # --recipe seed: seed 000 needed c = 0.005 (sec. I), with RMSProp at 5e-4
 VALUES = (0.001, 0.005, 0.01, 0.05, 0.1)
-CELLS = [
-    images.Cell(
-        "dcgan-bn",
-        "none",
-        "wgan",
-        "" if c == 0.01 else f"clip-{c:g}",
-        () if c == 0.01 else (f"objective.clip_value={c}",),
-    )
-    for c in VALUES
-]
 
 
-def clip(cell: images.Cell) -> float:
-    return float(cell.variant.split("-")[1]) if cell.variant else 0.01
+def recipe_clip(recipe: str | None) -> float:
+    """The clipping bound of the recipe the cells vary from: the published 0.01, or seed 000's 0.005."""
+    return 0.01 if recipe is None else 0.005
 
 
-def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
-    return images.cell_plan(NAME, CELLS, size, seeds, data)
+def cells(recipe: str | None = None) -> list[images.Cell]:
+    """One WGAN cell per c; the recipe's own c is its plain WGAN cell (shared with the other studies of that
+    recipe), every other c a variant of it."""
+    base = recipe_clip(recipe)
+    return [
+        images.Cell(
+            "dcgan-bn",
+            "none",
+            "wgan",
+            "" if c == base else f"clip-{c:g}",
+            () if c == base else (f"objective.clip_value={c}",),
+        )  # fmt: skip
+        for c in VALUES
+    ]
+
+
+CELLS = cells()
+
+
+def plan_cells(plan: Plan) -> list[images.Cell]:
+    recipe = plan.settings.get("recipe", "published")
+    return cells(None if recipe == "published" else recipe)
+
+
+def clip(cell: images.Cell, base: float = 0.01) -> float:
+    return float(cell.variant.split("-")[1]) if cell.variant else base
+
+
+def plan(size: str, seeds: int | None, data: str | None = None, recipe: str = "published") -> Plan:
+    seed = SEED_RECIPE if recipe == "seed" else None
+    return images.cell_plan(NAME, cells(seed), size, seeds, data, seed)
 
 
 summary = images.run_summary  # the line printed as each run finishes
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:
-    quality, curves, rows, table = images.collect_cells(plan, study_dir, CELLS, lambda c: f"c = {clip(c):g}")
+    cells_ = plan_cells(plan)
+    base = recipe_clip(None if plan.settings.get("recipe", "published") == "published" else SEED_RECIPE)
+
+    quality, curves, rows, table = images.collect_cells(plan, study_dir, cells_, lambda c: f"c = {clip(c, base):g}")
     end = max(r["step"] for r in curves)
-    last = {cell: [r for r in images.of_cell(curves, cell) if r["step"] == end] for cell in CELLS}
-    for row, cell in zip(table, CELLS, strict=True):
+    last = {cell: [r for r in images.of_cell(curves, cell) if r["step"] == end] for cell in cells_}
+    for row, cell in zip(table, cells_, strict=True):
         row.insert(4, mean_std([100 * r["clip_share"] for r in last[cell]]) + " %")
         row.insert(5, mean_std([r["critic_grad_norm"] for r in last[cell]]))
     references = images.fd_references(plan.settings) if plan.settings["fashion_mnist"] else {}
-    finals = {f"c = {clip(c):g}": [r[quality] for r in images.of_cell(rows, c)] for c in CELLS}
+    finals = {f"c = {clip(c, base):g}": [r[quality] for r in images.of_cell(rows, c)] for c in cells_}
     failures = ""
     if references:
         threshold = references["threshold"]
@@ -63,9 +87,9 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         failures,
         "At the last evaluation, the share of critic weights at ±c and the critic's mean input-gradient norm: "
         + "; ".join(
-            f"c = {clip(c):g}: {fmt(float(sum(r['clip_share'] for r in last[c]) / len(last[c])) * 100, 2)} %, "
+            f"c = {clip(c, base):g}: {fmt(float(sum(r['clip_share'] for r in last[c]) / len(last[c])) * 100, 2)} %, "
             f"{fmt(float(sum(r['critic_grad_norm'] for r in last[c]) / len(last[c])))}"
-            for c in CELLS
+            for c in cells_
         )
         + ". A gradient norm far below 1 means a critic whose W estimate is W scaled down by that factor.",
     ]
@@ -75,7 +99,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         findings=[f for f in findings if f],
         figures=[
             Figure(
-                plot(plan, study_dir, curves, quality),
+                plot(plan, study_dir, curves, quality, cells_, base),
                 f"Per c: {images.headline_title(plan.settings)}, the "
                 "share of critic weights at ±c and the critic's mean input-gradient norm on points between "
                 "held-out real images and fakes, over training (mean over seeds, band: min to max).",
@@ -83,8 +107,11 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         ],  # fmt: skip
         tables=[images.final_values(plan, "clip c", table, extra=("weights at ±c", "‖∇x f‖"))],
         setup=[
-            "WGAN (RMSProp 5e-5, n_critic 5) with every critic parameter clipped to [−c, c] after every critic "
-            "update, c in " + ", ".join(f"{c:g}" for c in VALUES) + "; DCGAN generator with batch norm, DCGAN critic "
+            images.recipe_text(plan, "")
+            + ("WGAN (RMSProp 5e-5, n_critic 5)" if base == 0.01 else " WGAN")
+            + " with every critic parameter clipped to [−c, c] after every critic update, c in "
+            + ", ".join(f"{c:g}" for c in VALUES)
+            + "; DCGAN generator with batch norm, DCGAN critic "
             f"without normalisation; runs shared through `{plan.runs_dir}`.",
             "Weights at ±c: parameters whose absolute value equals c's float32 value exactly. ‖∇x f‖: the mean over "
             "points between held-out test images and fresh fakes (one uniform mix per pair), as the penalty measures.",
@@ -92,14 +119,15 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     )
 
 
-def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -> Path:
+def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str, cells_: list[images.Cell], base: float) -> Path:
     with style.rc():
         figure, axes = style.figure(1, 3, width=16, height=4.2)
         # One colour per c, in the order of c (a sequential map: five values, none alike); the published one named.
-        colours = style.ordered_colours(len(CELLS))
-        for cell, colour in zip(sorted(CELLS, key=clip), colours, strict=True):
+        colours = style.ordered_colours(len(cells_))
+        for cell, colour in zip(sorted(cells_, key=lambda c: clip(c, base)), colours, strict=True):
             rows = images.of_cell(curves, cell)
-            name = f"c = {clip(cell):g}" + (" (published)" if clip(cell) == 0.01 else "")
+            named = " (published)" if base == 0.01 else " (seed 000)"
+            name = f"c = {clip(cell, base):g}" + (named if clip(cell, base) == base else "")
             for axis, key in zip(axes[0], (quality, "clip_share", "critic_grad_norm"), strict=True):
                 images.plot_lines(axis, rows, "step", key, colour, name)
         axes[0, 0].set(ylabel=images.headline_title(plan.settings), yscale="log")

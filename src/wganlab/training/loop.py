@@ -23,6 +23,7 @@ from wganlab.training.quality import ImageQuality, NonFiniteSamples, build_quali
 from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
 from wganlab.training.state import TrainState, build_state, make_rng, seeded_global_rngs
+from wganlab.training.stopping import Stop, check, record_for_cap
 
 
 def critic_step(s: TrainState, real: Tensor) -> None:
@@ -172,8 +173,10 @@ def _train(
     )
     book.add_config(config)
     clock = Clock(s)
+    # A run resumed after the evaluation that stopped it (killed while it finished) stops again at once.
+    stop = stop_rule(s, folder, evaluation) if found is not None else None
     try:
-        while s.step < config.train.steps:
+        while s.step < config.train.steps and stop is None:
             train_step(s)
             book.advance()
             is_last = s.step == config.train.steps
@@ -183,6 +186,8 @@ def _train(
             with clock.overhead():
                 if config.log.eval_every and (s.step % config.log.eval_every == 0 or is_last):
                     evaluation.periodic(book, checkpoints, end)
+                    stop = None if is_last else stop_rule(s, folder, evaluation)
+                    is_last = is_last or stop is not None  # a stopped run ends here as at its last step
                 if dist.is_main and (s.step % config.log.sample_every == 0 or is_last):
                     for network, path in sample_pictures(s, folder):
                         save_sample_grid(s, path, network)
@@ -213,8 +218,31 @@ def _train(
         book.close()
     if dist.is_main:
         clock.update()
-        folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds)
+        note = {}
+        if config.train.stop_rule != "none":
+            note = stop.record(config.train.stop_tolerance) if stop is not None else record_for_cap(s.step)
+        folder.write_outcome("finished", s.step, s.seconds, s.seconds - s.overhead_seconds, extra=note)
     return s
+
+
+def stop_rule(s: TrainState, folder: RunFolder, evaluation: "Evaluation") -> Stop | None:
+    """train.stop_rule after an evaluation (training/stopping.py): process 0 decides from the evaluations in
+    metrics.jsonl (a resumed run's included) and, under torchrun, tells the others, so that all stop together."""
+    train = s.config.train
+    if train.stop_rule == "none":
+        return None
+    found = None
+    if s.dist.is_main:
+        evals = folder.records("eval")
+        headline = evaluation.quality.headline
+        found = check(train.stop_rule, [r["step"] for r in evals], [r[headline] for r in evals],
+                      min_evaluations=train.stop_min_evaluations, tolerance=train.stop_tolerance)  # fmt: skip
+    if s.dist.is_distributed:
+        flag = torch.tensor([found is not None], dtype=torch.int32, device=s.device)
+        torch.distributed.broadcast(flag, src=0)
+        if flag.item() and found is None:
+            found = Stop(step=s.step, evaluations=0, recent_best=math.nan, earlier_best=math.nan)
+    return found
 
 
 def preflight(config: RunConfig, folder: RunFolder, found: Found | None) -> None:

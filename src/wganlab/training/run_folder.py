@@ -132,8 +132,11 @@ class RunFolder:
     def write_config(self, config: RunConfig) -> None:
         atomic_write_text(self.config_path, to_toml(config))
 
-    def write_outcome(self, status: str, step: int, seconds: float, train_seconds: float, message: str = "") -> None:
-        """outcome.json: how training ended ("finished" or "diverged"), at which step, after how long."""
+    def write_outcome(
+        self, status: str, step: int, seconds: float, train_seconds: float, message: str = "", extra: dict | None = None
+    ) -> None:
+        """outcome.json: how training ended ("finished" or "diverged"), at which step, after how long; `extra`:
+        further keys (a stop rule's why and when: training/stopping.py)."""
         outcome = {
             "status": status,
             "step": step,
@@ -143,6 +146,7 @@ class RunFolder:
         }
         if message:
             outcome["message"] = message
+        outcome.update(extra or {})
         atomic_write_text(self.outcome_path, json.dumps(outcome, indent=2) + "\n")
 
     def outcome(self) -> dict[str, Any] | None:

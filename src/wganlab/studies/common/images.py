@@ -19,6 +19,7 @@ import torch
 from wganlab.config import SECTIONS, load_config
 from wganlab.errors import ConfigError
 from wganlab.studies.common import style
+from wganlab.studies.common.recipes import SEED_RECIPES
 from wganlab.studies.common.report import Table, fmt, mean_std, write_csv
 from wganlab.studies.common.runner import Plan, Run, StudyError, folder_name
 from wganlab.training.run_folder import RunFolder
@@ -52,6 +53,12 @@ SIZES = {
     "paper": {"seeds": 3, "steps": 0, "eval_every": 0, "eval_samples": 10_000, "final_samples": 10_000,
               "channels": 64, "image_size": 64, "batch": 256, "mlp": ((512, 512, 1024, 2048), (4096, 2048, 1024, 512)),
               "paper": True},
+    # long: the default networks until the run's quality has flattened (train.stop_rule=plateau, checked at every
+    # evaluation: see training/stopping.py), at the latest after `steps` (the published recipes) or the seed
+    # recipe's own length; an evaluation every 500 steps, so the rule needs at least 8 x 500 = 4,000 steps.
+    "long": {"seeds": 3, "steps": 50_000, "eval_every": 500, "eval_samples": 2000, "final_samples": 1000,
+             "channels": 32, "image_size": 0, "batch": 64, "mlp": ((128, 128, 256, 512), (1024, 512, 256, 128)),
+             "paper": False, "stop_rule": "plateau", "stop_min_evaluations": 8, "stop_tolerance": 0.03},
 }  # fmt: skip
 PAPER_EPOCHS = 1000  # seed 002, Table 1
 FASHION_MNIST_TRAIN = 60_000  # images in Fashion-MNIST's training split
@@ -78,12 +85,33 @@ class Cell:
         return f"{GENERATORS[self.generator]} / {CRITICS[self.critic]}: {style.title(self.objective)}{variant}"
 
 
-def size_settings(size: str, seeds: int | None, data: str | None) -> dict:
+def size_settings(size: str, seeds: int | None, data: str | None, recipe: str | None = None) -> dict:
+    """The size's settings; `recipe`: a seed recipe's key (SEED_RECIPES), whose batch size replaces the size's
+    (None: the published recipes)."""
     settings = dict(SIZES[size])
     settings["seeds"] = seeds or settings["seeds"]
     settings["data"] = data or ""
     settings["fashion_mnist"] = data is None
+    settings["recipe"] = recipe or "published"
+    if recipe is not None:
+        settings["batch"] = SEED_RECIPES[recipe].batch
     return settings
+
+
+def recipe_of(settings: dict):
+    """The plan's seed recipe (a `SeedRecipe`), or None for the published recipes."""
+    return SEED_RECIPES.get(settings.get("recipe", "published"))
+
+
+def stop_overrides(settings: dict) -> tuple[str, ...]:
+    """The stopping rule of the `long` size as overrides (nothing for the other sizes)."""
+    if not settings.get("stop_rule"):
+        return ()
+    return (
+        f"train.stop_rule={settings['stop_rule']}",
+        f"train.stop_min_evaluations={settings['stop_min_evaluations']}",
+        f"train.stop_tolerance={settings['stop_tolerance']}",
+    )
 
 
 def data_overrides(data: str) -> tuple[str, ...]:
@@ -125,6 +153,7 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
         data = (*data, f"data.image_size={s['image_size']}")
     metric = "fd_fmnist" if s["fashion_mnist"] else "fid"
     train = [f"train.seed={seed}", f"train.batch_size={s['batch']}"]
+    recipe = recipe_of(s)
     if paper:
         # Seed 002, Table 1: batch 256, lr 2e-4 for all three, 1 / 4 / 4 critic updates per generator update.
         optim = [
@@ -132,16 +161,25 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
             "optim.critic_lr=2e-4",
             f"objective.n_critic={1 if cell.objective == 'gan' else 4}",
         ]
-        train += [f"train.epochs={PAPER_EPOCHS}"]
+        train += list(recipe.length_overrides) if recipe else [f"train.epochs={PAPER_EPOCHS}"]
         # The steps that 1000 epochs make are known once the data is: the run spreads its evaluations over them.
         schedule = ["log.eval_every=0", f"log.evaluations={PAPER_EVALUATIONS}", "log.checkpoint_every=5000",
                     "log.sample_every=5000"]  # fmt: skip
+    elif s.get("stop_rule"):
+        optim = []
+        every = s["eval_every"]
+        # The cap: the seed's own length under a seed recipe, the size's steps under the published ones.
+        train += [*(recipe.length_overrides if recipe else [f"train.steps={s['steps']}"]), *stop_overrides(s)]
+        schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={5 * every}",
+                    f"log.sample_every={5 * every}"]  # fmt: skip
     else:
         optim = []
         steps, every = s["steps"], s["eval_every"]
         train += [f"train.steps={steps}"]
         schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={max(1, steps // 4)}",
                     f"log.sample_every={max(1, steps // 4)}"]  # fmt: skip
+    if recipe:
+        optim += list(recipe.objective_overrides(cell.objective))
     overrides = (
         *data, *model, *optim, *cell.overrides, *train, *schedule,
         "log.keep_checkpoints=5",
@@ -159,19 +197,24 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
 
 
 def runs_dir(size: str, settings: dict) -> str:
-    """The shared pool, relative to a study folder: ../image-runs[-quick|-paper][-<data>]."""
+    """The shared pool, relative to a study folder: ../image-runs[-quick|-paper|-long][-<seed recipe>][-<data>]:
+    the studies that test one seed's claims under its recipe share runs, and no recipe shares with another."""
     suffix = "" if settings["fashion_mnist"] else "-" + Path(settings["data"]).stem.replace("/", "-")
-    return f"../{folder_name('image-runs', size)}{suffix}"
+    recipe = settings.get("recipe", "published")
+    return f"../{folder_name('image-runs', size)}{'' if recipe == 'published' else '-' + recipe}{suffix}"
 
 
 def cell_runs(cells: list[Cell], settings: dict) -> list[Run]:
     return [cell_run(cell, seed, settings) for cell in cells for seed in range(settings["seeds"])]
 
 
-def cell_plan(name: str, cells: list[Cell], size: str, seeds: int | None, data: str | None) -> Plan:
-    """The plan of an image study that trains every cell at every seed, in the shared pool of run folders."""
+def cell_plan(
+    name: str, cells: list[Cell], size: str, seeds: int | None, data: str | None, recipe: str | None = None
+) -> Plan:
+    """The plan of an image study that trains every cell at every seed, in the shared pool of run folders
+    (`recipe`: a seed recipe's key, None for the published recipes)."""
     check_data(data)
-    settings = size_settings(size, seeds, data)
+    settings = size_settings(size, seeds, data, recipe)
     return Plan(name, size, settings["seeds"], cell_runs(cells, settings), settings, runs_dir=runs_dir(size, settings))
 
 
@@ -191,10 +234,23 @@ def headline_title(settings: dict) -> str:
 
 
 def length_text(config) -> str:
-    """How long the planned runs train, as they are sized: in epochs (the paper sizes) or in generator steps."""
+    """How long the planned runs train, as they are sized: in epochs (the paper sizes) or in generator steps, and
+    under a stopping rule, that this is the most."""
     if config.train.epochs:
-        return f"{config.train.epochs:g} epochs (passes of the critic over the training images)"
-    return f"{config.train.steps:,} generator steps"
+        text = f"{config.train.epochs:g} epochs (passes of the critic over the training images)"
+    else:
+        text = f"{config.train.steps:,} generator steps"
+    if config.train.stop_rule != "none":
+        text = (f"until {config.train.stop_rule} stopped them (best headline of the last quarter of evaluations "
+                f"within {config.train.stop_tolerance:.0%} of the best before, checked from evaluation "
+                f"{config.train.stop_min_evaluations}) or at most {text}")  # fmt: skip
+    return text
+
+
+def recipe_text(plan, published: str) -> str:
+    """The setup sentence on the recipes: `published` for the published ones, else the seed recipe's sources."""
+    recipe = recipe_of(plan.settings)
+    return published if recipe is None else f"Recipes: {recipe.source}."
 
 
 def evaluation_text(config) -> str:

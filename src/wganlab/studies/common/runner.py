@@ -29,7 +29,7 @@ from wganlab.errors import TrainingDiverged, UserError
 from wganlab.training.run_folder import RunFolder
 
 EXIT_DIVERGED = TrainingDiverged.exit_code  # a run that diverged has finished: its folder holds the outcome
-SIZES = ("quick", "default", "paper")
+SIZES = ("quick", "default", "paper", "long")
 # Settings that change what a run shows or how often it saves, not what it computes (resume is bitwise whatever the
 # checkpoint cadence): a folder that differs from the plan only in these is the plan's run.
 NOT_IN_RESULTS = ("log.progress", "log.checkpoint_every", "log.keep_checkpoints")
@@ -77,21 +77,33 @@ class Plan:
     selectors: tuple[str, ...] = ("seeds",)
     """Settings that only choose which runs exist (the seed count, a list of toys): changing them adds or drops
     runs but changes no run, so a finished task is reused across them."""
+    recipe: str = "published"
+    """`--recipe`: published (each objective's published recipe) or seed (the settings of the seed whose claim
+    the study tests); part of the study folder's name and of its runs' pool, so the two never mix."""
+    records: Path | None = None
+    """`--records DIR`: read the runs from DIR/<pool>/<key> (the committed records, e.g. docs/studies/records)
+    instead of the study folder's runs folder; only for --collect."""
 
     def folder(self, study_dir: Path, run: Run) -> Path:
+        if self.records is not None:
+            return (self.records / Path(self.runs_dir).name / run.key).resolve()
         return (study_dir / self.runs_dir / run.key).resolve()
 
     def find(self, **labels: Any) -> list[Run]:
         return [run for run in self.runs if all(run.label(k) == v for k, v in labels.items())]
 
 
-def folder_name(study: str, size: str) -> str:
-    """studies/<name> for the default size, studies/<name>-quick and -paper for the others, so sizes never mix."""
-    return study if size == "default" else f"{study}-{size}"
+def folder_name(study: str, size: str, recipe: str = "published") -> str:
+    """studies/<name> for the default size, studies/<name>-quick, -paper and -long for the others, and -seed after
+    them for `--recipe seed`, so that sizes and recipes never mix."""
+    name = study if size == "default" else f"{study}-{size}"
+    return name if recipe == "published" else f"{name}-{recipe}"
 
 
-def size_flags(size: str, seeds: int | None) -> list[str]:
-    flags = {"quick": ["--quick"], "default": [], "paper": ["--scale", "paper"]}[size]
+def size_flags(size: str, seeds: int | None, recipe: str = "published") -> list[str]:
+    """The `wganlab study` flags that give this size, seed count and recipe."""
+    flags = {"quick": ["--quick"], "default": [], "paper": ["--scale", "paper"], "long": ["--scale", "long"]}[size]
+    flags += [] if recipe == "published" else ["--recipe", recipe]
     return flags + ([f"--seeds={seeds}"] if seeds is not None else [])
 
 
@@ -99,7 +111,7 @@ def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = N
     """The command that makes `run` (also what --plan prints)."""
     folder = plan.folder(study_dir, run)
     if run.task:
-        return ["wganlab", "study", plan.study, "--task", run.key, *size_flags(plan.size, seeds_flag)]
+        return ["wganlab", "study", plan.study, "--task", run.key, *size_flags(plan.size, seeds_flag, plan.recipe)]
     return ["wganlab", "train", run.preset, *run.overrides, "--out", str(folder)]
 
 

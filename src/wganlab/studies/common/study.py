@@ -12,24 +12,41 @@ from types import ModuleType
 
 from wganlab.errors import ConfigError
 from wganlab.files import atomic_write_text
-from wganlab.studies.common import cluster, runner
+from wganlab.studies.common import cluster, recipes, runner
 from wganlab.studies.common.registry import all_studies, load_study
 from wganlab.studies.common.report import Section, provenance, write_combined, write_section
 from wganlab.studies.common.runner import SIZES, Plan, StudyError
 
 
-def make_plan(name: str, size: str, seeds: int | None, data: str | None = None) -> Plan:
+def make_plan(name: str, size: str, seeds: int | None, data: str | None = None, recipe: str = "published") -> Plan:
     if size not in SIZES:
         raise ConfigError(f"unknown study size {size!r}; choose {', '.join(SIZES)}")
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds={seeds} must be >= 1")
     module = load_study(name)
+    recipes.seed_recipe(module, recipe)  # refuses a recipe the study does not have
+    # Only the studies with a seed recipe take the argument (the others have one recipe).
+    chosen = {"recipe": recipe} if recipe != "published" else {}
     if data is not None:
         if not module.TAKES_DATA:
             takers = ", ".join(m.NAME for m in all_studies(takes_data=True))
             raise ConfigError(f"--data applies to the studies that take data ({takers}), not to {name}")
-        return module.plan(size, seeds, data)
-    return module.plan(size, seeds)
+        plan = module.plan(size, seeds, data, **chosen)
+    else:
+        plan = module.plan(size, seeds, **chosen)
+    plan.recipe = recipe
+    return plan
+
+
+def study_names_for(name: str, data: str | None, recipe: str) -> list[str]:
+    """The studies `name` stands for: itself, or for `all` every study (that takes --data, when given; that has a
+    seed recipe, for --recipe seed)."""
+    if name != "all":
+        return [name]
+    modules = all_studies(takes_data=data is not None)
+    if recipe != "published":
+        modules = [m for m in modules if getattr(m, "SEED_RECIPE", None)]
+    return [m.NAME for m in modules]
 
 
 def run_study(
@@ -43,19 +60,32 @@ def run_study(
     progress: bool = True,
     data: str | None = None,
     plan_format: cluster.PlanFormat | None = None,
+    recipe: str = "published",
+    records: Path | None = None,
 ) -> Path | None:
     """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
     mode "plan", which prints one command per unfinished run instead, or, as `plan_format` asks, writes a Slurm
-    array script or a GNU parallel job list per study and prints the command that submits it)."""
+    array script or a GNU parallel job list per study and prints the command that submits it).
+
+    `records`: with mode "collect", read the runs from that folder of committed records (its `image-runs/`,
+    `random-architectures-runs/`, ...: the pools' names) instead of the study folder's pool; nothing is copied
+    and nothing is written there."""
     if jobs < 1:
         raise ConfigError(f"--jobs={jobs} must be >= 1")
-    names = [m.NAME for m in all_studies(takes_data=data is not None)] if name == "all" else [name]
-    plans = [make_plan(n, size, seeds, data) for n in names]
+    if records is not None:
+        if mode != "collect":
+            raise ConfigError("--records is for --collect: it reads finished runs, it trains nothing")
+        if not Path(records).is_dir():
+            raise ConfigError(f"--records {records}: no such folder (e.g. docs/studies/records)")
+    names = study_names_for(name, data, recipe)
+    plans = [make_plan(n, size, seeds, data, recipe) for n in names]
+    for plan in plans:
+        plan.records = Path(records).resolve() if records is not None else None
     root = Path(out) if out is not None else Path("studies")
     if name != "all":
-        folders = {name: root if out is not None else root / runner.folder_name(name, size)}
+        folders = {name: root if out is not None else root / runner.folder_name(name, size, recipe)}
     else:
-        folders = {n: root / runner.folder_name(n, size) for n in names}
+        folders = {n: root / runner.folder_name(n, size, recipe) for n in names}
     if mode == "plan":
         plan_format = plan_format or cluster.PlanFormat()
         if plan_format.file is not None and len(plans) > 1:
@@ -94,13 +124,16 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
     """The study's report from its run folders; StudyError naming what is missing when runs are unfinished."""
     missing = runner.missing(plan, study_dir)
     if missing:
-        flags = " ".join(runner.size_flags(plan.size, plan.seeds))
+        flags = " ".join(runner.size_flags(plan.size, plan.seeds, plan.recipe))
+        where = f" in {plan.records}" if plan.records is not None else ""
         raise StudyError(
-            f"{len(missing)} of {len(plan.runs)} runs of {plan.study} are not finished (first: {missing[0].key}); "
+            f"{len(missing)} of {len(plan.runs)} runs of {plan.study} are not finished{where} (first: "
+            f"{missing[0].key}); "
             f"run `wganlab study {plan.study} {flags}` (or the commands of --plan) first"
         )
     started = time.perf_counter()
     section = module.collect(plan, study_dir)
+    name_recipe(section, module, plan.recipe)
     run_seconds = sum(run_time(plan.folder(study_dir, run), run) for run in plan.runs)
     section.header = provenance(plan.size, plan.seeds, len(plan.runs), run_seconds)
     write_section(section, study_dir)
@@ -116,6 +149,20 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
     print(f"study {plan.study}: {len(plan.runs)} runs, {run_seconds / 3600:.2f} h of run time -> "
           f"{study_dir / 'report.md'}", file=sys.stderr)  # fmt: skip
     return section
+
+
+def name_recipe(section: Section, module: ModuleType, recipe: str) -> None:
+    """A report of a seed recipe names it in its title and in every table's title, and says in its setup where
+    in the seed each setting stands (the published reports, made before recipes existed, keep their titles: their
+    setup text names the published recipes)."""
+    seed = recipes.seed_recipe(module, recipe)
+    if seed is None:
+        return
+    section.title = f"{section.title}, with {seed.title}"
+    for table in section.tables:
+        table.title = f"{table.title} ({seed.title})"
+    if not any(seed.source in line for line in section.setup):
+        section.setup = [f"Recipes: {seed.source}.", *section.setup]
 
 
 def run_time(folder: Path, run: runner.Run) -> float:
@@ -137,10 +184,10 @@ def perform_task(plan: runner.Plan, run: runner.Run, folder: Path) -> dict:
     return result
 
 
-def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | None) -> Path:
+def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | None, recipe: str = "published") -> Path:
     """`wganlab study NAME --task KEY`: one of a study's own runs (what the runner's subprocesses call)."""
-    plan = make_plan(name, size, seeds)
-    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size)
+    plan = make_plan(name, size, seeds, recipe=recipe)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe)
     matches = [run for run in plan.runs if run.key == key and run.task]
     if not matches:
         raise ConfigError(f"study {name} has no task {key!r} at size {size} (see `wganlab study {name} --plan`)")
@@ -150,13 +197,20 @@ def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | N
 
 
 def run_one(
-    name: str, key: str, *, size: str, seeds: int | None, out: Path | None, data: str | None = None
+    name: str,
+    key: str,
+    *,
+    size: str,
+    seeds: int | None,
+    out: Path | None,
+    data: str | None = None,
+    recipe: str = "published",
 ) -> list[str] | None:
     """`wganlab study NAME --run KEY`, what the cluster scripts call: the run's folder decides, when it starts,
     what is left to do. A finished run: nothing (None). A task: done here (None). A training run: the `wganlab`
     arguments that train it, with --resume when it holds a checkpoint (the CLI runs them in this process)."""
-    plan = make_plan(name, size, seeds, data)
-    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size)
+    plan = make_plan(name, size, seeds, data, recipe)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe)
     run = next((run for run in plan.runs if run.key == key), None)
     if run is None:
         raise ConfigError(f"study {name} has no run {key!r} at size {size} (see `wganlab study {name} --plan`)")
