@@ -4,6 +4,8 @@
     python benchmarks/bench_speed.py --rounds 3 --threads 1 --cases toy-wgan-gp,toy-wgan,mnist-wgan-gp \
         --toy-iters 10 2 --mnist-iters 2 1                 # what benchmarks/results/speed.md reports
     python benchmarks/bench_speed.py --baseline ../old-checkout --variants "ref,ours fp32,baseline fp32"
+    python benchmarks/bench_speed.py --threads 1 --cases cell-gan,cell-wgan,cell-wgan-gp --baseline ../old-checkout \
+        --variants "baseline fp32,ours fp32,ours bf16"        # the image studies' default cell, before and after
                                                            # a change's before and after, in the same rounds
     python benchmarks/bench_speed.py --device cuda --reference .carry/bench --data .carry/fashion-mnist \
         --variants "ref,ours fp32,ours tf32,ours bf16" --no-flops   # on a GPU (what benchmarks/gpu_check.sh runs)
@@ -51,6 +53,19 @@ CASES = {
         ["objective.name=wgan-gp", "objective.penalty_weight=10", "optim.betas=0.5,0.9"],
     ),
     "mnist-wgan": ("ref_mnist_wgangp.py", ["--mode", "wgan"], None, ["objective.name=wgan"]),
+    # The image studies' default cell (Fashion-MNIST 32 px, DCGAN generator with batch norm, DCGAN critic without
+    # normalisation, 32 channels, z 128, batch 64, each objective's published recipe), exactly as the committed
+    # runs were configured: no reference loop has these networks, so its ratios are to "baseline fp32" (the code
+    # before the speed work, --baseline) or else to "ours fp32".
+    **{
+        f"cell-{objective}": (
+            None,
+            [],
+            f"docs/studies/records/image-runs/dcgan-bn-none/{objective}/seed-0/config.toml",
+            [],
+        )  # fmt: skip
+        for objective in ("gan", "wgan", "wgan-gp")
+    },
 }
 MNIST_MODEL = [
     "data.source=idx",
@@ -61,7 +76,7 @@ MNIST_MODEL = [
     "model.init_std=0",  # PyTorch's default init, as the reference
     "train.batch_size=50",
 ]
-ITERS = {"toy": (40, 5), "mnist": (8, 2)}  # (timed, warm-up) generator iterations per subprocess
+ITERS = {"toy": (40, 5), "mnist": (8, 2), "cell": (6, 2)}  # (timed, warm-up) generator iterations per subprocess
 THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--threads)
 BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker the "baseline" variants run
 
@@ -207,8 +222,7 @@ def measure(case: str, variant: str, extra: list[str]) -> dict:
         seconds = float(out.strip().splitlines()[-1].split("=")[1])
         return {"sec_per_gen_iter": seconds, "peak_rss_mib": peak}
     precision = variant.split()[-1]
-    root = BASELINE[0] if variant.startswith("baseline") else ROOT
-    script = root / "benchmarks" / "bench_speed.py"
+    root, script = worker(case, variant)
     command = [sys.executable, str(script), "--worker", case, precision, str(iters), str(warmup), *worker_options()]
     command += extra
     out, peak = launch(command, root)
@@ -219,14 +233,21 @@ def count_flops(case: str, variant: str, extra: list[str]) -> float:
     if variant == "ref":
         command = [sys.executable, __file__, "--flops-ref", case]
     else:
-        root = BASELINE[0] if variant.startswith("baseline") else ROOT
-        script = root / "benchmarks" / "bench_speed.py"
+        root, script = worker(case, variant)
         command = [sys.executable, str(script), "--worker", case, variant.split()[-1], "1", "1", "--flops"]
         command += [*worker_options(), *extra]
         out, _ = launch(command, root)
         return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
     out, _ = launch(command)
     return json.loads(out.strip().splitlines()[-1])["flops_per_gen_iter"]
+
+
+def worker(case: str, variant: str) -> tuple[Path, Path]:
+    """(the checkout whose src/ the worker imports, the script that runs it). A baseline runs its own copy of this
+    script, except for the study cells, which an older copy may not know: those run this worker on its src/ (the
+    worker uses only load_config, build_state and train_step, which every version has)."""
+    root = BASELINE[0] if variant.startswith("baseline") else ROOT
+    return root, (ROOT if case.startswith("cell") else root) / "benchmarks" / "bench_speed.py"
 
 
 def worker_options() -> list[str]:
@@ -240,6 +261,7 @@ def main() -> None:
     parser.add_argument("--variants", default="ref,ours fp32,ours bf16")
     parser.add_argument("--toy-iters", type=int, nargs=2, default=ITERS["toy"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP"))
+    parser.add_argument("--cell-iters", type=int, nargs=2, default=ITERS["cell"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
     parser.add_argument("--markdown", type=Path, help="append the table to this file")
     parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version, for 'baseline' variants")
@@ -251,7 +273,7 @@ def main() -> None:
     DEVICE[0], REFERENCE[0], FASHION_MNIST[0] = args.device, args.reference.resolve(), args.data
     if args.baseline:
         BASELINE.append(args.baseline.resolve())
-    ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters))
+    ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters), cell=tuple(args.cell_iters))
     if args.threads:
         # On an oversubscribed machine OpenMP's spinning threads collapse (measured: 2 threads, load 10, the
         # toy reference at 12 s per iteration instead of 0.08); one thread each keeps the comparison sane.
@@ -260,11 +282,11 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     cases = args.cases.split(",")
-    variants = args.variants.split(",")
+    all_variants = args.variants.split(",")
 
     import torch
 
-    dtypes = ("fp32", "tf32", "bf16") if any(v.endswith("tf32") for v in variants) else ("fp32", "bf16")
+    dtypes = ("fp32", "tf32", "bf16") if any(v.endswith("tf32") for v in all_variants) else ("fp32", "bf16")
     peaks = {name: measured_peak(name) for name in dtypes}
     where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{os.cpu_count()} CPUs"
     print(
@@ -273,6 +295,8 @@ def main() -> None:
     )
     rows = []
     for case in cases:
+        variants = [v for v in all_variants if v != "ref" or CASES[case][0]]  # the cells have no reference loop
+        base = next(v for v in ("ref", "baseline fp32", "ours fp32", variants[0]) if v in variants)
         flops = {variant: math.nan if args.no_flops else count_flops(case, variant, []) for variant in variants}
         times: dict[str, list[float]] = {v: [] for v in variants}
         memory: dict[str, list[float]] = {v: [] for v in variants}
@@ -285,7 +309,7 @@ def main() -> None:
                 print(f"{case} round {round_index} {variant}: {result['sec_per_gen_iter']:.4f} s/iter "
                       f"{result['peak_rss_mib']:.0f} MiB", flush=True)  # fmt: skip
         for variant in variants:
-            ratios = [t / r for t, r in zip(times[variant], times["ref"], strict=True)]
+            ratios = [t / r for t, r in zip(times[variant], times[base], strict=True)]
             seconds = statistics.median(times[variant])
             dtype = variant.split()[-1] if variant.split()[-1] in peaks else "fp32"
             rows.append(
@@ -295,6 +319,7 @@ def main() -> None:
                     "sec_per_gen_iter": seconds,
                     "all_seconds": times[variant],
                     "ratio_to_ref": statistics.median(ratios),
+                    "ratio_to": base,
                     "all_ratios": ratios,
                     "peak_rss_mib": max(memory[variant]),
                     "gflop_per_iter": flops[variant] / 1e9,
@@ -304,13 +329,14 @@ def main() -> None:
                 }
             )
     header = (
-        "| case | variant | s / gen iter (median) | ratio to ref (median of rounds) | ratios per round "
+        "| case | variant | s / gen iter (median) | ratio (median of rounds) | ratios per round "
         "| peak RSS MiB | GFLOP / iter | GFLOP/s | share of peak |"
     )
     lines = [header, "|" + "---|" * 9]
     for r in rows:
         lines.append(
-            f"| {r['case']} | {r['variant']} | {r['sec_per_gen_iter']:.4f} | {r['ratio_to_ref']:.2f}x | "
+            f"| {r['case']} | {r['variant']} | {r['sec_per_gen_iter']:.4f} "
+            f"| {r['ratio_to_ref']:.2f}x {r['ratio_to']} | "
             f"{', '.join(f'{x:.2f}' for x in r['all_ratios'])} | {r['peak_rss_mib']:.0f} | "
             f"{r['gflop_per_iter']:.2f} | {r['achieved_gflops']:.0f} | "
             f"{100 * r['share_of_peak']:.0f}% of {r['peak_dtype']} |"
