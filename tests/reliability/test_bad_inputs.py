@@ -360,8 +360,8 @@ def test_malicious_pickles_in_checkpoints_caches_and_datasets_never_run(tmp_path
     best.pt and step files read for sampling and by the studies, the decoded-image cache, the reference
     statistics cache and a CIFAR-10 batch."""
     from wganlab.config import DataConfig
-    from wganlab.data.cifar import load_cifar10
-    from wganlab.data.folder import load_folder
+    from wganlab.data.sources.cifar10 import load_cifar10
+    from wganlab.data.sources.folder import load_folder
     from wganlab.errors import CheckpointError, DataError, MetricError
     from wganlab.metrics.reference import cache_file, load_reference
 
