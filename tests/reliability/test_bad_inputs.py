@@ -228,11 +228,11 @@ CASES = {
     "eval --n 0": Case(lambda t, r, i: ["eval", str(r), "--n", "0"], r"--n 0 must be at least 2"),
     "eval --metrics ,": Case(
         lambda t, r, i: ["eval", str(r), "--metrics", ","],
-        r"--metrics names no metric; choose from w1, sliced_w2, modes",
+        r"--metrics names no metric; choose from modes, sliced_w2, w1",
     ),
     "eval --metrics is on a toy run": Case(
         lambda t, r, i: ["eval", str(r), "--metrics", "is"],
-        r"--metrics: unknown toy metric is; choose from w1, sliced_w2, modes",
+        r"--metrics: unknown toy metric is; choose from modes, sliced_w2, w1",
     ),
     "eval --metrics is without its weights": Case(
         lambda t, r, i: ["eval", str(i), "--metrics", "is"],
