@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 
 from wganlab.config import DataConfig, ModelConfig
-from wganlab.data.folder import load_folder
 from wganlab.data.images import ImageBatches, load_image_array
+from wganlab.data.sources.folder import load_folder
 from wganlab.models import build_networks
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from wganlab.data.idx import load_idx
+from wganlab.data.sources.idx import load_idx
 from wganlab.metrics.features import InceptionFeatures, extract_features
 
 CHUNK = 500

@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from wganlab.data.idx import load_idx
+from wganlab.data.sources.idx import load_idx
 from wganlab.metrics.classifier import (
     INPUT_SIZE,
     WEIGHTS_PATH,

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from wganlab import __version__
-from wganlab.config import SECTIONS, field_docs, load_config, to_toml
+from wganlab.config import SECTIONS, choices_help, field_docs, load_config, to_toml
 from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
 from wganlab.studies.common.registry import study_names
 
@@ -215,7 +215,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_prepare(args: argparse.Namespace) -> int:
-    from wganlab.data.masks import prepare_masked_folder
+    from wganlab.data.sources.masked_folder import prepare_masked_folder
 
     out = prepare_masked_folder(Path(args.source), Path(args.out), args.size, crop=args.crop)
     print(f"wrote {out}", file=sys.stderr)
@@ -268,11 +268,14 @@ def config_help() -> str:
         "Defaults are the built-in ones; objective.name's recipe replaces those it sets (optimiser, lr,",
         "n_critic, ...): `wganlab train CONFIG --dry-run` prints the resolved values.",
     ]
+    choices = choices_help()
     for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         lines.append("")
         for key, doc in field_docs(cls).items():
+            if f"{section}.{key}" in choices:
+                doc += f" Choices: {choices[f'{section}.{key}']}."
             lines.append(f"  {section}.{key} ({type_name(hints[key])}, default {typed_default(defaults[key])}): {doc}")
     return "\n".join(lines)
 
@@ -338,14 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     sample.set_defaults(handler=command_sample)
 
-    from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+    from wganlab.metrics import metric_names
 
     evaluate = command("eval", help="measure a trained run; writes RUN_DIR/eval.json")
     evaluate.add_argument("run_dir")
+    toys, images = ",".join(metric_names("toy")), ",".join(metric_names("image"))
     evaluate.add_argument(
         "--metrics",
-        help=f"comma list: toys {','.join(TOY_METRICS)} (default all); images {','.join(IMAGE_METRICS)} "
-        "(default fid,kid; is needs --inception-weights)",
+        help=f"comma list: toys {toys} (default all); images {images} (default fid,kid; is needs --inception-weights)",
     )
     evaluate.add_argument(
         "--n",

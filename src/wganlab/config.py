@@ -20,15 +20,6 @@ from typing import Any
 
 from wganlab.errors import ConfigError
 
-TOY_SOURCES = (
-    "eight_gaussians",
-    "twenty_five_gaussians",
-    "swiss_roll",
-    "s_curve",
-    "gaussian_1d",
-    "two_gaussians_1d",
-)
-IMAGE_SOURCES = ("idx", "cifar10", "folder", "masked_folder", "zip", "array")
 DEFAULT_RECIPE = "wgan-gp"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Shown when a tuple-typed option is malformed, where the default would make a poor example.
@@ -49,6 +40,20 @@ def _objective_tables() -> tuple[dict, dict, dict]:
     from wganlab.objectives import CONSTRAINTS, LOSSES, RECIPES
 
     return RECIPES, LOSSES, CONSTRAINTS
+
+
+def choices_help() -> dict[str, str]:
+    """The choices of the options whose values are plug-ins, read from their registries (file names, no torch
+    imported), for the CLI's help after each of these options' docstrings."""
+    from wganlab.data.sources import TOYS, image_source_names
+    from wganlab.metrics import metric_names
+
+    metrics = f"toys {', '.join(metric_names('toy'))}; images {', '.join(metric_names('image'))}"
+    return {
+        "data.source": f"toys {', '.join(TOYS)}; images {', '.join(image_source_names())}",
+        "log.eval_metrics": metrics,
+        "log.final_metrics": metrics,
+    }
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -76,9 +81,9 @@ def _at_least(name: str, value: int, low: int) -> None:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DataConfig:
     source: str = "eight_gaussians"
-    """A toy (eight_gaussians, twenty_five_gaussians, swiss_roll, s_curve, gaussian_1d, two_gaussians_1d)
-    or images (idx, cifar10, folder, masked_folder, zip: a .zip of images as stylegan2-ada's, array: a .npy or
-    .npz of uint8 images)."""
+    """A toy (the table in wganlab/data/sources/__init__.py) or an image source (one module each in
+    wganlab/data/sources/: idx for MNIST-style files, zip for a .zip of images as stylegan2-ada's, array for a .npy
+    or .npz of uint8 images, ...)."""
     path: str = ""
     """Where the image data lives (a folder or file); empty means the source's default location."""
     split: str = "train"
@@ -107,7 +112,9 @@ class DataConfig:
     still compare with the whole test split (or, where there is none, with every image)."""
 
     def __post_init__(self) -> None:
-        _choice("data.source", self.source, TOY_SOURCES + IMAGE_SOURCES)
+        from wganlab.data.sources import source_names
+
+        _choice("data.source", self.source, source_names())
         _choice("data.split", self.split, ("train", "test"))
         _choice("data.fit", self.fit, ("crop", "pad"))
         if self.image_size and (self.image_size < 8):
@@ -119,7 +126,9 @@ class DataConfig:
 
     @property
     def is_toy(self) -> bool:
-        return self.source in TOY_SOURCES
+        from wganlab.data.sources import TOYS
+
+        return self.source in TOYS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -341,8 +350,9 @@ class LogConfig:
     eval_samples: int = 2000
     """Samples drawn for each in-training evaluation."""
     eval_metrics: tuple[str, ...] = ()
-    """Metrics of each in-training evaluation; empty: toys w1,sliced_w2,modes, images fid. The first one is
-    the headline best.pt follows. fd_fmnist is the fast Fashion-MNIST-classifier distance (not an FID)."""
+    """Metrics of each in-training evaluation (one module each in wganlab/metrics/toy/ and image/); empty: every toy
+    metric, images fid. The first one is the headline best.pt follows. fd_fmnist is the fast
+    Fashion-MNIST-classifier distance (not an FID)."""
     final_metrics: tuple[str, ...] = ()
     """Metrics measured once after the last step (kind "final" in metrics.jsonl), e.g. fid,kid,pr."""
     final_samples: int = 10_000
@@ -386,14 +396,15 @@ class RunConfig:
         if self.data.is_toy and self.model.architecture != "mlp":
             problems.append(f"model.architecture={self.model.architecture!r} needs image data; toys use 'mlp'")
         problems += self.model.unused_settings()
-        from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+        from wganlab.metrics import metric_names
 
-        metrics = TOY_METRICS if self.data.is_toy else IMAGE_METRICS
+        kind = "toy" if self.data.is_toy else "image"
+        metrics = metric_names(kind)
         for key in ("eval_metrics", "final_metrics"):
             unknown = [m for m in getattr(self.log, key) if m not in metrics]
             if unknown:
-                kind = "toy" if self.data.is_toy else "image"
-                problems.append(f"log.{key}: {', '.join(unknown)} is not a {kind} metric ({', '.join(metrics)})")
+                a_kind = "an image" if kind == "image" else "a toy"
+                problems.append(f"log.{key}: {', '.join(unknown)} is not {a_kind} metric ({', '.join(metrics)})")
         if "fd_fmnist" in (*self.log.eval_metrics, *self.log.final_metrics) and self.data.channels == 3:
             problems.append("fd_fmnist scores 1-channel (Fashion-MNIST) images; set data.channels=1")
         if self.train.epochs and self.data.is_toy:

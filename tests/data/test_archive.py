@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from wganlab.config import DataConfig
-from wganlab.data import archive as archive_module
-from wganlab.data.folder import decode_image, load_folder
+from wganlab.data.decode import decode_image
 from wganlab.data.images import load_image_array
+from wganlab.data.sources import zip as archive_module
+from wganlab.data.sources.folder import load_folder
 from wganlab.errors import DataError
 
 

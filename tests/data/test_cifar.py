@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from wganlab.config import DataConfig
-from wganlab.data.cifar import load_cifar10
 from wganlab.data.images import load_image_array
+from wganlab.data.sources.cifar10 import load_cifar10
 from wganlab.errors import DataError
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

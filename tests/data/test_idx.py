@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from wganlab.config import DataConfig
-from wganlab.data.idx import load_idx, read_idx_images
 from wganlab.data.images import ImageBatches, load_image_array
+from wganlab.data.sources.idx import load_idx, read_idx_images
 from wganlab.errors import DataError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

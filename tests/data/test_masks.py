@@ -8,7 +8,7 @@ from PIL import Image
 
 from wganlab.config import DataConfig
 from wganlab.data.images import load_image_array
-from wganlab.data.masks import find_pairs, prepare_masked_folder, process_pair
+from wganlab.data.sources.masked_folder import find_pairs, prepare_masked_folder, process_pair
 from wganlab.errors import DataError
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from wganlab.cli import main
 from wganlab.config import DataConfig
-from wganlab.data.array import load_array
-from wganlab.data.idx import load_idx
+from wganlab.data.sources.array import load_array
+from wganlab.data.sources.idx import load_idx
 from wganlab.datasets.stacked_fashion_mnist import stack_channels
 from wganlab.metrics.classifier import load_fashion_labels
 

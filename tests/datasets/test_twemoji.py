@@ -12,7 +12,7 @@ from PIL import Image
 
 from wganlab.cli import main
 from wganlab.config import DataConfig
-from wganlab.data.folder import load_folder
+from wganlab.data.sources.folder import load_folder
 from wganlab.datasets import twemoji
 from wganlab.errors import DataError
 

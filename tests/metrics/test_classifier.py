@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from wganlab.data.idx import load_idx
+from wganlab.data.sources.idx import load_idx
 from wganlab.errors import UserError
 from wganlab.metrics.classifier import (
     FEATURE_DIM,

@@ -89,7 +89,7 @@ def test_reference_round_trip_and_key(tmp_path):
 
 
 def test_user_errors_are_raised_before_any_work():
-    choices = "choose from fid, fd_fmnist, cs_fmnist, kid, pr, is"
+    choices = "choose from cs_fmnist, fd_fmnist, fid, is, kid, modes_stacked, pr"
     with pytest.raises(MetricError, match=f"unknown image metric .precision.; {choices}"):
         evaluate(images(10, 0), images(10, 1), ["fid", "precision"])
     with pytest.raises(MetricError, match="pass --inception-weights PATH to pytorch-fid's pt_inception-2015-12-05"):

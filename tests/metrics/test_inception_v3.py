@@ -325,7 +325,7 @@ def test_converted_trunk_reproduces_torchscript_features_on_one_image(torchscrip
 @pytest.mark.slow
 @needs_wheel
 def test_converted_trunk_reproduces_torchscript_features_on_fashion_mnist(torchscript):
-    from wganlab.data.idx import load_idx
+    from wganlab.data.sources.idx import load_idx
     from wganlab.errors import DataError
 
     try:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from wganlab.config import load_config
-from wganlab.data.idx import load_idx
+from wganlab.data.sources.idx import load_idx
 from wganlab.metrics.classifier import FashionClassifierFeatures, MetricInputError, load_fashion_labels
 from wganlab.metrics.stacked_modes import (
     NUM_MODES,

@@ -228,11 +228,11 @@ CASES = {
     "eval --n 0": Case(lambda t, r, i: ["eval", str(r), "--n", "0"], r"--n 0 must be at least 2"),
     "eval --metrics ,": Case(
         lambda t, r, i: ["eval", str(r), "--metrics", ","],
-        r"--metrics names no metric; choose from w1, sliced_w2, modes",
+        r"--metrics names no metric; choose from modes, sliced_w2, w1",
     ),
     "eval --metrics is on a toy run": Case(
         lambda t, r, i: ["eval", str(r), "--metrics", "is"],
-        r"--metrics: unknown toy metric is; choose from w1, sliced_w2, modes",
+        r"--metrics: unknown toy metric is; choose from modes, sliced_w2, w1",
     ),
     "eval --metrics is without its weights": Case(
         lambda t, r, i: ["eval", str(i), "--metrics", "is"],
@@ -360,8 +360,8 @@ def test_malicious_pickles_in_checkpoints_caches_and_datasets_never_run(tmp_path
     best.pt and step files read for sampling and by the studies, the decoded-image cache, the reference
     statistics cache and a CIFAR-10 batch."""
     from wganlab.config import DataConfig
-    from wganlab.data.cifar import load_cifar10
-    from wganlab.data.folder import load_folder
+    from wganlab.data.sources.cifar10 import load_cifar10
+    from wganlab.data.sources.folder import load_folder
     from wganlab.errors import CheckpointError, DataError, MetricError
     from wganlab.metrics.reference import cache_file, load_reference
 

@@ -168,7 +168,7 @@ def test_a_fifo_among_images_is_skipped_with_the_warning_or_refused_under_strict
 
 SLOW_DECODE = """
 import pathlib, sys, time
-import wganlab.data.folder as folder
+import wganlab.data.sources.folder as folder
 marker = pathlib.Path(sys.argv[1])
 
 def slow(*args, **kwargs):

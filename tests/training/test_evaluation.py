@@ -10,7 +10,7 @@ import torch
 from wganlab.config import DataConfig, load_config
 from wganlab.data.images import load_image_array
 from wganlab.errors import ConfigError
-from wganlab.training import loop
+from wganlab.training import evaluation, loop
 from wganlab.training.run_folder import RunFolder
 
 # Fashion-MNIST at 32 px from 2 px of padding, tiny DCGANs with batch norm on both sides (the hardest case for
@@ -72,17 +72,17 @@ def test_toys_log_a_heldout_estimate_on_fresh_samples(tiny_config, tmp_path):
 
 def test_final_metrics_are_measured_once_after_the_last_step_even_across_a_kill(tiny_config, tmp_path, monkeypatch):
     config = tiny_config("wgan-gp", "train.steps=4", "log.final_metrics=w1,modes", "log.final_samples=300")
-    original = loop.Evaluation.final
+    original = evaluation.Evaluation.final
 
     def killed(self, book):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop.Evaluation, "final", killed)
+    monkeypatch.setattr(evaluation.Evaluation, "final", killed)
     with pytest.raises(KeyboardInterrupt):
         loop.train(config, tmp_path / "run", progress=False)
     folder = RunFolder(tmp_path / "run")
     assert folder.records("final") == [] and folder.outcome() is None
-    monkeypatch.setattr(loop.Evaluation, "final", original)
+    monkeypatch.setattr(evaluation.Evaluation, "final", original)
     loop.train(config, tmp_path / "run", resume=True, progress=False)
     finals = folder.records("final")
     assert len(finals) == 1 and finals[0]["step"] == 4 and finals[0]["samples"] == 300

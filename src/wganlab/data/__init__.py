@@ -1,16 +1,20 @@
-"""Data sources. Each gives endless batches on the device and a checkpointable position.
+"""Data for training. `build_data` gives endless batches on the device with a checkpointable position.
 
-A source has `sample_shape`, `next_batch(local_batch_size) -> Tensor`, `reference(n, rng) -> Tensor`,
-`state_dict()` and `load_state_dict(state)`. Toys yield raw coordinates; images yield floats in [-1, 1].
+What it serves has `sample_shape`, `next_batch(local_batch_size) -> Tensor`, `reference(n, rng) -> Tensor`,
+`state_dict()` and `load_state_dict(state)`. Toys (`toy.py`) yield raw coordinates; images (`images.py`, read by
+the image source modules of `sources/`) yield floats in [-1, 1]. This package imports no torch until its functions
+run: `sources` lists data.source's choices for the CLI's help.
 """
 
-from typing import Protocol
+from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Protocol
 
-from wganlab.config import DataConfig
-from wganlab.data.toy import ToyBatches
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+    from wganlab.config import DataConfig
 
 
 class DataSource(Protocol):
@@ -24,6 +28,8 @@ class DataSource(Protocol):
 
 def data_rng_device(config: DataConfig, device: torch.device) -> torch.device:
     """Toys draw on the device; image order is drawn on the CPU (indices then move to the data)."""
+    import torch
+
     return device if config.is_toy else torch.device("cpu")
 
 
@@ -37,6 +43,8 @@ def build_data(
     progress: bool = True,
 ) -> DataSource:
     if config.is_toy:
+        from wganlab.data.toy import ToyBatches
+
         return ToyBatches(config, device=device, rng=rng, rank=rank, world_size=world_size)
     from wganlab.data.images import ImageBatches, load_image_array
 

@@ -13,14 +13,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from wganlab.config import IMAGE_SOURCES, DataConfig
-from wganlab.data.archive import load_zip
-from wganlab.data.array import load_array
-from wganlab.data.cifar import load_cifar10
-from wganlab.data.folder import load_folder
+from wganlab.config import DataConfig
 from wganlab.data.guards import available_memory_bytes, check_fits
-from wganlab.data.idx import load_idx
-from wganlab.data.masks import load_masked_folder
+from wganlab.data.sources import load_source
 from wganlab.errors import DataError
 
 
@@ -75,25 +70,16 @@ def check_transformed_size(images: np.ndarray, config: DataConfig) -> None:
 
 
 def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray:
-    """uint8 (N, C, H, W), C in {1, 3}, for config.source in idx, cifar10, folder, masked_folder, zip, array.
+    """uint8 (N, C, H, W), C in {1, 3}, from the image source module config.source names (`data/sources/`).
 
-    Folders and zips come back memory-mapped from their cache, a (N, C, H, W) .npy memory-mapped from itself
-    (when no resize or channel change is asked); IDX, CIFAR and other arrays come back in memory.
+    A source that decodes at size (folders, zips) gives its array as it is; the others' arrays are padded, resized
+    and converted here. Folders and zips come back memory-mapped from their cache, a (N, C, H, W) .npy
+    memory-mapped from itself (when no resize or channel change is asked); IDX, CIFAR and other arrays in memory.
     """
-    if config.source == "idx":
-        images = load_idx(config.path, config.split)
-    elif config.source == "cifar10":
-        images = load_cifar10(config.path, config.split)
-    elif config.source == "folder":
-        return load_folder(config, progress=progress)
-    elif config.source == "masked_folder":
-        return load_masked_folder(config, progress=progress)
-    elif config.source == "zip":
-        return load_zip(config, progress=progress)
-    elif config.source == "array":
-        images = load_array(config)
-    else:
-        raise DataError(f"data.source={config.source!r} is not an image source ({', '.join(IMAGE_SOURCES)})")
+    source = load_source(config.source)
+    images = source.load(config, progress=progress)
+    if source.DECODES_AT_SIZE:
+        return images
     check_transformed_size(images, config)
     if config.pad:
         images = np.pad(images, ((0, 0), (0, 0), (config.pad, config.pad), (config.pad, config.pad)))

@@ -6,29 +6,12 @@ Every draw takes an explicit torch.Generator.
 """
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from wganlab.config import DataConfig
-
-
-@dataclass(frozen=True)
-class ToySpec:
-    dims: int
-    default_noise: float
-    scale: float  # samples are divided by this after noise, as in the reference code
-
-
-SPECS = {
-    "eight_gaussians": ToySpec(2, 0.02, 1.414),
-    "twenty_five_gaussians": ToySpec(2, 0.05, 2.828),
-    "swiss_roll": ToySpec(2, 0.25, 7.5),
-    "s_curve": ToySpec(2, 0.01, 1.0),
-    "gaussian_1d": ToySpec(1, 1.0, 1.0),
-    "two_gaussians_1d": ToySpec(1, 0.25, 1.0),
-}
+from wganlab.data.sources import TOYS as SPECS  # the one list of toys (torch-free: data.source's choices)
 
 
 def mode_centres(name: str) -> Tensor | None:

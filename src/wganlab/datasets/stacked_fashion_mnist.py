@@ -36,7 +36,7 @@ def build_stacked_fashion_mnist(
 
     import numpy as np
 
-    from wganlab.data.idx import DEFAULT_PATH, load_idx
+    from wganlab.data.sources.idx import DEFAULT_PATH, load_idx
     from wganlab.datasets._output import building, check_out, write_manifest
     from wganlab.errors import DataError
     from wganlab.files import sha256_hex

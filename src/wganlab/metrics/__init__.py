@@ -1,18 +1,53 @@
-"""Sample-quality metrics. The names a user can ask for live here once, torch-free (the CLI's help lists them
-without importing torch): each maps to the keys its values are written under."""
+"""Sample-quality metrics, one module per metric name: `toy/` for low-dimensional samples, `image/` for images.
 
-TOY_METRICS: dict[str, tuple[str, ...]] = {
-    "w1": ("w1",),  # exact Wasserstein-1 distance to fresh real samples (POT)
-    "sliced_w2": ("sliced_w2",),
-    "modes": ("modes_hit", "modes_total", "high_quality_share"),
-}
-IMAGE_METRICS: dict[str, tuple[str, ...]] = {
-    "fid": ("fid",),
-    "fd_fmnist": ("fd_fmnist",),  # Fréchet distance in our Fashion-MNIST classifier's features: fast, not FID
-    "cs_fmnist": ("cs_fmnist_mean", "cs_fmnist_std"),  # the IS formula on our classifier's 10 classes: not the IS
-    "kid": ("kid_mean", "kid_std", "kid_subset_size", "kid_subsets"),  # no kid_std when one subset is the whole set
-    "pr": ("precision", "recall"),
-    "is": ("is_mean", "is_std"),  # needs --inception-weights (the 2015 TF Inception's classifier)
-    # Stacked Fashion-MNIST: of 1,000 class triples, KL(generated || uniform) in nats and the modes covered
-    "modes_stacked": ("modes_stacked_kl", "modes_stacked_covered"),
-}
+Every module of those two packages is one metric, named after its file (see `wganlab.plugins`). It defines:
+
+    NAME: str               its file's name (checked): what log.eval_metrics, log.final_metrics and --metrics name
+    KEYS: tuple[str, ...]   the keys its values are written under (metrics.jsonl, eval.json); the first is the
+                            headline best.pt follows when the metric comes first in log.eval_metrics
+    NEEDS: str              what `measure` is given (`metrics/inputs.py`):
+                              toys    "samples": fresh real and generated points (`ToySamples`)
+                              images  "inception_features" or "inception_logits": the one Inception pass over the
+                                      fakes that `metrics/evaluate.py` makes for every metric that needs it
+                                      (`InceptionPass`), or "generator": the generator itself, to draw and score
+                                      its own samples (`GeneratorAccess`)
+    measure(inputs) -> dict[str, float]    its values (a subset of KEYS: none where the metric does not apply)
+
+Names are listed from the files without importing them, so the CLI's help lists them with no torch loaded; a metric
+module is imported when it is measured. The computations they call live beside this file (fid.py, kid.py, ...).
+"""
+
+from importlib import import_module
+from types import ModuleType
+
+from wganlab.errors import MetricError
+from wganlab.plugins import load_plugin, plugin_names
+
+KINDS = ("toy", "image")
+NEEDS = {"toy": ("samples",), "image": ("inception_features", "inception_logits", "generator")}
+REQUIRED = ("KEYS", "NEEDS", "measure")
+
+
+def metric_names(kind: str) -> list[str]:
+    """The metrics of `kind` ("toy" or "image"), sorted, from their module files (nothing imported)."""
+    return plugin_names(import_module(f"wganlab.metrics.{kind}"))
+
+
+def load_metric(kind: str, name: str) -> ModuleType:
+    """The metric module `name` of `kind`; MetricError naming the choices for an unknown name."""
+    names = metric_names(kind)
+    if name not in names:
+        raise MetricError(f"{name!r} is not {_a(kind)} metric; choose from {', '.join(names)}")
+    module = load_plugin(import_module(f"wganlab.metrics.{kind}"), name, REQUIRED, f"{_a(kind)} metric module")
+    if module.NEEDS not in NEEDS[kind]:
+        raise TypeError(f"{module.__name__}: NEEDS = {module.NEEDS!r} is not one of {', '.join(NEEDS[kind])}")
+    return module
+
+
+def _a(kind: str) -> str:
+    return "an image" if kind == "image" else f"a {kind}"
+
+
+def metric_keys(kind: str) -> dict[str, tuple[str, ...]]:
+    """Every metric of `kind` -> the keys it writes (imports the metric modules)."""
+    return {name: load_metric(kind, name).KEYS for name in metric_names(kind)}

@@ -1,4 +1,10 @@
-"""`evaluate_images`: FID, KID, precision/recall and Inception Score of generated images against real ones."""
+"""`evaluate_images`: the image metrics computed from Inception (FID, KID, precision/recall, Inception Score) of
+generated images against real ones.
+
+It makes the one Inception pass over the fakes that all of them share: pool features when any metric asked for
+needs "inception_features", logits when any needs "inception_logits" (see `wganlab.metrics`), the real images'
+features once (or from the cache); then each metric's module measures from that pass.
+"""
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -9,7 +15,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from wganlab.errors import MetricError
-from wganlab.metrics import IMAGE_METRICS as METRICS
+from wganlab.metrics import load_metric, metric_names
 from wganlab.metrics.features import (
     NEEDS_WEIGHTS,
     InceptionFeatures,
@@ -17,20 +23,16 @@ from wganlab.metrics.features import (
     extract_features,
     generated_batches,
 )
-from wganlab.metrics.fid import feature_statistics, frechet_distance
-from wganlab.metrics.inception_score import inception_score
-from wganlab.metrics.kid import kid_from_features
-from wganlab.metrics.precision_recall import precision_recall
+from wganlab.metrics.inputs import InceptionPass
 from wganlab.metrics.reference import ReferenceStats, load_reference, reference_lock, save_reference
-
-FEATURE_METRICS = ("fid", "kid", "pr")
 
 
 def check_metrics(metrics: Sequence[str]) -> list[str]:
-    unknown = [name for name in metrics if name not in METRICS]
+    names = metric_names("image")
+    unknown = [name for name in metrics if name not in names]
     if unknown or not metrics:
         raise MetricError(
-            f"unknown image metric {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(METRICS)}"
+            f"unknown image metric {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(names)}"
         )
     return list(dict.fromkeys(metrics))
 
@@ -71,9 +73,17 @@ def evaluate_images(
     kid_subset_size: KID's subset size; when it is both sets' whole size every subset is the whole set, so
         KID is computed once and reported without a std (`kid_subsets` 1).
     """
-    names = check_metrics(metrics)
-    needs_features = any(name in names for name in FEATURE_METRICS)
-    if "is" in names and classifier is None and inception_weights is None:
+    modules = [load_metric("image", name) for name in check_metrics(metrics)]
+    own = [module.NAME for module in modules if module.NEEDS == "generator"]
+    if own:
+        raise MetricError(
+            f"{', '.join(own)} draw their own samples from a generator; measure them with `wganlab eval` "
+            "(training.quality.ImageQuality), not from given images"
+        )
+    names = [module.NAME for module in modules]
+    needs_features = any(module.NEEDS == "inception_features" for module in modules)
+    needs_logits = any(module.NEEDS == "inception_logits" for module in modules)
+    if needs_logits and classifier is None and inception_weights is None:
         raise MetricError(NEEDS_WEIGHTS)
     if "kid" in names and n < kid_subset_size:
         raise MetricError(
@@ -83,12 +93,11 @@ def evaluate_images(
         raise MetricError(f"asked for n={n} samples but only {len(fake)} fake images were given")
     if needs_features and extractor is None:
         extractor = InceptionFeatures(inception_path)
-    if "is" in names and classifier is None:
+    if needs_logits and classifier is None:
         classifier = InceptionLogits(inception_weights)
     if isinstance(classifier, nn.Module):
         classifier.to(device)
 
-    values: dict[str, float] = {}
     reference = None
     if needs_features:
         reference = _reference(real, extractor, reference_key, cache_dir, batch_size, device, progress)
@@ -102,35 +111,23 @@ def evaluate_images(
             batch = batch.to(device)
             if needs_features:
                 fake_features.append(extract_features(batch, extractor, len(batch), device, progress=False))
-            if "is" in names:
+            if needs_logits:
                 fake_logits.append(classifier(batch).float().cpu())
             bar.update(len(batch))
 
-    if needs_features:
-        features = torch.cat(fake_features)
-        if "fid" in names:
-            values["fid"] = frechet_distance(*feature_statistics(features), reference.mean, reference.covariance)
-        if "kid" in names:
-            values.update(kid_values(features, reference.features, rng, kid_subsets, kid_subset_size))
-        if "pr" in names:
-            values["precision"], values["recall"] = precision_recall(reference.features, features, k=pr_k)
-    if "is" in names:
-        values["is_mean"], values["is_std"] = inception_score(torch.cat(fake_logits), splits=is_splits)
-    return values
-
-
-def kid_values(fake: Tensor, real: Tensor, rng: torch.Generator, subsets: int, subset_size: int) -> dict[str, float]:
-    """KID's mean over random subsets and their std, with the subset size and count it used.
-
-    When the subset size is both sets' whole size, every subset is the whole set (in another order): the
-    "std" over them is float rounding (4.5e-16), not a spread. KID is then computed once and has no std.
-    """
-    if subset_size >= len(fake) and subset_size >= len(real):
-        subsets = 1
-    mean, std = kid_from_features(fake, real, rng=rng, num_subsets=subsets, subset_size=subset_size)
-    values = {"kid_mean": mean, "kid_subset_size": subset_size, "kid_subsets": subsets}
-    if subsets > 1:
-        values["kid_std"] = std
+    inception = InceptionPass(
+        features=torch.cat(fake_features) if needs_features else None,
+        reference=reference,
+        logits=torch.cat(fake_logits) if needs_logits else None,
+        rng=rng,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        pr_k=pr_k,
+        is_splits=is_splits,
+    )
+    values: dict[str, float] = {}
+    for module in modules:
+        values.update(module.measure(inception))
     return values
 
 

@@ -47,3 +47,18 @@ def kid_from_features(
         real_rows = torch.randperm(len(real), generator=rng, device=rng.device)[:subset_size].cpu()
         values[index] = mmd2_unbiased(fake[fake_rows], real[real_rows])
     return float(values.mean()), float(values.std(correction=0))
+
+
+def kid_values(fake: Tensor, real: Tensor, rng: torch.Generator, subsets: int, subset_size: int) -> dict[str, float]:
+    """KID's mean over random subsets and their std, with the subset size and count it used.
+
+    When the subset size is both sets' whole size, every subset is the whole set (in another order): the
+    "std" over them is float rounding (4.5e-16), not a spread. KID is then computed once and has no std.
+    """
+    if subset_size >= len(fake) and subset_size >= len(real):
+        subsets = 1
+    mean, std = kid_from_features(fake, real, rng=rng, num_subsets=subsets, subset_size=subset_size)
+    values = {"kid_mean": mean, "kid_subset_size": subset_size, "kid_subsets": subsets}
+    if subsets > 1:
+        values["kid_std"] = std
+    return values

@@ -1,9 +1,10 @@
 """Sample quality of a generator, one object per kind of data, used by the loop's evaluations, `wganlab eval`
 and the studies alike.
 
-`build_quality(config)` gives `ToyQuality` (exact W1, sliced W2, modes) or `ImageQuality` (FID, KID,
-precision/recall, IS). Each says which metric names it offers (from `wganlab.metrics`, defined once), which it
-measures during training, and its headline key, the number a run is judged by (lower is better).
+`build_quality(config)` gives `ToyQuality` or `ImageQuality`. Each offers the metrics of its kind (the modules of
+`wganlab.metrics.toy` / `.image`, found by file name), gives each metric what its NEEDS says, says which it measures
+during training, and its headline key, the number a run is judged by (lower is better). Evaluations of a run
+(`training/evaluation.py`) and `wganlab eval` (`evaluate_run`) measure through them.
 """
 
 import dataclasses
@@ -12,14 +13,13 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import numpy
 import torch
 from torch import Tensor, nn
 
 from wganlab.config import RunConfig
 from wganlab.errors import ConfigError, TrainingDiverged
 from wganlab.files import atomic_write_text, user_cache_dir
-from wganlab.metrics import IMAGE_METRICS, TOY_METRICS
+from wganlab.metrics import load_metric, metric_keys
 from wganlab.models import evaluating
 
 
@@ -87,36 +87,29 @@ def check_metrics(quality: Quality, metrics: list[str] | tuple[str, ...], kind: 
 
 
 class ToyQuality:
-    """Exact W1 (POT) and sliced W2 to fresh real samples; for mixtures the modes hit and high-quality share."""
+    """The toy metrics (exact W1, sliced W2, modes, ...) of n samples against n fresh real ones; all by default."""
 
     headline = "w1"
-    options = TOY_METRICS
-    during_training = tuple(TOY_METRICS)
-    for_eval = tuple(TOY_METRICS)
 
     def __init__(self, config: RunConfig):
         self.config = config
+        self.options = metric_keys("toy")
+        self.during_training = self.for_eval = tuple(self.options)
 
     def measure(
         self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
     ) -> dict[str, float]:
         from wganlab.data.toy import mode_centres, mode_std, sample_toy
-        from wganlab.metrics.transport import exact_w1, mode_coverage, sliced_w2
+        from wganlab.metrics.inputs import ToySamples
 
         source, noise_std = self.config.data.source, self.config.data.noise_std
+        # POT returns a perfect 0 for NaN input: non-finite samples are a divergence, never a score.
         fake = check_finite_samples(generate(generator, n, self.config.model.z_dim, rng, rng.device))
         real = sample_toy(source, n, noise_std, rng, rng.device)
-        if not torch.isfinite(fake).all():
-            # POT returns a perfect 0 for NaN input: non-finite samples get NaN, which the loop calls a divergence.
-            return {key: float("nan") for metric in metrics for key in self.options[metric]}
+        samples = ToySamples(fake, real, source, mode_centres(source), mode_std(source, noise_std))
         values: dict[str, float] = {}
-        if "w1" in metrics:
-            values["w1"] = exact_w1(fake, real)
-        if "sliced_w2" in metrics and fake.shape[1] > 1:
-            values["sliced_w2"] = sliced_w2(fake, real)
-        centres = mode_centres(source)
-        if "modes" in metrics and centres is not None:
-            values.update(mode_coverage(fake, centres, mode_std(source, noise_std)))
+        for metric in metrics:
+            values.update(load_metric("toy", metric).measure(samples))
         return values
 
     def reference(self, n: int) -> str:
@@ -128,27 +121,27 @@ def reference_cache_dir() -> Path:
     return user_cache_dir("reference")
 
 
-_CLASSIFIER_REFERENCES: dict[str, Tensor] = {}
-
-
 class ImageQuality:
-    """FID, KID, precision/recall and IS (TF-Inception features) and fd_fmnist (our Fashion-MNIST classifier's
-    features) against held-out real images where the dataset has a test split (as published FIDs are), else
-    against the training images. The real images and their features are computed once per object (a run's
-    evaluations share them) and the Inception statistics are cached on disk per dataset."""
+    """The image metrics: those from Inception features or logits (FID, KID, precision/recall, IS) in one shared pass
+    (`metrics/evaluate.py`), and those that draw their own samples (fd_fmnist, cs_fmnist, modes_stacked: our
+    Fashion-MNIST classifier), against held-out real images where the source has a test split (as published FIDs
+    are), else against the training images. The real images and their features are computed once per object (a
+    run's evaluations share them) and the Inception statistics are cached on disk per dataset."""
 
     headline = "fid"
-    options = IMAGE_METRICS
     during_training = ("fid",)
     for_eval = ("fid", "kid")
 
     def __init__(self, config: RunConfig):
+        from wganlab.data.sources import load_source
+
         self.config = config
+        self.options = metric_keys("image")
         data = config.data
-        self.data = dataclasses.replace(data, split="test", max_images=0) if data.source in ("idx", "cifar10") else data
+        has_test = load_source(data.source).TEST_SPLIT
+        self.data = dataclasses.replace(data, split="test", max_images=0) if has_test else data
         self._images = None
         self._classifier = None
-        self._classifier_reference: Tensor | None = None
 
     def real_images(self, progress: bool = False):
         """The reference images as uint8 (N, C, H, W), prepared exactly as the training images are."""
@@ -158,76 +151,42 @@ class ImageQuality:
             self._images = load_image_array(self.data, progress=progress)
         return self._images
 
+    def classifier(self):
+        """Our Fashion-MNIST classifier, built on first use and shared by this object's measurements."""
+        if self._classifier is None:
+            from wganlab.metrics.classifier import FashionClassifierFeatures
+
+            self._classifier = FashionClassifierFeatures()
+        return self._classifier
+
     def measure(
         self, generator, metrics, *, n, rng, progress=False, inception_path=None, inception_weights=None
     ) -> dict[str, float]:
+        """The metrics that draw their own samples first, in the order asked, then the Inception pass: all from
+        `rng`, so the same seed gives the same values."""
         values: dict[str, float] = {}
-        standard = [m for m in metrics if m not in ("fd_fmnist", "cs_fmnist", "modes_stacked")]
+        modules = [load_metric("image", metric) for metric in metrics]
+        inception = [module.NAME for module in modules if module.NEEDS != "generator"]
         with evaluating(generator):
-            if "fd_fmnist" in metrics:
-                values["fd_fmnist"] = self._fd_fmnist(generator, n, rng)
-            if "cs_fmnist" in metrics:
-                values["cs_fmnist_mean"], values["cs_fmnist_std"] = self._cs_fmnist(generator, n, rng)
-            if "modes_stacked" in metrics:
-                values.update(self._modes_stacked(generator, n, rng))
-            if standard:
+            for module in modules:
+                if module.NEEDS == "generator":
+                    values.update(module.measure(_Access(self, generator, n, rng)))
+            if inception:
                 values.update(
-                    self._inception_metrics(generator, standard, n, rng, progress, inception_path, inception_weights)
+                    self._inception_metrics(generator, inception, n, rng, progress, inception_path, inception_weights)
                 )
         return {key: values[key] for metric in metrics for key in self.options[metric] if key in values}
-
-    def _fd_fmnist(self, generator: nn.Module, n: int, rng: torch.Generator) -> float:
-        """Fréchet distance in the classifier's 128-d features: n generated images against every real one."""
-        from wganlab.metrics.classifier import FashionClassifierFeatures, classifier_features, fd_fmnist
-
-        # The classifier is small: it runs on the CPU whatever device trains, on 28 px copies of the images.
-        if self._classifier is None:
-            self._classifier = FashionClassifierFeatures()
-            key = repr(self.data)
-            if key not in _CLASSIFIER_REFERENCES:  # runs in one process (tests, notebooks) share the reference
-                _CLASSIFIER_REFERENCES[key] = classifier_features(numpy.asarray(self.real_images()), self._classifier)
-            self._classifier_reference = _CLASSIFIER_REFERENCES[key]
-        fake = generate(generator, n, self.config.model.z_dim, rng, rng.device, batch_size=500).cpu()
-        return fd_fmnist(classifier_features(fake, self._classifier), self._classifier_reference)
-
-    def _cs_fmnist(self, generator: nn.Module, n: int, rng: torch.Generator) -> tuple[float, float]:
-        """Classifier score (F-MNIST): exp E KL(p(y|x) || p(y)) over 10 splits with our classifier's 10-way softmax
-        in place of Inception's 1008 (at most 10; the 10,000 real test images score 8.24, uniform noise 1.19). Not an
-        Inception Score."""
-        from wganlab.metrics.classifier import FashionClassifierFeatures
-        from wganlab.metrics.inception_score import inception_score
-
-        if self._classifier is None:
-            self._classifier = FashionClassifierFeatures()
-        fake = generate(generator, n, self.config.model.z_dim, rng, rng.device, batch_size=500).cpu()
-        with torch.no_grad():
-            logits = torch.cat([self._classifier.logits(fake[i : i + 500]) for i in range(0, len(fake), 500)])
-        return inception_score(logits, splits=10)
-
-    def _modes_stacked(self, generator: nn.Module, n: int, rng: torch.Generator) -> dict[str, float]:
-        """Modes covered of Stacked Fashion-MNIST's 1,000 and KL to uniform, from our classifier's class per channel;
-        the n samples are drawn and classified 1,000 at a time, so 26,000 never sit in memory as images."""
-        from wganlab.metrics.classifier import FashionClassifierFeatures
-        from wganlab.metrics.stacked_modes import channel_classes, mode_counts
-
-        if self._classifier is None:
-            self._classifier = FashionClassifierFeatures()
-        z_dim, classes = self.config.model.z_dim, []
-        for start in range(0, n, 1000):
-            fake = check_finite_samples(generate(generator, min(1000, n - start), z_dim, rng, rng.device))
-            classes.append(channel_classes(fake.cpu(), self._classifier))
-        return mode_counts(torch.cat(classes))
 
     def _inception_metrics(
         self, generator, metrics, n, rng, progress, inception_path, inception_weights
     ) -> dict[str, float]:
         from wganlab.data.images import ImageBatches
-        from wganlab.metrics.evaluate import FEATURE_METRICS, evaluate_images
+        from wganlab.metrics.evaluate import evaluate_images
         from wganlab.metrics.features import resolve_inception_path
         from wganlab.metrics.reference import make_reference_key
 
         real, key, feature_file, count = None, None, None, n
-        if any(name in metrics for name in FEATURE_METRICS):  # the Inception Score needs no real images
+        if any(load_metric("image", name).NEEDS == "inception_features" for name in metrics):  # IS needs no reals
             images = self.real_images(progress)
             count = min(n, len(images))
             feature_file = resolve_inception_path(inception_path)
@@ -270,6 +229,27 @@ class ImageQuality:
     def reference(self, n: int) -> str:
         data = self.data
         return f"{data.source}:{data.path or 'default'}:{data.split} (up to {n} images)"
+
+
+class _Access:
+    """What a metric that draws its own samples may use (`metrics.inputs.GeneratorAccess`): `ImageQuality`'s real
+    images and classifier, and the generator under measurement with the evaluation's rng."""
+
+    def __init__(self, quality: ImageQuality, generator: nn.Module, n: int, rng: torch.Generator):
+        self.quality, self.generator, self.n, self.rng = quality, generator, n, rng
+        self.data_key = repr(quality.data)
+
+    def generate(self, count: int, batch_size: int = 1024) -> Tensor:
+        return generate(self.generator, count, self.quality.config.model.z_dim, self.rng, self.rng.device, batch_size)
+
+    def check_finite(self, samples: Tensor) -> Tensor:
+        return check_finite_samples(samples)
+
+    def real_images(self):
+        return self.quality.real_images()
+
+    def classifier(self):
+        return self.quality.classifier()
 
 
 def build_quality(config: RunConfig) -> Quality:

@@ -14,9 +14,13 @@ from typing import BinaryIO
 
 import numpy as np
 
+from wganlab.config import DataConfig
 from wganlab.data.guards import check_fits, check_path
 from wganlab.errors import DataError
 
+NAME = "idx"
+DECODES_AT_SIZE = False
+TEST_SPLIT = True
 DEFAULT_PATH = Path("/usr/share/datasets/fashion-mnist")
 IMAGES_MAGIC = 0x00000803
 SPLIT_PREFIX = {"train": "train-images", "test": "t10k-images"}
@@ -101,3 +105,7 @@ def read_idx_images(file: Path) -> np.ndarray:
 def load_idx(path: str, split: str) -> np.ndarray:
     """The `split` images under `path` (empty: the Debian Fashion-MNIST location), uint8 (N, 1, 28, 28)."""
     return read_idx_images(find_idx_file(Path(path) if path else DEFAULT_PATH, split))
+
+
+def load(config: DataConfig, *, progress: bool = True) -> np.ndarray:
+    return load_idx(config.path, config.split)

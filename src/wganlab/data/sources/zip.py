@@ -2,7 +2,7 @@
 
 Its `dataset_tool.py` writes `00000/img00000000.png, ...` plus a `dataset.json` of labels (which we do not
 use); any zip of image files works. Members are taken in sorted name order (hidden files and `__MACOSX/`
-left out) and decoded as an image folder is (`folder.decode_image`: short side resized and centre-cropped,
+left out) and decoded as an image folder is (`decode.decode_image`: short side resized and centre-cropped,
 or padded with data.fit="pad"; transparency on white), in parallel threads. Reading a member holds a lock
 (the archive has one file handle); decoding does not. The array is cached like a folder's (`cache.py`),
 keyed on the zip's path, size and modification time.
@@ -18,9 +18,17 @@ from PIL import Image
 
 from wganlab.config import DataConfig
 from wganlab.data import cache
-from wganlab.data.folder import IMAGE_SUFFIXES, UNREADABLE, decode_all, decode_image, report_skipped
+from wganlab.data.decode import IMAGE_SUFFIXES, UNREADABLE, decode_all, decode_image, report_skipped
 from wganlab.data.guards import check_path
 from wganlab.errors import DataError
+
+NAME = "zip"
+DECODES_AT_SIZE = True
+TEST_SPLIT = False
+
+
+def load(config: DataConfig, *, progress: bool = True) -> np.ndarray:
+    return load_zip(config, progress=progress)
 
 
 def list_members(archive: zipfile.ZipFile) -> list[str]:

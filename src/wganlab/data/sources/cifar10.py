@@ -13,9 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from wganlab.config import DataConfig
 from wganlab.data.guards import check_path
 from wganlab.errors import DataError
 
+NAME = "cifar10"
+DECODES_AT_SIZE = False
+TEST_SPLIT = True
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 FOLDER_NAME = "cifar-10-batches-py"
 SPLIT_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
@@ -109,3 +113,7 @@ def load_cifar10(path: str, split: str) -> np.ndarray:
     else:
         raise DataError(f"data.path={path!r} does not exist; point it at {ARCHIVE_NAME} or {FOLDER_NAME}/")
     return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def load(config: DataConfig, *, progress: bool = True) -> np.ndarray:
+    return load_cifar10(config.path, config.split)

@@ -20,6 +20,9 @@ from wganlab.config import DataConfig
 from wganlab.data.guards import check_fits, check_path
 from wganlab.errors import DataError
 
+NAME = "array"
+DECODES_AT_SIZE = False
+TEST_SPLIT = False
 SUFFIXES = (".npy", ".npz")
 
 
@@ -65,6 +68,10 @@ def check_member(archive: Any, key: str, path: Path) -> None:
             "e.g. (x * 255).round().astype(np.uint8) for x in [0, 1]"
         )
     check_fits(math.prod(shape), f"{path}:{key} (declared shape {tuple(shape)})", "is it a damaged or hostile file?")
+
+
+def load(config: DataConfig, *, progress: bool = True) -> np.ndarray:
+    return load_array(config)
 
 
 def load_array(config: DataConfig) -> np.ndarray:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from wganlab.config import DataConfig
 from wganlab.data import cache
-from wganlab.data.folder import (
+from wganlab.data.decode import (
     decode_all,
     flatten_alpha,
     list_image_files,
@@ -25,6 +25,9 @@ from wganlab.data.folder import (
 from wganlab.errors import DataError
 from wganlab.files import atomic_write
 
+NAME = "masked_folder"
+DECODES_AT_SIZE = True
+TEST_SPLIT = False
 MASK_FOLDERS = ("mask", "masks")
 WHITE = 255
 
@@ -113,6 +116,10 @@ def process_pair(image_path: Path, mask_path: Path, size: int, crop: int = 0) ->
         image.load()
         mask.load()
         return apply_mask(to_8_bits(image), to_8_bits(mask), size, crop)
+
+
+def load(config: DataConfig, *, progress: bool = True) -> np.ndarray:
+    return load_masked_folder(config, progress=progress)
 
 
 def load_masked_folder(config: DataConfig, *, progress: bool = True) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Image metrics, one module each (the contract is in `wganlab.metrics`)."""

@@ -1,0 +1,1 @@
+"""Toy metrics, one module each (the contract is in `wganlab.metrics`)."""
