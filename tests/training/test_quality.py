@@ -1,5 +1,7 @@
 """A short real training run must actually learn: exact W1 (POT) to the data falls far below its start."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -32,3 +34,23 @@ def test_wgan_gp_on_eight_gaussians_reaches_a_small_exact_w1(tiny_config, tmp_pa
     real = sample_toy("eight_gaussians", 2000, 0.0, torch.Generator().manual_seed(6), torch.device("cpu"))
     w1 = exact_w1(fake, real)
     assert w1 < 0.45, w1
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="needs Fashion-MNIST")
+def test_the_order_metrics_are_asked_in_never_changes_their_values():
+    # fd_fmnist and cs_fmnist draw their samples one after the other from the evaluation's generator: they run in
+    # one fixed order, so asking for them the other way round gives the same numbers.
+    from wganlab.config import load_config
+    from wganlab.models import build_networks
+    from wganlab.training.quality import build_quality
+
+    config = load_config(
+        "fashion_mnist/gan", ["data.pad=2", "data.image_size=0", "model.channels=8", "train.device=cpu"]
+    )
+    generator, _ = build_networks(config.model, (1, 32, 32), torch.Generator().manual_seed(0), is_image=True)
+    quality = build_quality(config)
+    values = [
+        quality.measure(generator, order, n=64, rng=torch.Generator().manual_seed(1))
+        for order in (("fd_fmnist", "cs_fmnist"), ("cs_fmnist", "fd_fmnist"))
+    ]
+    assert values[0] == values[1] and set(values[0]) == {"fd_fmnist", "cs_fmnist_mean", "cs_fmnist_std"}
