@@ -214,3 +214,20 @@ def test_exit_process_skips_the_teardown_only_after_a_distributed_run(after_dist
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3
     assert done.stdout == ("flushed first" if after_distributed else "flushed firstteardown ran\n")
+
+
+@pytest.mark.slow  # two torchrun starts: about half a minute
+def test_a_resume_refused_under_torchrun_stops_every_process(tmp_path):
+    # Process 0 checks the folder before anything changes (a damaged metrics.jsonl here); the other process must
+    # stop with the same refusal, not wait forever at the first collective.
+    run = tmp_path / "run"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    _run([*torchrun, "-m", "wganlab", "train", *SMOKE, "--out", str(run), "train.steps=2"])
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("not json\n" + "\n".join(lines) + "\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [*torchrun, "-m", "wganlab", "train", *SMOKE, "--out", str(run), "--resume", "train.steps=4"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    refusals = [line for line in done.stderr.splitlines() if "metrics.jsonl line 1 is not valid JSON" in line]
+    assert len(refusals) == 2, done.stderr[-3000:]  # both processes said why they stopped

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from wganlab.config import RunConfig
-from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
+from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged, UserError
 from wganlab.models import evaluating
 from wganlab.objectives import critic_updates
 from wganlab.training.checkpoint import Checkpointer, EndOfRun, Found
@@ -137,8 +137,20 @@ def _train(
     evaluation = Evaluation(s)
     if found is not None:
         load_into(s, found)
+    refusal = None
     if dist.is_main:
-        preflight(config, folder, found)
+        try:
+            preflight(config, folder, found)
+        except UserError as err:
+            refusal = err
+    if dist.is_distributed:
+        # Process 0 owns the folder and checks it; every process stops with its answer, so none is left waiting at
+        # the first collective after process 0 has refused.
+        shared = [refusal]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        refusal = shared[0]
+    if refusal is not None:
+        raise refusal
     go_on()
     if found is None and dist.is_main and (resume or folder.config_path.exists()):
         warnings.warn(f"{folder.path} holds no complete checkpoint; starting the run from step 0", stacklevel=2)
