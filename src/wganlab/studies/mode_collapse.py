@@ -199,14 +199,20 @@ def real_images(plan: Plan, n: int) -> tuple[np.ndarray, np.ndarray | None]:
 def ceilings(plan: Plan, classifier) -> dict[str, dict]:
     """The counts on real training images at the evaluations' n and at the end's n (the best a generator can
     score with this classifier), with the classifier's accuracy where the data has labels."""
-    from wganlab.metrics.stacked_modes import modes_stacked, real_ceiling
+    from wganlab.metrics.stacked_modes import channel_classes, mode_histogram, mode_ids, modes_stacked, real_ceiling
 
     s = plan.settings
+    real, labels = real_images(plan, max(s["eval_samples"], s["final_samples"]))
     values = {}
     for name, n in (("eval", s["eval_samples"]), ("final", s["final_samples"])):
-        real, labels = real_images(plan, n)
-        values[name] = real_ceiling(real, labels, classifier) if labels is not None else modes_stacked(real, classifier)
-        values[name]["n"] = len(real)
+        if labels is not None:
+            values[name] = real_ceiling(real[:n], labels[:n], classifier)
+        else:
+            values[name] = modes_stacked(real[:n], classifier)
+        values[name]["n"] = len(real[:n])
+    # The real images' own histogram at the evaluations' n, for the histogram figure (sorted, most frequent first).
+    counts = mode_histogram(mode_ids(channel_classes(real[: s["eval_samples"]], classifier))).numpy()
+    values["eval"]["sorted_counts"] = [int(c) for c in np.sort(counts)[::-1]]
     return values
 
 
@@ -279,7 +285,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         Figure(plot_histograms(plan, study_dir, measures, ceiling),
                f"Each objective's final mode histogram ({plan.settings['eval_samples']:,} samples of the last "
                "generator per seed, z fixed), modes sorted from most to least frequent, mean over seeds (band: "
-               "min to max); grey: the uniform distribution's expected count; log scales."),
+               "min to max); grey: real training images at the same n (solid) and the uniform distribution's "
+               "expected count (dashed); log scales."),
         Figure(plot_samples(plan, study_dir),
                "Final samples of seed 0 per objective (the run's fixed grid z), 32 px RGB: each channel is one "
                "garment, so a pixel's colour says which channels are lit there."),
@@ -322,6 +329,8 @@ def plot_histograms(plan: Plan, study_dir: Path, measures: list[dict], ceiling: 
                       label=style.title(objective))  # fmt: skip
             axis.fill_between(ranks, np.maximum(stacked.min(0), floor), np.maximum(stacked.max(0), floor),
                               color=style.colour(objective), alpha=0.15, lw=0)  # fmt: skip
+        real = np.maximum(np.array(ceiling["eval"]["sorted_counts"], dtype=float), floor)
+        axis.plot(ranks, real, color=style.REAL_COLOUR, lw=1.5, label="real training images")
         axis.axhline(n / MODES, color=style.REAL_COLOUR, ls="--", lw=1, label=f"uniform ({n / MODES:g} per mode)")
         axis.set(xlabel="mode rank (most frequent first, log scale)", ylabel=f"samples of {n:,} (empty: {floor:g})",
                  yscale="log", xscale="log", xlim=(1, MODES))  # fmt: skip
