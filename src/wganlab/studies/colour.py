@@ -216,6 +216,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                      "sec_per_step": outcome.get("sec_per_step", math.nan)})  # fmt: skip
     write_csv(study_dir / "curves.csv", curves)
     write_csv(study_dir / "runs.csv", rows)
+    size = plan.runs[0].config().data.image_size
     figures = [
         Figure(plot_estimates(plan, study_dir, curves),
                "Seed 000 Fig. 1 (and Fig. 2, right): per setting (columns), TF-Inception FID against generator "
@@ -227,8 +228,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                "seed 003's settings (left) and at the published ones (right, with n_critic 5); line: mean over "
                "seeds, band: min to max."),
         Figure(plot_samples(plan, study_dir),
-               "Final samples of seed 0 for every setting (the run's fixed grid z), 64 px RGB: seed 000 Fig. 2 is "
-               "the first row against the second (without batch norm in the generator)."),
+               f"Final samples of seed 0 for every setting (the run's fixed grid z), {size} px RGB: seed 000 Fig. 2 "
+               "is the first row against the second (without batch norm in the generator)."),
     ]  # fmt: skip
     return section(plan, rows, figures)
 
@@ -261,7 +262,8 @@ def plot_n_critic(plan: Plan, study_dir: Path, curves: list[dict]) -> Path:
             for index, n in enumerate(values):
                 rows = by_setting(curves, Setting("wgan", "dcgan-bn", recipe, n, "seed003"))
                 if rows:
-                    images.plot_lines(axis, rows, "step", "fid", style.EXTRA_COLOURS[index], f"n_critic {n or 5}")
+                    colour = style.colour("wgan") if n == 0 else style.EXTRA_COLOURS[index]  # 0: the recipe's 5
+                    images.plot_lines(axis, rows, "step", "fid", colour, f"n_critic {n or 5}")
             axis.set(title=f"WGAN, {'seed 003' if recipe == 'seed003' else 'published'} settings",
                      xlabel="generator step", ylabel="FID (TF-Inception)")  # fmt: skip
             axis.legend(loc="upper right")
