@@ -134,3 +134,15 @@ def test_quick_study_runs_end_to_end_from_the_cli(tmp_path, capsys):
         assert (out / "plots" / f"{plot}.png").stat().st_size > 10_000
     report = (out / "report.md").read_text()
     assert "real training images (n = 1,000)" in report and "SNGAN" in report
+
+
+def test_the_study_command_prepares_the_data_for_running_and_planning_but_not_for_collecting(tmp_path, monkeypatch):
+    from wganlab.studies.common.study import run_study
+
+    calls = []
+    monkeypatch.setattr(mode_collapse, "prepare", lambda plan: calls.append(plan.size))
+    run_study("mode-collapse", size="quick", out=tmp_path, mode="plan")
+    assert calls == ["quick"]
+    with pytest.raises(StudyError, match="not finished"):
+        run_study("mode-collapse", size="quick", out=tmp_path, mode="collect")
+    assert calls == ["quick"]
