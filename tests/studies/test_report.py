@@ -149,6 +149,8 @@ def test_registry_and_errors(tmp_path):
             "quality-vs-time",
             "random-architectures",
             "ema",
+            "mode-collapse",
+            "colour",
         ]
     )
     with pytest.raises(ConfigError, match="unknown study"):

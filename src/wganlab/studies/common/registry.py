@@ -10,8 +10,10 @@ A study module defines:
 
 and may define SEED_RECIPE (the key of the seed recipe `--recipe seed` trains with, `studies/common/recipes.py`,
 its `plan` then taking `recipe=`; None with SEED_RECIPE_NOTE saying why it has none), `summary(run, folder) -> str`
-(the line printed when a run finishes) and, for a study whose runs are its own computations rather than training
-runs, `run_task(plan, run, folder) -> dict`.
+(the line printed when a run finishes), `prepare(plan) -> None` (makes what its runs read before any of them
+starts, e.g. builds its dataset into the user cache: called before running, for --plan and for --run, never for
+--collect) and, for a study whose runs are its own computations rather than training runs,
+`run_task(plan, run, folder) -> dict`.
 
 Names are listed from the package's files without importing them (no torch), for `--help`; a study module is
 imported when it is used.

@@ -86,6 +86,9 @@ def run_study(
         folders = {name: root if out is not None else root / runner.folder_name(name, size, recipe)}
     else:
         folders = {n: root / runner.folder_name(n, size, recipe) for n in names}
+    if mode in ("run", "plan"):
+        for plan in plans:
+            prepare(plan)
     if mode == "plan":
         plan_format = plan_format or cluster.PlanFormat()
         if plan_format.file is not None and len(plans) > 1:
@@ -118,6 +121,14 @@ def run_study(
                                folders={s.name: folders[s.name].relative_to(root) for s in sections})  # fmt: skip
         return md
     return folders[name] / "report.md"
+
+
+def prepare(plan: Plan) -> None:
+    """What the study's runs read, made before any of them starts (its optional `prepare`, e.g. a dataset built
+    into the user cache), so that the printed commands and the cluster scripts find it too."""
+    hook = getattr(load_study(plan.study), "prepare", None)
+    if hook is not None:
+        hook(plan)
 
 
 def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
@@ -222,5 +233,6 @@ def run_one(
     if run.task:
         perform_task(plan, run, folder)
         return None
+    prepare(plan)
     folder.mkdir(parents=True, exist_ok=True)
     return runner.run_argv(plan, run, study_dir, current)[1:]  # without the leading "wganlab"
