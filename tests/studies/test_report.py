@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,25 +135,12 @@ def test_csv_numbers_are_plain_numbers(tmp_path):
 
 
 def test_registry_and_errors(tmp_path):
-    assert study_names() == sorted(
-        [
-            "distances",
-            "critic-response-1d",
-            "value-surface",
-            "toy-training",
-            "loss-vs-quality-toy",
-            "loss-vs-quality",
-            "batchnorm",
-            "architecture-grid",
-            "n-critic",
-            "clip-sweep",
-            "quality-vs-time",
-            "random-architectures",
-            "ema",
-            "mode-collapse",
-            "colour",
-        ]
-    )
+    # The registry lists exactly the package's study modules (by file name), sorted; a new study needs no entry here.
+    package = Path(__file__).resolve().parents[2] / "src" / "wganlab" / "studies"
+    files = sorted(p.stem.replace("_", "-") for p in package.glob("*.py") if not p.name.startswith("_"))
+    if files:  # a checkout (an installed wheel is read from site-packages instead)
+        assert study_names() == files
+    assert {"distances", "toy-training", "loss-vs-quality", "random-architectures"} <= set(study_names())
     with pytest.raises(ConfigError, match="unknown study"):
         run_study("distance", out=tmp_path)
     with pytest.raises(ConfigError, match="seeds"):
