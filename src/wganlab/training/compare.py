@@ -99,7 +99,9 @@ def compare_sets(
         check_new_statistics_file(Path(save_stats))  # now, not after minutes of Inception
     device = torch.device(device)
     started = time.perf_counter()
-    sets = [open_set(path, role, n, image_size, progress) for role, path in (("A", a), ("B", b)) if path is not None]
+    sets = [
+        open_set(path, role, n, image_size, device, progress) for role, path in (("A", a), ("B", b)) if path is not None
+    ]
     for role, found in zip(("A", "B"), sets, strict=False):
         if isinstance(found, SetStatistics) and found.features is None and set(chosen) - {"fid"}:
             raise MetricError(
@@ -231,29 +233,31 @@ class ImageSet:
 
 
 class GeneratorSet:
-    """n samples of a run's generator, drawn as `wganlab eval` draws them."""
+    """n samples of a run's generator (loaded when the set is opened, so a wrong path stops before any Inception
+    work), drawn as `wganlab eval` draws them."""
 
-    def __init__(self, path: Path, n: int, role: str):
-        self.path, self.n, self.role = path, n, role
+    def __init__(self, path: Path, n: int, role: str, device: torch.device):
+        from wganlab.training.run_folder import RunFolder, load_generator_file
+
+        loaded = (
+            RunFolder(path).load_generator("latest", device) if path.is_dir() else load_generator_file(path, device)
+        )
+        if loaded.config.data.is_toy:
+            raise DataError(
+                f"{role} {path} is a run on {loaded.config.data.source} points, not images; "
+                f"measure it with `wganlab eval {path}`"
+            )
+        self.path, self.n, self.loaded = path, n, loaded
 
     def statistics(self, extractor, feature_sha256, rng, device, batch_size, progress) -> SetStatistics:
         from wganlab.metrics.features import extract_features, generated_batches
         from wganlab.models import evaluating
         from wganlab.training.quality import sample_drawer
-        from wganlab.training.run_folder import RunFolder, load_generator_file
 
-        if self.path.is_dir():
-            loaded = RunFolder(self.path).load_generator("latest", device)
-        else:
-            loaded = load_generator_file(self.path, device)
-        if loaded.config.data.is_toy:
-            raise DataError(
-                f"{self.role} {self.path} is a run on {loaded.config.data.source} points, not images; "
-                f"measure it with `wganlab eval {self.path}`"
-            )
-        with evaluating(loaded.network):
+        network, z_dim = self.loaded.network, self.loaded.config.model.z_dim
+        with evaluating(network):
             features = extract_features(
-                generated_batches(sample_drawer(loaded.network, loaded.config.model.z_dim, rng), self.n, batch_size),
+                generated_batches(sample_drawer(network, z_dim, rng), self.n, batch_size),
                 extractor,
                 batch_size,
                 device,
@@ -261,7 +265,7 @@ class GeneratorSet:
                 total=self.n,
                 description=f"{self.path.name}: {self.n} samples",
             )
-        return from_features(features, feature_sha256, f"{self.path} (step {loaded.step}, {self.n} samples)")
+        return from_features(features, feature_sha256, f"{self.path} (step {self.loaded.step}, {self.n} samples)")
 
 
 def from_features(features: Tensor, feature_sha256: str, source: str) -> SetStatistics:
@@ -272,7 +276,7 @@ def from_features(features: Tensor, feature_sha256: str, source: str) -> SetStat
 
 
 def open_set(
-    path: str | Path, role: str, n: int, image_size: int, progress: bool = True
+    path: str | Path, role: str, n: int, image_size: int, device: torch.device, progress: bool = True
 ) -> "ImageSet | GeneratorSet | SetStatistics":
     """What `path` names (module docstring), opened: images are decoded (or memory-mapped) here, features later."""
     import dataclasses
@@ -284,9 +288,9 @@ def open_set(
     if not path.exists():
         raise DataError(f"{role} {path} does not exist; pass {SET_KINDS}")
     if path.is_dir() and (path / "config.toml").is_file() and (path / "checkpoints").is_dir():
-        return GeneratorSet(path, n, role)
+        return GeneratorSet(path, n, role, device)
     if path.suffix == ".safetensors":
-        return GeneratorSet(path, n, role)
+        return GeneratorSet(path, n, role, device)
     if is_statistics_file(path):
         return load_statistics(path, role)
     if path.is_dir():
