@@ -21,6 +21,9 @@ from wganlab.training.compare import compare_sets
 from wganlab.training.quality import kid_subsets_rng, sample_drawer
 from wganlab.training.samples import save_png_folder
 
+# Every set here is far below 5,000 images; the one test of that warning catches it with pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore:FID of .* images is biased upwards")
+
 N = 100  # two Inception batches of eval's 64
 REAL_IMAGES = 120  # more than N: both eval and metrics take the seeded random 100 of them
 
