@@ -205,3 +205,19 @@ def test_metrics_equal_eval_with_the_real_inception(image_run, tmp_path, capsys)
     code, out, err = run_cli(capsys, "metrics", str(tmp_path / "pngs"), str(reals), "--n", "20")
     assert code == 0, err
     assert json.loads(out)["metrics"] == evaluated
+
+
+def test_a_toy_run_is_refused_before_any_feature_work(tmp_path, capsys):
+    run = wganlab.train(
+        "eight_gaussians/wgan-gp",
+        out=tmp_path / "toy",
+        model={"generator_widths": (8,), "critic_widths": (8,)},
+        train={"steps": 2, "batch_size": 8, "device": "cpu"},
+        log={"progress": False, "tensorboard": False, "eval_every": 0},
+    )
+    code, out, err = run_cli(capsys, "fid", str(run), str(run))
+    assert code == 2 and out == ""
+    assert (
+        err.strip() == f"wganlab fid: error: A {run} is a run on eight_gaussians points, not images; "
+        f"measure it with `wganlab eval {run}`"
+    )
