@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
             description=f"{what} of image set A against reference set B, from TF-Inception features as `wganlab eval` "
             "computes them (the same images give the same numbers). A and B: "
             + sets
-            + ". A set of more than --n images contributes a seeded random n of them."
+            + ". A set of more than --n images contributes a seeded random n of them (B always in eval's seeded order)."
             + (" Prints the values as JSON." if name == "metrics" else " Prints the FID alone."),
         )
         parser_.add_argument("a", metavar="A", help="the set measured")

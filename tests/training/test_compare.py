@@ -88,27 +88,31 @@ def eval_samples(run, n: int, seed: int) -> torch.Tensor:
     return torch.cat([draw(min(64, n - start)) for start in range(0, n, 64)])
 
 
-def test_metrics_of_exported_pngs_equal_eval_of_the_run(image_run, stand_in, tmp_path, capsys):
+@pytest.mark.parametrize("n", [N, 130])  # fewer and more samples than the 120 real images
+def test_metrics_of_exported_pngs_equal_eval_of_the_run(image_run, stand_in, tmp_path, capsys, n):
     run, reals = image_run
-    code, out, err = run_cli(capsys, "eval", str(run), "--metrics", "fid,kid,pr", "--n", str(N), "--seed", "3")
+    code, out, err = run_cli(capsys, "eval", str(run), "--metrics", "fid,kid,pr", "--n", str(n), "--seed", "3")
     assert code == 0, err
     evaluated = json.loads(out)["metrics"]
     # The same images as PNGs, written by `wganlab sample --out DIR/`'s writer. PNG holds 8-bit levels, and the
     # Inception input rounds eval's floats to the same levels ((x + 1) * 127.5, rounded half to even, both), so
     # the features, and every metric, are equal bit for bit: no tolerance.
-    save_png_folder(eval_samples(run, N, seed=3), tmp_path / "pngs")
-    with pytest.warns(UserWarning, match=r"FID of 100 images is biased upwards: .* at n = 1,000, .*docs/metrics.md"):
-        code, out, err = run_cli(capsys, "metrics", f"{tmp_path}/pngs", str(reals), "--n", str(N), "--seed", "3")
+    save_png_folder(eval_samples(run, n, seed=3), tmp_path / "pngs")
+    with pytest.warns(
+        UserWarning, match=rf"FID of {min(n, 120)} images is biased upwards: .* at n = 1,000, .*metrics.md"
+    ):
+        code, out, err = run_cli(capsys, "metrics", f"{tmp_path}/pngs", str(reals), "--n", str(n), "--seed", "3")
     assert code == 0, err
     measured = json.loads(out)
     assert measured["metrics"] == evaluated
-    assert set(evaluated) == {"fid", "kid_mean", "kid_subset_size", "kid_subsets", "precision", "recall"}
-    assert (measured["n_a"], measured["n_b"]) == (N, N)
+    assert {"fid", "kid_mean", "kid_subset_size", "kid_subsets", "precision", "recall"} <= set(evaluated)
+    assert evaluated["kid_subsets"] == (1 if n <= REAL_IMAGES else 100)  # 100 subsets of 120 from 130 and 120
+    assert (measured["n_a"], measured["n_b"]) == (n, min(n, REAL_IMAGES))
     # The run folder itself as A: its samples drawn as eval draws them.
-    code, out, err = run_cli(capsys, "metrics", str(run), str(reals), "--n", str(N), "--seed", "3")
+    code, out, err = run_cli(capsys, "metrics", str(run), str(reals), "--n", str(n), "--seed", "3")
     assert code == 0, err
     assert json.loads(out)["metrics"] == evaluated
-    code, out, err = run_cli(capsys, "fid", str(run), str(reals), "--n", str(N), "--seed", "3")
+    code, out, err = run_cli(capsys, "fid", str(run), str(reals), "--n", str(n), "--seed", "3")
     assert code == 0 and float(out) == pytest.approx(evaluated["fid"], abs=5e-5)  # printed to 4 decimals
 
 

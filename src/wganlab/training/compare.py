@@ -7,8 +7,9 @@ A set is one of these, chosen by its path (`open_set`):
         size (they must share one) or at --image-size (short side resized, centre-cropped)
     .npy or .npz of uint8 images: as data.source=array reads them
     .npz holding mu and sigma: saved statistics (`metrics/statistics_file.py`; pytorch-fid's files work too)
-A set of more than n images contributes n of them, chosen by a permutation seeded 0: the images `wganlab eval`
-compares a run with when that set is the run's reference data; a set of at most n images is used whole, in order.
+B, the reference, contributes the first min(n, N) of its N images in a permutation seeded 0: the real images
+`wganlab eval` compares a run with, in its order, when B is the run's data. A contributes its images in its own
+order, as eval's samples come, or a seeded random n of them when it has more.
 Every image set then goes through the Inception feature network at its own size, as `wganlab eval` feeds it
 (`metrics.features.to_inception_input`: 8-bit levels, gray to RGB, resized to 299 px), in batches of
 `batch_size` from its first image, and the metrics come from the same functions eval uses: with the same images,
@@ -201,12 +202,17 @@ def warn_small_n(*counts: int | None) -> None:
 
 
 class ImageSet:
-    """Images of a folder, zip or array: uint8 (N, C, H, W), possibly memory-mapped; min(n, N) of them are used."""
+    """Images of a folder, zip or array: uint8 (N, C, H, W), possibly memory-mapped; min(n, N) of them are used.
 
-    def __init__(self, images: np.ndarray, n: int, source: str):
+    The reference (B) is taken as `wganlab eval` takes its real images (`ImageBatches.reference` with seed 0): the
+    first min(n, N) of a permutation seeded 0, in that order. The set measured (A) is taken as eval takes its
+    samples, in its own order; a seeded random n of it when it has more. KID's subsets are drawn by position, so
+    the order, not only the choice, decides its value."""
+
+    def __init__(self, images: np.ndarray, n: int, source: str, reference: bool):
         self.images, self.source = images, source
         total = len(images)
-        if total > n:  # the choice `ImageBatches.reference` makes with its seed 0: the images `wganlab eval` takes
+        if reference or total > n:
             self.index = torch.randperm(total, generator=torch.Generator().manual_seed(0))[:n]
         else:
             self.index = torch.arange(total)
@@ -307,4 +313,4 @@ def open_set(
     except DataError as err:
         message = str(err).replace("set data.image_size", "pass --image-size S").replace("data.path=", "")
         raise DataError(f"{role}: {message}") from None
-    return ImageSet(images, n, str(path))
+    return ImageSet(images, n, str(path), reference=role == "B")
