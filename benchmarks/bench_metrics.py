@@ -4,6 +4,7 @@
     python benchmarks/bench_metrics.py memory --n 50000          # random 2048-d features, no Inception
     python benchmarks/bench_metrics.py fmnist-features --n 10000 --out /tmp/wganlab-fmnist-features
     python benchmarks/bench_metrics.py fmnist-scores --out /tmp/wganlab-fmnist-features
+    python benchmarks/bench_metrics.py fid-bias --out /tmp/wganlab-fmnist-features   # FID's bias at small n
 
 `fmnist-features` is the slow stage (Inception at 299 px on the CPU); it saves the train[:n] and test[:n]
 features so the scores can be recomputed without it.
@@ -115,9 +116,44 @@ def fmnist_scores(args: argparse.Namespace) -> None:
     timed("PR train vs test (k=3; precision, recall)", lambda: precision_recall(train, test))
 
 
+def fid_bias(args: argparse.Namespace) -> None:
+    """FID of two disjoint real samples, where the true FID is about 0: what FID says at n from its bias alone.
+
+    From the features `fmnist-features` saved (train[:m] and test[:m], m = whatever chunks exist), for n = m, m/2,
+    m/4, ...: every disjoint pair (train[i*n:(i+1)*n], test[i*n:(i+1)*n]), and each train block against all m test
+    images (a fixed reference, as `wganlab metrics SAMPLES REFERENCE` has one).
+    """
+    import statistics
+
+    from wganlab.metrics.fid import fid_from_features
+
+    train, test = load_chunks(args.out, "train", args.dtype), load_chunks(args.out, "test", args.dtype)
+    count = min(len(train), len(test))
+    train, test = train[:count], test[:count]
+    sizes, size = [], count
+    while size >= 250:
+        sizes.append(size)
+        size //= 2
+    print(f"{count} train and {count} test images' features ({args.dtype}) from {args.out}", flush=True)
+    print("| n | pairs | FID train[n] vs test[n] (mean ± std) | FID train[n] vs all test | n x FID |")
+    print("|---|---|---|---|---|")
+    for n in sorted(sizes):
+        begin = time.perf_counter()
+        blocks = range(count // n)
+        pairs = [fid_from_features(train[i * n : (i + 1) * n], test[i * n : (i + 1) * n]) for i in blocks]
+        fixed = [fid_from_features(train[i * n : (i + 1) * n], test) for i in blocks]
+        spread = lambda values: f" ± {statistics.pstdev(values):.2f}" if len(values) > 1 else ""  # noqa: E731
+        mean_pair, mean_fixed = statistics.fmean(pairs), statistics.fmean(fixed)
+        print(
+            f"| {n:,} | {len(pairs)} | {mean_pair:.2f}{spread(pairs)} | {mean_fixed:.2f}{spread(fixed)} | "
+            f"{n * mean_pair:,.0f} |  ({time.perf_counter() - begin:.0f} s)",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["throughput", "memory", "fmnist-features", "fmnist-scores"])
+    parser.add_argument("stage", choices=["throughput", "memory", "fmnist-features", "fmnist-scores", "fid-bias"])
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -125,13 +161,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/wganlab-fmnist-features"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    defaults = {"throughput": 128, "memory": 50_000, "fmnist-features": 10_000, "fmnist-scores": 10_000}
+    defaults = {"throughput": 128, "memory": 50_000, "fmnist-features": 10_000, "fmnist-scores": 10_000, "fid-bias": 0}
     args.n = args.n or defaults[args.stage]
     {
         "throughput": throughput,
         "memory": memory,
         "fmnist-features": fmnist_features,
         "fmnist-scores": fmnist_scores,
+        "fid-bias": fid_bias,
     }[args.stage](args)
 
 

@@ -53,7 +53,17 @@ def test_import_wganlab_loads_no_torch_and_exports_the_api():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == str(
-        ["RunConfig", "__version__", "evaluate", "load_config", "load_generator", "presets", "sample", "train"]
+        [
+            "RunConfig",
+            "__version__",
+            "compare",
+            "evaluate",
+            "load_config",
+            "load_generator",
+            "presets",
+            "sample",
+            "train",
+        ]
     )
     assert out[1] == "True True"
 

@@ -7,8 +7,9 @@ The Python API (docs/api.md):
     generator = wganlab.load_generator(run, checkpoint="best")
     samples = wganlab.sample(generator, 64, seed=0)
     wganlab.evaluate(run)
+    wganlab.compare(run, "real-images/", ["fid", "kid"])
 
-`train`, `load_generator`, `sample` and `evaluate` live in `wganlab.api`; they, `load_config`, `presets` and
+`train`, `load_generator`, `sample`, `evaluate` and `compare` live in `wganlab.api`; they, `load_config`, `presets` and
 `RunConfig` are imported on first use, so `import wganlab` (and `wganlab --help`) loads no torch.
 """
 
@@ -21,14 +22,25 @@ _EXPORTS = {
     "load_generator": "wganlab.api",
     "sample": "wganlab.api",
     "evaluate": "wganlab.api",
+    "compare": "wganlab.api",
     "load_config": "wganlab.config",
     "presets": "wganlab.config",
     "RunConfig": "wganlab.config",
 }
-__all__ = ["RunConfig", "__version__", "evaluate", "load_config", "load_generator", "presets", "sample", "train"]
+__all__ = [
+    "RunConfig",
+    "__version__",
+    "compare",
+    "evaluate",
+    "load_config",
+    "load_generator",
+    "presets",
+    "sample",
+    "train",
+]
 
 if TYPE_CHECKING:
-    from wganlab.api import evaluate, load_generator, sample, train
+    from wganlab.api import compare, evaluate, load_generator, sample, train
     from wganlab.config import RunConfig, load_config, presets
 
 

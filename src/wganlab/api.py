@@ -1,4 +1,4 @@
-"""The Python API: `wganlab train | sample | eval` as functions, for scripts and notebooks (docs/api.md).
+"""The Python API: `wganlab train | sample | eval | metrics` as functions, for scripts and notebooks (docs/api.md).
 
     import wganlab
     run = wganlab.train("eight_gaussians/wgan-gp", out="runs/gp", train={"steps": 500})
@@ -262,4 +262,46 @@ def evaluate(
         ema=ema,
         inception_path=Path(inception) if inception else None,
         inception_weights=Path(inception_weights) if inception_weights else None,
+    )
+
+
+def compare(
+    a: str | Path,
+    b: str | Path | None,
+    metrics: list[str] | tuple[str, ...] = ("fid", "kid", "pr"),
+    *,
+    n: int = 10_000,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+    image_size: int = 0,
+    save_stats: str | Path | None = None,
+    inception: str | Path | None = None,
+    extractor: nn.Module | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """FID, KID and precision/recall of image set `a` against reference set `b`, as `wganlab metrics A B` computes
+    them; returns {"a", "n_a", "b", "n_b", "seed", "metrics": {...}, "seconds"} (and "statistics" when saved).
+
+    a, b: an image folder, a .zip of images, a .npy/.npz of uint8 images, a run folder or generator.safetensors
+        (n samples, drawn as `evaluate` draws them), or a statistics .npz from `save_stats` (pytorch-fid's mu/sigma
+        files give FID only). b may be None with `save_stats`. n: a run's samples, and at most this many of a set
+        (a seeded random n of a larger one). save_stats: write a's statistics there (a new .npz). extractor: a
+        feature network of your own instead of the TF Inception (images in [-1, 1] or uint8 -> (N, D)).
+    """
+    from wganlab.training.compare import compare_sets
+
+    return compare_sets(
+        a,
+        b,
+        metrics,
+        n=n,
+        seed=seed,
+        device=check_device(device),
+        batch_size=batch_size,
+        image_size=image_size,
+        save_stats=save_stats,
+        extractor=extractor,
+        inception_path=Path(inception) if inception else None,
+        progress=progress,
     )

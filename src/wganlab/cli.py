@@ -1,4 +1,4 @@
-"""`wganlab train | presets | sample | eval | setup-metrics | study | demo | prepare | datasets`.
+"""`wganlab train | presets | sample | eval | metrics | fid | setup-metrics | study | demo | prepare | datasets`.
 
 The only module that sets process-wide switches. A UserError becomes one line on stderr and exit code 2.
 torch is imported inside the commands that need it, never at module level: `wganlab --help` stays fast.
@@ -119,6 +119,31 @@ def command_eval(args: argparse.Namespace) -> int:
         inception_weights=args.inception_weights,
     )
     print(json.dumps(results, indent=2))
+    return 0
+
+
+def command_metrics(args: argparse.Namespace) -> int:
+    from wganlab.api import compare
+
+    metrics = ["fid"] if args.command == "fid" else [m.strip() for m in args.metrics.split(",") if m.strip()]
+    results = compare(
+        args.a,
+        args.b,
+        metrics,
+        n=args.n,
+        seed=args.seed,
+        device=args.device,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        save_stats=args.save_stats,
+        inception=args.inception,
+    )
+    if "statistics" in results:
+        print(f"wrote {results['statistics']} ({results['n_a']} images)", file=sys.stderr)
+    if args.command == "fid" and "metrics" in results:
+        print(f"{results['metrics']['fid']:.4f}")
+    elif "metrics" in results:
+        print(json.dumps(results, indent=2))
     return 0
 
 
@@ -371,6 +396,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth, for the Inception Score (never downloaded)",
     )
     evaluate.set_defaults(handler=command_eval)
+
+    sets = (
+        "an image folder (recursive), a .zip of images, a .npy/.npz of uint8 images, a run folder or "
+        "generator.safetensors (n samples, drawn as `wganlab eval` draws them), or a statistics .npz (--save-stats; "
+        "pytorch-fid's mu/sigma files give FID only)"
+    )
+    for name in ("metrics", "fid"):
+        what = "FID, KID and precision/recall" if name == "metrics" else "FID"
+        parser_ = command(
+            name,
+            help=f"{what} of any two image sets (A measured against the reference B)",
+            description=f"{what} of image set A against reference set B, from TF-Inception features as `wganlab eval` "
+            "computes them (the same images give the same numbers). A and B: "
+            + sets
+            + ". A set of more than --n images contributes a seeded random n of them (B always in eval's seeded order)."
+            + (" Prints the values as JSON." if name == "metrics" else " Prints the FID alone."),
+        )
+        parser_.add_argument("a", metavar="A", help="the set measured")
+        parser_.add_argument(
+            "b",
+            metavar="B",
+            nargs="?" if name == "metrics" else None,
+            help="the reference set"
+            + (" (leave out with --save-stats to save A's statistics alone)" if name == "metrics" else ""),
+        )
+        if name == "metrics":
+            parser_.add_argument("--metrics", default="fid,kid,pr", help="comma list of fid, kid, pr")
+        parser_.add_argument(
+            "--n", type=int, default=10_000, help="images per set: a run's samples, at most this many of a set"
+        )
+        parser_.add_argument(
+            "--save-stats",
+            metavar="OUT.npz",
+            help="save A's statistics (mu, sigma as pytorch-fid, plus the features for KID/PR); never overwrites",
+        )
+        parser_.add_argument("--seed", type=int, default=0, help="seed of KID's subsets and of a run's z draws")
+        parser_.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+        parser_.add_argument("--batch-size", type=int, default=64, help="images per Inception batch")
+        parser_.add_argument(
+            "--image-size",
+            type=int,
+            default=0,
+            help="decode folders and zips at this square size (default: their own, which they must share)",
+        )
+        parser_.add_argument(
+            "--inception",
+            metavar="PATH",
+            help="the FID feature file default_1.pt (default: the one `wganlab setup-metrics` fetched)",
+        )
+        parser_.set_defaults(handler=command_metrics)
 
     setup = command(
         "setup-metrics",

@@ -10,6 +10,7 @@ during training, and its headline key, the number a run is judged by (lower is b
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +35,23 @@ def generate(
             z = torch.randn(min(batch_size, n - start), z_dim, generator=rng, device=device)
             chunks.append(generator(z).float())
     return torch.cat(chunks)
+
+
+def kid_subsets_rng(rng: torch.Generator) -> torch.Generator:
+    """KID draws its subsets on the CPU: a second generator seeded by one draw from `rng`, so one seed decides all.
+    An Inception evaluation takes this draw first, then its z (`sample_drawer`): `wganlab eval` and `wganlab
+    metrics` keep that order, so the same seed gives both the same samples and subsets."""
+    return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device)))
+
+
+def sample_drawer(generator: nn.Module, z_dim: int, rng: torch.Generator) -> Callable[[int], Tensor]:
+    """`draw(count)`: `count` finite samples of `generator` (float32, on its device), their z drawn from `rng`."""
+
+    @torch.no_grad()
+    def draw(count: int) -> Tensor:
+        return check_finite_samples(generator(torch.randn(count, z_dim, generator=rng, device=rng.device)).float())
+
+    return draw
 
 
 class NonFiniteSamples(TrainingDiverged):
@@ -210,16 +228,8 @@ class ImageQuality:
             )
             real_source = ImageBatches(images, device=torch.device("cpu"), rng=torch.Generator().manual_seed(0))
             real = real_source.reference(count, torch.Generator().manual_seed(0))
-        # KID draws its subsets on the CPU: a second generator seeded from `rng`, so one seed decides all.
-        subsets_rng = torch.Generator().manual_seed(
-            int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device))
-        )
-        z_dim = self.config.model.z_dim
-
-        @torch.no_grad()
-        def draw(batch: int) -> Tensor:
-            return check_finite_samples(generator(torch.randn(batch, z_dim, generator=rng, device=rng.device)).float())
-
+        subsets_rng = kid_subsets_rng(rng)
+        draw = sample_drawer(generator, self.config.model.z_dim, rng)
         return evaluate_images(
             draw,
             real,
