@@ -343,3 +343,18 @@ def test_extending_a_finished_run_with_an_ema_ends_as_an_uninterrupted_run(tiny_
     assert sorted(p.name for p in (extended / "samples").glob("ema-step-*.png")) == [
         "ema-step-00000004.png", "ema-step-00000008.png"
     ]  # fmt: skip
+
+
+def test_a_start_stopped_before_it_went_on_keeps_its_folder_for_the_printed_resume(tmp_path):
+    # A refusal takes back the folder it made; Ctrl-C or SIGTERM does not: `wganlab train` then prints a resume
+    # command with --resume, which must find the folder (it starts the run from step 0 with a notice).
+    from wganlab.errors import ConfigError
+    from wganlab.training.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path / "new" / "run")
+    with pytest.raises(KeyboardInterrupt), folder.lock():
+        raise KeyboardInterrupt
+    assert (tmp_path / "new" / "run").is_dir()
+    with pytest.raises(ConfigError), RunFolder(tmp_path / "other" / "run").lock():
+        raise ConfigError("refused")
+    assert not (tmp_path / "other").exists()

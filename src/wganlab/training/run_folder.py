@@ -30,7 +30,7 @@ from torch import nn
 
 import wganlab
 from wganlab.config import RunConfig, config_from_toml, differences, load_config, to_toml
-from wganlab.errors import CheckpointError, ConfigError, StorageError
+from wganlab.errors import CheckpointError, ConfigError, StorageError, UserError
 from wganlab.files import atomic_write_text, remove_stale_temps
 
 # Settings that may change when resuming: how long to train and how to log it.
@@ -193,13 +193,17 @@ class RunFolder:
 
         try:
             yield claim
-        finally:
+        except UserError:
             if not claimed and not lock_was_there:
                 # A refused start takes back what it made (the lock file, the folders --out named): nothing is left.
+                # Only a refusal: a start stopped by Ctrl-C or SIGTERM keeps its folder, so that the resume command
+                # it prints finds it.
                 (self.path / ".lock").unlink(missing_ok=True)
                 for folder in made:
                     with contextlib.suppress(OSError):  # not empty: someone else wrote there meanwhile
                         folder.rmdir()
+            raise
+        finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
