@@ -5,6 +5,7 @@ torch is imported inside the commands that need it, never at module level: `wgan
 """
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import json
@@ -79,6 +80,10 @@ def command_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         if dist.is_main:
             what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+            # Stopped before the run made its folder: make it, so that the --resume printed below finds it (and
+            # starts the run from step 0) rather than being refused as a mistyped --out.
+            with contextlib.suppress(OSError):
+                run_dir.mkdir(parents=True, exist_ok=True)
             print(
                 f"wganlab train: {what}; {last_checkpoint_note(run_dir)}; resume with: "
                 f"{resume_command(run_dir, [args.config, *args.overrides], dist.world_size)}",
