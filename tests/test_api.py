@@ -80,7 +80,7 @@ run = wganlab.train("eight_gaussians/gan", out=r"{tmp_path / "run"}", train={{"s
                     log={{"progress": False, "sample_every": 1}},
                     model={{"generator_widths": (8,), "critic_widths": (8,)}})
 wganlab.sample(run, 50, out=r"{tmp_path / "s.png"}")
-import wganlab.cli, wganlab.studies.report, wganlab.studies.demo
+import wganlab.cli, wganlab.studies.common.report, wganlab.demo
 print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
