@@ -3,7 +3,7 @@ machine, TF-Inception FID here, both through wganlab's own metric code (`ImageQu
 
     python benchmarks/score_gpu_samples.py pack RUN/samples.npy RUN/config.toml OUT/samples.npz
     python benchmarks/score_gpu_samples.py score OUT/samples.npz --metrics fd_fmnist     # on the GPU machine
-    python benchmarks/score_gpu_samples.py score /work/.device/.../samples.npz            # here: FID and FD
+    python benchmarks/score_gpu_samples.py score FILES_AT/samples.npz            # here: FID and FD
 
 `pack` rounds the samples to 8 bits exactly as the Inception input does (`features.to_inception_input`:
 ((x + 1) * 127.5).clamp(0, 255).round()), so the FID of the packed images is the FID of the samples; 10,000 32 px
