@@ -293,6 +293,10 @@ class TrainConfig:
     """auto (cuda when available), cpu, or cuda / cuda:N."""
     precision: str = "fp32"
     """fp32, bf16 or fp16 (autocast; the penalty's norm stays in fp32)."""
+    channels_last: bool = False
+    """Keep image batches and the networks' convolution weights in channels-last (NHWC) memory layout, which
+    oneDNN's CPU convolutions prefer (benchmarks/results/speed.md); the same computation, with another
+    summation order. Nothing changes for MLPs and toy data."""
     epochs: float = 0.0
     """Passes of the critic over the training data; > 0 sets train.steps to ceil(epochs * N / (batch_size *
     n_critic)) once the data is loaded (seed 002's "1000 epochs"); 0 uses train.steps."""

@@ -63,7 +63,7 @@ def train_step(s: TrainState) -> None:
     """One step: the schedule's critic updates (n_critic), then one generator update."""
     s.schedule_learning_rates()  # optim.lr_decay: this step's rates, for its critic and generator updates
     for _ in range(critic_updates(s.config.objective, s.step)):
-        critic_step(s, s.data.next_batch(s.local_batch_size))
+        critic_step(s, s.real_batch())
     generator_step(s)
     s.step += 1
 

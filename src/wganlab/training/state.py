@@ -221,6 +221,14 @@ class TrainState:
         z = torch.randn(batch_size * world, self.z_dim, generator=self.noise_rng, device=self.device)
         return z[rank::world]
 
+    def real_batch(self) -> Tensor:
+        """This process's next batch of real samples; image batches in channels-last layout when
+        train.channels_last is on (the layout the networks' weights are then kept in)."""
+        batch = self.data.next_batch(self.local_batch_size)
+        if self.config.train.channels_last and batch.dim() == 4:
+            return batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
     def augmented(self, x: Tensor) -> Tensor:
         """What the critic sees of `x`: x itself, or x through DiffAugment (train.augment)."""
         return x if self.augment is None else self.augment(x)
@@ -510,6 +518,8 @@ def build_state(config: RunConfig, dist: DistContext, *, progress: bool = True) 
     loss, constraint = build_objective(config.objective, context)
     constraint.attach(critic, init_rng)  # before the optimiser: spectral norm reparametrises the weights
     generator, critic = generator.to(dist.device), critic.to(dist.device)
+    if config.train.channels_last:  # only 4-D weights change layout: MLPs and toy data are unaffected
+        generator, critic = (n.to(memory_format=torch.channels_last) for n in (generator, critic))
     return TrainState(
         config=config,
         dist=dist,

@@ -1,0 +1,48 @@
+"""The precision study (issue 33): its runs pair the recipe cells with their fast-path twins, and its verdicts follow
+the definition (the bf16 mean within the fp32 seeds' range)."""
+
+import dataclasses
+import math
+
+from wganlab.studies import precision
+from wganlab.studies.common import images
+from wganlab.studies.common.report import read_csv
+
+
+def test_the_fp32_runs_are_the_recipe_cells_and_the_bf16_runs_differ_only_in_precision():
+    plan = precision.plan("default", None)
+    recipe = images.cell_runs([images.Cell("dcgan-bn", "none", o) for o in images.OBJECTIVES],
+                              images.size_settings("default", None, None))  # fmt: skip
+    assert plan.runs_dir == "../image-runs" and len(plan.runs) == 18
+    by_key = {run.key: run for run in plan.runs}
+    for base in recipe:
+        assert by_key[base.key].overrides == base.overrides  # shared with loss-vs-quality: the same folders
+        objective = base.key.split("/")[1]
+        twin = by_key[base.key.replace(f"/{objective}/", f"/{objective}-bf16-cl/")]
+        assert set(twin.overrides) - set(base.overrides) == {"train.precision=bf16", "train.channels_last=true"}
+        assert (twin.config().train.precision, twin.config().train.channels_last) == ("bf16", True)
+        assert (base.config().train.precision, base.config().train.channels_last) == ("fp32", False)
+
+
+def test_parity_is_the_fast_mean_within_the_fp32_range():
+    assert precision.parity([10.0, 12.0, 14.0], [13.9, 14.0, 14.0]) == "holds"  # mean 13.97 <= 14
+    assert precision.parity([10.0, 12.0, 14.0], [14.0, 14.0, 14.3]) == "fails"  # mean 14.1 > 14
+    assert precision.parity([10.0, 12.0, 14.0], [9.0, 9.5, 9.9]) == "fails"  # better than every fp32 seed: not parity
+    assert precision.parity([math.nan] * 3, [1.0, 2.0, 3.0]) == "n/a"
+    assert precision.paired([1.0, 2.0, 3.0], [2.0, 2.0, 5.0]) == precision.mean_std([1.0, 0.0, 2.0])
+
+
+def test_quick_study_reports_parity_per_objective(tmp_path, in_process):
+    plan = precision.plan("quick", 1)
+    plan.runs = [run for run in plan.runs if "/gan" in run.key]  # the GAN pair: the cheapest
+    kept = [tuple(o for o in run.overrides if not o.startswith("log.final_")) for run in plan.runs]
+    plan.runs = [dataclasses.replace(run, overrides=o) for run, o in zip(plan.runs, kept, strict=True)]
+    study_dir = tmp_path / "precision-quick"
+    in_process(plan, study_dir)
+    section = precision.collect(plan, study_dir)
+    rows = read_csv(study_dir / "parity.csv")
+    gan = [r for r in rows if r["objective"] == "GAN"]
+    assert [r["measure"] for r in gan] == ["FD (F-MNIST classifier)", "FID"]
+    assert gan[0]["parity"] in ("holds", "fails") and gan[1]["parity"] == "n/a"  # no final FID in this run
+    assert section.findings[0].startswith("Parity (the bf16 + channels-last mean within the fp32 seeds' range")
+    assert all((study_dir / f"{f.path}.png").stat().st_size > 10_000 for f in section.figures)
