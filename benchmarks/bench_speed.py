@@ -5,7 +5,8 @@
         --toy-iters 10 2 --mnist-iters 2 1                 # what benchmarks/results/speed.md reports
     python benchmarks/bench_speed.py --baseline ../old-checkout --variants "ref,ours fp32,baseline fp32"
     python benchmarks/bench_speed.py --threads 1 --cases cell-gan,cell-wgan,cell-wgan-gp --baseline ../old-checkout \
-        --variants "baseline fp32,ours fp32,ours bf16"        # the image studies' default cell, before and after
+        --variants "baseline fp32,ours fp32,ours fp32+cl,ours bf16,ours bf16+cl"   # the image studies' default
+                                                           # cell, before and after
                                                            # a change's before and after, in the same rounds
     python benchmarks/bench_speed.py --device cuda --reference .carry/bench --data .carry/fashion-mnist \
         --variants "ref,ours fp32,ours tf32,ours bf16" --no-flops   # on a GPU (what benchmarks/gpu_check.sh runs)
@@ -20,7 +21,9 @@ Ours runs the real `wganlab.training.loop.train_step` on a `build_state` state, 
 before and after in the same interleaved rounds.
 With --device cuda both sides run on the GPU and each timed interval starts and ends with a device synchronise.
 "ours fp32" keeps PyTorch's defaults, as the reference loops do (matmuls in fp32, cuDNN convolutions in TF32);
-"ours tf32" allows TF32 matmuls too; "ours bf16" is train.precision=bf16.
+"ours tf32" allows TF32 matmuls too; "ours bf16" is train.precision=bf16; a "+cl" suffix ("ours bf16+cl") adds
+train.channels_last=true. Below the table, each case's fastest variant against issue 33's target (TARGETS), and the
+ratio the step's FLOPs would take at the bf16 matmul peak measured in the same run.
 Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
 the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
 best 2048^2 matmul rate measured here in the same dtype.
@@ -81,6 +84,32 @@ THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--thre
 BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker the "baseline" variants run
 
 
+# Issue 33's targets: seconds per generator step of the fastest variant over the base variant of the same run (the
+# study cells at 1 thread against the code before the speed work; the reference-loop cases at 2 threads against
+# the reference loop).
+TARGETS = {"cell-wgan-gp": 0.33, "cell-wgan": 0.40, "cell-gan": 0.50, "toy-wgan-gp": 0.35, "toy-wgan": 0.35,
+           "mnist-wgan-gp": 0.35, "mnist-wgan": 0.35}  # fmt: skip
+
+
+def target_lines(rows: list[dict], peaks: dict[str, float]) -> list[str]:
+    """Per case: the fastest variant's ratio against its target, by how much a missed one misses, and the ratio
+    this step's FLOPs would take at the bf16 matmul peak measured in this run (what precision alone could give)."""
+    lines = ["| case | fastest variant | ratio | target | result | ratio at the measured bf16 peak |",
+             "|" + "---|" * 6]  # fmt: skip
+    for case in dict.fromkeys(r["case"] for r in rows):
+        group = [r for r in rows if r["case"] == case]
+        base = next(r for r in group if r["variant"] == group[0]["ratio_to"])
+        fastest = min((r for r in group if r is not base), key=lambda r: r["ratio_to_ref"], default=None)
+        if fastest is None or case not in TARGETS:
+            continue
+        target, ratio = TARGETS[case], fastest["ratio_to_ref"]
+        result = "met" if ratio <= target else f"missed by {ratio / target:.2f}x ({ratio:.2f}x against {target}x)"
+        bound = base["gflop_per_iter"] * 1e9 / peaks.get("bf16", math.nan) / base["sec_per_gen_iter"]
+        lines.append(f"| {case} | {fastest['variant']} | {ratio:.2f}x {base['variant']} | {target}x | {result} "
+                     f"| {bound:.2f}x |")  # fmt: skip
+    return lines
+
+
 def our_config(case: str, precision: str, extra: list[str], device: str = "cpu", data: str = FASHION_MNIST[0]):
     from wganlab.config import load_config
 
@@ -106,6 +135,8 @@ def run_ours(
 
     # "fp32" keeps PyTorch's defaults, as the reference loops run (on CUDA: fp32 matmuls, TF32 cuDNN convolutions);
     # "tf32" puts matmuls in TF32 too. Neither changes anything on a CPU.
+    precision, *layout = precision.split("+")  # "bf16+cl": bf16 with train.channels_last
+    extra = [*extra, *(["train.channels_last=true"] if "cl" in layout else [])]
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     config = our_config(case, precision, extra, device, data)
     s = build_state(config, DistContext.local(device), progress=False)
@@ -311,7 +342,8 @@ def main() -> None:
         for variant in variants:
             ratios = [t / r for t, r in zip(times[variant], times[base], strict=True)]
             seconds = statistics.median(times[variant])
-            dtype = variant.split()[-1] if variant.split()[-1] in peaks else "fp32"
+            token = variant.split()[-1].split("+")[0]  # "ours bf16+cl" -> bf16
+            dtype = token if token in peaks else "fp32"
             rows.append(
                 {
                     "case": case,
@@ -341,6 +373,7 @@ def main() -> None:
             f"{r['gflop_per_iter']:.2f} | {r['achieved_gflops']:.0f} | "
             f"{100 * r['share_of_peak']:.0f}% of {r['peak_dtype']} |"
         )
+    lines += ["", *target_lines(rows, peaks)]
     table = "\n".join(lines)
     print(table)
     print(json.dumps({"peaks_gflops": {k: v / 1e9 for k, v in peaks.items()}, "iters": ITERS, "rows": rows}))
