@@ -146,6 +146,9 @@ def test_train_help_shows_each_keys_type_and_default(capsys):
     assert "optim.betas (2 floats, default 0.0,0.9):" in text
     assert 'data.path (str, default ""):' in text
     assert "log.tensorboard (bool, default true):" in text
+    # The plug-ins' choices, read from their files (no torch: test_help_imports_no_torch).
+    assert "Choices: gan, sngan, wgan, wgan-gp." in text and "Choices: hinge, standard, wasserstein." in text
+    assert "Choices: clip, none, penalty, spectral." in text and "images array, cifar10, folder" in text
 
 
 def test_sample_help_shows_defaults(capsys):

@@ -3,8 +3,8 @@
 Precedence: dataclass defaults < the chosen objective's published defaults < the TOML file < overrides.
 The recipe layer is what makes `objective.name = "wgan"` alone give Algorithm 1 of the WGAN paper
 (RMSProp, lr 5e-5, c 0.01, n_critic 5) rather than some other objective's optimiser. Recipes, losses and
-constraints live in `wganlab.objectives` (a registry); this module reads their names from there when it
-validates, so it stays importable without torch (the CLI's --help needs only the fields below).
+constraints are plug-ins of `wganlab.objectives` (one module each); this module reads their names from there when
+it validates, so it stays importable without torch (the CLI's --help needs only the fields below).
 """
 
 import ast
@@ -14,6 +14,7 @@ import functools
 import math
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 AUGMENTATIONS = ("color", "translation", "cutout")
 
 
-def _objective_tables() -> tuple[dict, dict, dict]:
-    """(recipes, losses, constraints) from the objectives registry, imported on first use (it needs torch)."""
+def _objective_tables() -> tuple[Mapping, Mapping, Mapping]:
+    """(recipes, losses, constraints) from the objectives registry, imported on first use. Their names come from
+    the plug-ins' file names and a recipe's settings from its module, none of which loads torch."""
     from wganlab.objectives import CONSTRAINTS, LOSSES, RECIPES
 
     return RECIPES, LOSSES, CONSTRAINTS
@@ -48,8 +50,12 @@ def choices_help() -> dict[str, str]:
     from wganlab.data.sources import TOYS, image_source_names
     from wganlab.metrics import metric_names
 
+    recipes, losses, constraints = _objective_tables()
     metrics = f"toys {', '.join(metric_names('toy'))}; images {', '.join(metric_names('image'))}"
     return {
+        "objective.name": ", ".join(recipes),
+        "objective.loss": ", ".join(losses),
+        "objective.constraint": ", ".join(constraints),
         "data.source": f"toys {', '.join(TOYS)}; images {', '.join(image_source_names())}",
         "log.eval_metrics": metrics,
         "log.final_metrics": metrics,
@@ -213,12 +219,12 @@ class ModelConfig:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ObjectiveConfig:
     name: str = DEFAULT_RECIPE
-    """The recipe: gan (Goodfellow 2014 with DCGAN's optimiser), wgan (Arjovsky 2017, Algorithm 1), wgan-gp
-    (Gulrajani 2017) or sngan (Miyato 2018); it sets the loss, the constraint and the paper's settings."""
+    """The recipe, a published training setup (one module each in wganlab/objectives/recipes/): it sets the loss,
+    the constraint and its paper's settings (optimiser, learning rates, n_critic, ...)."""
     loss: str = "wasserstein"
-    """What the critic and generator optimise: standard (GAN), wasserstein or hinge (set by the recipe)."""
+    """What the critic and generator optimise (set by the recipe; one module each in wganlab/objectives/losses/)."""
     constraint: str = "penalty"
-    """How the critic is kept Lipschitz: none, clip, penalty or spectral (set by the recipe)."""
+    """How the critic is kept Lipschitz (set by the recipe; one module each in wganlab/objectives/constraints/)."""
     generator_loss: str = "non_saturating"
     """Standard loss only: non_saturating (-log D(G(z))) or minimax (log(1 - D(G(z))))."""
     n_critic: int = 5

@@ -2,8 +2,7 @@ import torch
 from torch.testing import assert_close
 
 from wganlab.config import load_config
-from wganlab.objectives import LOSSES, build_objective
-from wganlab.objectives.hinge import Hinge
+from wganlab.objectives import LOSSES, Hinge, build_objective
 
 
 def test_hinge_losses_match_hand_values():

@@ -6,7 +6,7 @@ from torch.testing import assert_close
 from wganlab.config import ModelConfig
 from wganlab.models import build_networks
 from wganlab.objectives import CONSTRAINTS, SpectralNorm
-from wganlab.objectives.spectral import NORMALISED_LAYERS, largest_singular_values
+from wganlab.objectives.constraints.spectral import NORMALISED_LAYERS, largest_singular_values
 from wganlab.training import loop
 
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged
-from wganlab.objectives.wasserstein import Wasserstein
+from wganlab.objectives import Wasserstein
 from wganlab.training import loop
 from wganlab.training.checkpoint import Checkpointer, load_checkpoint
 from wganlab.training.run_folder import RunFolder

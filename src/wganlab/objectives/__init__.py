@@ -1,34 +1,34 @@
 """Objectives: losses, Lipschitz constraints and the recipes that pair them, built from the config.
 
-Every module in this package registers its losses, constraints or recipes on import (see `registry`); the
-package imports them all, so a new file is picked up without being listed anywhere.
+Each loss, constraint and recipe is one module of `losses/`, `constraints/` or `recipes/`, found by its file name
+(see `registry` and `wganlab.plugins`), so a new file is picked up without being listed anywhere. Importing this
+package imports no torch: the tables list names from the files, and a plug-in's module is imported when it is used.
 """
 
-import pkgutil
 from importlib import import_module
+from typing import Any
 
 from wganlab.errors import ConfigError
-from wganlab.objectives.registry import (
-    CONSTRAINTS,
-    LOSSES,
-    RECIPES,
-    BuildContext,
-    Constraint,
-    Loss,
-    Recipe,
-    register_constraint,
-    register_loss,
-    register_recipe,
-)
+from wganlab.objectives.registry import CONSTRAINTS, LOSSES, RECIPES, BuildContext, Constraint, Loss, Recipe
+from wganlab.objectives.schedule import critic_updates
 
-for _module in pkgutil.iter_modules(__path__):
-    import_module(f"{__name__}.{_module.name}")
+# The shipped plug-ins' classes, importable from here (`from wganlab.objectives import GradientPenalty`) and
+# imported on first use. A new loss or constraint need not be added: its class is importable from its module.
+_CLASSES = {
+    "Hinge": "losses.hinge",
+    "StandardGAN": "losses.standard",
+    "Wasserstein": "losses.wasserstein",
+    "GradientPenalty": "constraints.penalty",
+    "NoConstraint": "constraints.none",
+    "SpectralNorm": "constraints.spectral",
+    "WeightClip": "constraints.clip",
+}
 
-from wganlab.objectives.constraints import GradientPenalty, NoConstraint, WeightClip  # noqa: E402
-from wganlab.objectives.schedule import critic_updates  # noqa: E402
-from wganlab.objectives.spectral import SpectralNorm  # noqa: E402
-from wganlab.objectives.standard import StandardGAN  # noqa: E402
-from wganlab.objectives.wasserstein import Wasserstein  # noqa: E402
+
+def __getattr__(name: str) -> Any:
+    if name in _CLASSES:
+        return getattr(import_module(f"{__name__}.{_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def estimate_name(recipe: str) -> str:
@@ -52,6 +52,7 @@ __all__ = [
     "BuildContext",
     "Constraint",
     "GradientPenalty",
+    "Hinge",
     "Loss",
     "NoConstraint",
     "Recipe",
@@ -62,7 +63,4 @@ __all__ = [
     "build_objective",
     "estimate_name",
     "critic_updates",
-    "register_constraint",
-    "register_loss",
-    "register_recipe",
 ]

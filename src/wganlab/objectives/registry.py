@@ -1,9 +1,12 @@
-"""The three registries behind `objective.loss`, `objective.constraint` and `objective.name`.
+"""The three registries behind `objective.loss`, `objective.constraint` and `objective.name`, and what their
+plug-ins follow.
 
 A loss (what the critic and generator optimise) and a Lipschitz constraint (how the critic is kept smooth) are
-independent pieces; a recipe names one of each plus the settings its paper published. Each module of this
-package registers what it defines when the package is imported, so adding a loss or a constraint is one new
-module (plus its test) and nothing else. Registries are filled at import and read-only afterwards.
+independent pieces; a recipe names one of each plus the settings its paper published. Each is one module of its
+package, `losses/`, `constraints/` or `recipes/`, found by its file name (`wganlab.plugins`), so adding a loss, a
+constraint or a recipe is one new file (plus its test) and nothing else. LOSSES, CONSTRAINTS and RECIPES are
+read-only mappings over those files: listing their names imports nothing (no torch), and reading one imports its
+module and checks its NAME.
 
 Nothing here imports the config at run time: `config.py` reads these tables to validate names and to layer a
 recipe's settings under the user's file.
@@ -11,9 +14,12 @@ recipe's settings under the user's file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from wganlab.objectives import constraints, losses, recipes
+from wganlab.plugins import PluginTable
 
 if TYPE_CHECKING:
     import torch
@@ -86,6 +92,7 @@ class Recipe:
     """
 
     name: str
+    """What objective.name calls it: its module's NAME."""
     loss: str
     constraint: str
     reference: str
@@ -98,33 +105,6 @@ class Recipe:
         return layer
 
 
-LOSSES: dict[str, type[Loss]] = {}
-CONSTRAINTS: dict[str, type[Constraint]] = {}
-RECIPES: dict[str, Recipe] = {}
-
-
-def _register(table: dict, kind: str, name: str, value: Any) -> None:
-    if name in table:
-        raise ValueError(f"{kind} {name!r} is registered twice")
-    table[name] = value
-
-
-def register_loss(name: str) -> Callable[[type], type]:
-    def add(cls: type) -> type:
-        _register(LOSSES, "loss", name, cls)
-        return cls
-
-    return add
-
-
-def register_constraint(name: str) -> Callable[[type], type]:
-    def add(cls: type) -> type:
-        _register(CONSTRAINTS, "constraint", name, cls)
-        return cls
-
-    return add
-
-
-def register_recipe(recipe: Recipe) -> Recipe:
-    _register(RECIPES, "recipe", recipe.name, recipe)
-    return recipe
+LOSSES: Mapping[str, type[Loss]] = PluginTable(losses, "LOSS", "a loss module")
+CONSTRAINTS: Mapping[str, type[Constraint]] = PluginTable(constraints, "CONSTRAINT", "a constraint module")
+RECIPES: Mapping[str, Recipe] = PluginTable(recipes, "RECIPE", "a recipe module")

@@ -5,5 +5,8 @@ name (`toy_training.py` is `wganlab study toy-training`), found without being li
 defines, and what the scaffolding they share does (the runner, reports, figure style, the toy and image cell
 grids), is in `wganlab.studies.common`; `wganlab.studies.common.study.run_study` plans, runs and collects them.
 
-This file imports nothing, so `wganlab --help` lists the studies without loading torch.
+This file imports nothing, so `wganlab --help` lists the studies without loading torch. `DASHED_NAMES` is how it
+tells `wganlab.plugins` that its names have dashes where the file names have underscores.
 """
+
+DASHED_NAMES = True

@@ -16,39 +16,35 @@ starts, e.g. builds its dataset into the user cache: called before running, for 
 `run_task(plan, run, folder) -> dict`.
 
 Names are listed from the package's files without importing them (no torch), for `--help`; a study module is
-imported when it is used.
+imported when it is used. The package sets `DASHED_NAMES` (`wganlab.plugins`): `toy_training.py` is toy-training.
 """
 
-import pkgutil
-from importlib import import_module
 from types import ModuleType
 
 from wganlab.errors import ConfigError
+from wganlab.plugins import load_plugin, plugin_names
 
 KINDS = ("toy", "image")
-REQUIRED = ("NAME", "KIND", "TAKES_DATA", "plan", "collect")
+REQUIRED = ("KIND", "TAKES_DATA", "plan", "collect")
 
 
 def study_names() -> list[str]:
     """Every study's name, sorted, from the package's module files (nothing imported)."""
     import wganlab.studies  # its __init__ imports nothing
 
-    modules = pkgutil.iter_modules(wganlab.studies.__path__)
-    return sorted(m.name.replace("_", "-") for m in modules if not m.ispkg and not m.name.startswith("_"))
+    return plugin_names(wganlab.studies)
 
 
 def load_study(name: str) -> ModuleType:
     """The study module of `name`; ConfigError naming the choices for an unknown name."""
+    import wganlab.studies
+
     names = study_names()
     if name not in names:
         raise ConfigError(f"unknown study {name!r}; choose one of {', '.join(names)} or all")
-    module = import_module(f"wganlab.studies.{name.replace('-', '_')}")
-    missing = [attribute for attribute in REQUIRED if not hasattr(module, attribute)]
-    if missing or module.NAME != name or module.KIND not in KINDS:
-        raise TypeError(
-            f"{module.__name__} is not a study module: it needs {', '.join(REQUIRED)} with NAME = {name!r} and "
-            f"KIND in {KINDS} (missing: {', '.join(missing) or 'none'})"
-        )
+    module = load_plugin(wganlab.studies, name, REQUIRED, "a study module")
+    if module.KIND not in KINDS:
+        raise TypeError(f"{module.__name__}: KIND = {module.KIND!r} is not one of {', '.join(KINDS)}")
     return module
 
 

@@ -21,13 +21,13 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from wganlab.models import evaluating
-from wganlab.objectives.constraints import NoConstraint
-from wganlab.objectives.registry import BuildContext, register_constraint
+from wganlab.objectives.constraints.none import NoConstraint
+from wganlab.objectives.registry import BuildContext
 
+NAME = "spectral"
 NORMALISED_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
 
-@register_constraint("spectral")
 class SpectralNorm(NoConstraint):
     def __init__(self, power_iterations: int = 1):
         self.power_iterations = power_iterations
@@ -47,6 +47,9 @@ class SpectralNorm(NoConstraint):
             torch.manual_seed(seed)
             for layer in layers:
                 spectral_norm(layer, n_power_iterations=self.power_iterations)
+
+
+CONSTRAINT = SpectralNorm
 
 
 def largest_singular_values(critic: nn.Module) -> list[Tensor]:

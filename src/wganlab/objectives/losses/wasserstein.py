@@ -2,10 +2,9 @@
 
 from torch import Tensor
 
-from wganlab.objectives.registry import register_loss
+NAME = "wasserstein"
 
 
-@register_loss("wasserstein")
 class Wasserstein:
     """Critic maximises E[f(real)] - E[f(fake)]; scores are unbounded (WGAN, Algorithm 1, lines 5 and 10).
 
@@ -27,3 +26,6 @@ class Wasserstein:
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """E[f(real)] - E[f(fake)], the critic's estimate of W (the penalty is not part of it)."""
         return real_scores.mean() - fake_scores.mean()
+
+
+LOSS = Wasserstein

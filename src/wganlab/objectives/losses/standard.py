@@ -5,10 +5,9 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
-from wganlab.objectives.registry import register_loss
+NAME = "standard"
 
 
-@register_loss("standard")
 class StandardGAN:
     """Discriminator D = sigmoid(score) maximises E[log D(real)] + E[log(1 - D(fake))].
 
@@ -37,3 +36,6 @@ class StandardGAN:
     def estimate(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """JS divergence estimate (V + log 4) / 2, exact when the discriminator is optimal (Prop. 1 / Thm. 1)."""
         return (math.log(4.0) - self.critic_loss(real_scores, fake_scores)) / 2
+
+
+LOSS = StandardGAN

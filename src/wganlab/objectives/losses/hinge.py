@@ -3,10 +3,9 @@
 import torch.nn.functional as F
 from torch import Tensor
 
-from wganlab.objectives.registry import register_loss
+NAME = "hinge"
 
 
-@register_loss("hinge")
 class Hinge:
     """Critic minimises E[max(0, 1 - f(real))] + E[max(0, 1 + f(fake))]; generator minimises -E[f(fake)].
 
@@ -29,3 +28,6 @@ class Hinge:
         """E[f(real)] - E[f(fake)]: a lower bound on W1 when f is 1-Lipschitz, but not what the hinge critic
         maximises (it saturates near 2 once the margins are met), hence not called a W estimate."""
         return real_scores.mean() - fake_scores.mean()
+
+
+LOSS = Hinge

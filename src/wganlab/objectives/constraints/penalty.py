@@ -1,8 +1,4 @@
-"""Ways to keep the critic (near) Lipschitz: none, weight clipping (WGAN) and the gradient penalty (WGAN-GP).
-
-Each is apart from the loss: WGAN = Wasserstein + WeightClip, WGAN-GP = Wasserstein + GradientPenalty, and any
-other pairing is a config choice. (Spectral normalisation lives in its own module, `spectral.py`.)
-"""
+"""The gradient penalty (WGAN-GP, Gulrajani et al. 2017)."""
 
 import warnings
 from collections.abc import Callable
@@ -11,52 +7,12 @@ import torch
 from torch import Tensor, nn
 
 from wganlab.models import has_batch_norm
-from wganlab.objectives.registry import BuildContext, register_constraint
+from wganlab.objectives.constraints.none import NoConstraint
+from wganlab.objectives.registry import BuildContext
+
+NAME = "penalty"
 
 
-@register_constraint("none")
-class NoConstraint:
-    logs_penalty = False
-
-    @classmethod
-    def from_config(cls, config, context: BuildContext) -> "NoConstraint":
-        return cls()
-
-    def attach(self, critic: nn.Module, rng: torch.Generator) -> None:
-        pass
-
-    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> Tensor:
-        return real.new_zeros(())
-
-    def after_critic_step(self, critic: nn.Module) -> None:
-        pass
-
-
-@register_constraint("clip")
-class WeightClip(NoConstraint):
-    """WGAN, Algorithm 1, line 7: w <- clip(w, -c, c) for every critic parameter, after every critic update."""
-
-    def __init__(self, clip_value: float):
-        self.clip_value = clip_value
-
-    @classmethod
-    def from_config(cls, config, context: BuildContext) -> "WeightClip":
-        return cls(config.clip_value)
-
-    @torch.no_grad()
-    def after_critic_step(self, critic: nn.Module) -> None:
-        params = list(critic.parameters())
-        if params and params[0].is_cuda:
-            # One fused kernel per bound over all tensors instead of a clamp launch per parameter.
-            torch._foreach_clamp_min_(params, -self.clip_value)
-            torch._foreach_clamp_max_(params, self.clip_value)
-        else:
-            # On CPU the foreach ops loop over the tensors anyway; one clamp per tensor reads it once, not twice.
-            for param in params:
-                param.clamp_(-self.clip_value, self.clip_value)
-
-
-@register_constraint("penalty")
 class GradientPenalty(NoConstraint):
     """WGAN-GP (Gulrajani et al. 2017, Algorithm 1, lines 6-7): lambda * E[(||grad f(x_hat)||_2 - t)^2] with
     x_hat = eps * real + (1 - eps) * fake, one eps ~ U[0, 1] per sample, the norm over all non-batch dimensions.
@@ -129,3 +85,6 @@ class GradientPenalty(NoConstraint):
             gradients = gradients / scale
         # The tiny constant keeps the norm's derivative finite where a gradient is exactly zero.
         return (gradients.square().sum(dim=1) + 1e-12).sqrt()
+
+
+CONSTRAINT = GradientPenalty
