@@ -531,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     prepare.set_defaults(handler=command_prepare)
 
-    from wganlab.datasets import DATASETS  # torch-free: each module registers one dataset, nothing heavy
+    from wganlab.datasets import DATASETS  # torch-free: each dataset module imports the standard library only
 
     datasets = command(
         "datasets",

@@ -1,12 +1,15 @@
-"""`wganlab datasets`: one line per registered dataset, read from the registry, without loading torch."""
+"""`wganlab datasets`: one line per dataset module, found by file name like every plug-in, without loading torch."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import wganlab.datasets
 from wganlab.cli import main
-from wganlab.datasets import DATASETS, Dataset, listing, register_dataset
+from wganlab.datasets import DATASETS, listing
+from wganlab.plugins import module_name
 
 
 def test_every_dataset_the_project_reads_is_registered():
@@ -30,10 +33,39 @@ def test_the_listing_is_one_line_per_dataset_sorted_with_every_field(capsys):
     )
 
 
-def test_a_registered_name_is_taken_once(monkeypatch):
-    monkeypatch.setitem(DATASETS, "twemoji", DATASETS["twemoji"])
-    with pytest.raises(ValueError, match="dataset 'twemoji' is registered twice"):
-        register_dataset(Dataset(name="twemoji", source="", licence="", size="", get=""))
+def test_every_module_is_the_dataset_its_file_names():
+    folder = Path(wganlab.datasets.__path__[0])
+    files = sorted(p.stem.replace("_", "-") for p in folder.glob("*.py") if not p.name.startswith("_"))
+    assert files == sorted(DATASETS)
+    for name in DATASETS:
+        assert DATASETS[name].name == name
+
+
+@pytest.fixture
+def extra_folder(tmp_path, monkeypatch):
+    """A second folder on the package's path: a file written there is a module of wganlab.datasets."""
+    monkeypatch.setattr(wganlab.datasets, "__path__", [*wganlab.datasets.__path__, str(tmp_path)])
+    yield tmp_path
+    for name in ("mnist_m", "broken"):
+        sys.modules.pop(module_name(wganlab.datasets, name), None)
+
+
+def test_a_new_dataset_is_one_file(extra_folder, capsys):
+    (extra_folder / "mnist_m.py").write_text(
+        "from wganlab.datasets import Dataset\n"
+        'NAME = "mnist-m"\n'
+        'DATASET = Dataset(name=NAME, source="by hand: the MNIST-M archive", licence="research", '
+        'size="59,001 images, 28x28 RGB", get="data.source=folder data.path=DIR")\n'
+    )
+    assert "mnist-m" in DATASETS and DATASETS["mnist-m"].size == "59,001 images, 28x28 RGB"
+    assert main(["datasets"]) == 0
+    assert any(line.startswith("mnist-m ") for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_module_that_does_not_declare_its_name_is_refused(extra_folder):
+    (extra_folder / "broken.py").write_text('NAME = "something-else"\nDATASET = None\n')
+    with pytest.raises(TypeError, match=r"wganlab\.datasets\.broken is not a dataset module: it needs NAME = 'broken'"):
+        DATASETS["broken"]
 
 
 def test_a_dataset_got_by_hand_says_where_in_one_line(capsys):

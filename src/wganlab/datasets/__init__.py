@@ -1,17 +1,32 @@
 """Datasets wganlab can build or read offline, one module each (`wganlab datasets` lists them).
 
-Every module of this package registers one `Dataset` on import (see `registry`); the package imports them all,
-so a new file is picked up without being listed anywhere. Modules import only the standard library at import
-time: listing the datasets loads no numpy, Pillow or torch.
+A dataset is a plug-in found by file name like every other extension point (`wganlab.plugins`): a module of this
+package declares
+
+    NAME: str          its name, the file's name with dashes for underscores (checked): `cifar_10.py` is cifar-10
+    DATASET: Dataset   what `wganlab datasets` says of it (source, licence, size, how to get it) and, when
+                       `wganlab datasets get NAME` builds it, its builder and options (`_registry.Dataset`)
+
+Modules import only the standard library at import time and the builders import what they need when they run, so
+listing the datasets loads no numpy, Pillow or torch. Files starting with "_" are not datasets.
 """
 
-import pkgutil
-from importlib import import_module
+import sys
+from collections.abc import Mapping
 
-from wganlab.datasets.registry import DATASETS, Dataset, Option, listing, register_dataset
+from wganlab.datasets._registry import Dataset, Option
+from wganlab.plugins import PluginTable
 
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_"):  # _output.py: what the builders share, not a dataset
-        import_module(f"{__name__}.{_module.name}")
+DASHED_NAMES = True
 
-__all__ = ["DATASETS", "Dataset", "Option", "listing", "register_dataset"]
+DATASETS: Mapping[str, Dataset] = PluginTable(sys.modules[__name__], "DATASET", "a dataset module")
+
+
+def listing() -> list[str]:
+    """One line per dataset, sorted by name: the name (aligned), then size | licence | source | how to get it."""
+    datasets = {name: DATASETS[name] for name in DATASETS}
+    width = max(map(len, datasets))
+    return [f"{name:<{width}}  {d.size} | {d.licence} | {d.source} | {d.get}" for name, d in datasets.items()]
+
+
+__all__ = ["DATASETS", "Dataset", "Option", "listing"]

@@ -11,7 +11,7 @@ channel uniformly with replacement. PacGAN draws from MNIST's train and test ima
 is used (--split, train by default), so the test split stays unseen for held-out checks.
 """
 
-from wganlab.datasets.registry import Dataset, Option, register_dataset
+from wganlab.datasets._registry import Dataset, Option
 
 DEFAULT_COUNT = 128_000
 FILE_NAME = "stacked.npz"
@@ -75,21 +75,18 @@ def build_stacked_fashion_mnist(
     return manifest
 
 
-register_dataset(
-    Dataset(
-        name="stacked-fashion-mnist",
-        source="built from fashion-mnist: three images as R, G, B (Stacked MNIST protocol, 1,000 modes)",
-        licence="MIT (Zalando SE), as Fashion-MNIST",
-        size=f"{DEFAULT_COUNT:,} images (--count), 28x28, 3 channels",
-        get="wganlab datasets get stacked-fashion-mnist --out DIR; then data.source=array data.path=DIR/stacked.npz",
-        build=build_stacked_fashion_mnist,
-        options=(
-            Option("--count", int, DEFAULT_COUNT, "stacked images to draw (PacGAN's Stacked MNIST code: 128,000)"),
-            Option("--seed", int, 0, "seed of numpy's default_rng that draws the three images of each"),
-            Option("--split", str, "train", "the Fashion-MNIST split to draw from", ("train", "test")),
-            Option(
-                "--fashion-mnist", str, "", "folder of the Fashion-MNIST IDX files (default: Debian's)", metavar="DIR"
-            ),
-        ),
-    )
+NAME = "stacked-fashion-mnist"
+DATASET = Dataset(
+    name=NAME,
+    source="built from fashion-mnist: three images as R, G, B (Stacked MNIST protocol, 1,000 modes)",
+    licence="MIT (Zalando SE), as Fashion-MNIST",
+    size=f"{DEFAULT_COUNT:,} images (--count), 28x28, 3 channels",
+    get="wganlab datasets get stacked-fashion-mnist --out DIR; then data.source=array data.path=DIR/stacked.npz",
+    build=build_stacked_fashion_mnist,
+    options=(
+        Option("--count", int, DEFAULT_COUNT, "stacked images to draw (PacGAN's Stacked MNIST code: 128,000)"),
+        Option("--seed", int, 0, "seed of numpy's default_rng that draws the three images of each"),
+        Option("--split", str, "train", "the Fashion-MNIST split to draw from", ("train", "test")),
+        Option("--fashion-mnist", str, "", "folder of the Fashion-MNIST IDX files (default: Debian's)", metavar="DIR"),
+    ),
 )

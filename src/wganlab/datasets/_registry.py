@@ -1,5 +1,5 @@
-"""The registry behind `wganlab datasets`: one `Dataset` per module of this package, registered when the package is
-imported, so adding a dataset is one new module (plus its test) and nothing else. Filled at import, read-only after.
+"""What a dataset module declares: a `Dataset` (what `wganlab datasets` says of it, and how `datasets get` builds
+it) with its `Option`s.
 
 Nothing here, nor in any dataset module at import time, loads numpy, Pillow or torch: listing the datasets and
 `wganlab datasets --help` stay instant. A builder imports what it needs when it runs.
@@ -45,19 +45,3 @@ class Dataset:
     build: Callable[..., dict] | None = None
     """build(out, **options) -> the dataset.json it wrote in `out`; None for datasets obtained by hand."""
     options: tuple[Option, ...] = ()
-
-
-DATASETS: dict[str, Dataset] = {}
-
-
-def register_dataset(dataset: Dataset) -> Dataset:
-    if dataset.name in DATASETS:
-        raise ValueError(f"dataset {dataset.name!r} is registered twice")
-    DATASETS[dataset.name] = dataset
-    return dataset
-
-
-def listing() -> list[str]:
-    """One line per dataset, sorted by name: the name (aligned), then size | licence | source | how to get it."""
-    width = max(map(len, DATASETS))
-    return [f"{name:<{width}}  {d.size} | {d.licence} | {d.source} | {d.get}" for name, d in sorted(DATASETS.items())]
