@@ -46,3 +46,24 @@ def test_quick_study_reports_parity_per_objective(tmp_path, in_process):
     assert gan[0]["parity"] in ("holds", "fails") and gan[1]["parity"] == "n/a"  # no final FID in this run
     assert section.findings[0].startswith("Parity (the bf16 + channels-last mean within the fp32 seeds' range")
     assert all((study_dir / f"{f.path}.png").stat().st_size > 10_000 for f in section.figures)
+
+
+def test_new_pools_train_on_the_fast_path_and_the_committed_pools_in_fp32(isolated_user_cache):
+    from wganlab.studies import augment, colour, ema, loss_vs_quality, mode_collapse
+
+    def layouts(plan):
+        return {(run.config().train.precision, run.config().train.channels_last) for run in plan.runs}
+
+    fp32, fast = {("fp32", False)}, {("bf16", True)}
+    assert layouts(loss_vs_quality.plan("default", 1)) == fp32  # the committed pool's setting
+    assert layouts(loss_vs_quality.plan("quick", 1)) == fp32
+    assert layouts(ema.plan("default", 1)) == fp32  # it shares the default pool
+    assert layouts(loss_vs_quality.plan("long", 1)) == fast
+    assert layouts(loss_vs_quality.plan("paper", 1)) == fast
+    assert layouts(loss_vs_quality.plan("default", 1, recipe="seed")) == fast
+    for study in (mode_collapse, colour, augment):
+        assert layouts(study.plan("default", 1)) == fast, study.NAME
+        assert layouts(study.plan("quick", 1)) == fp32, study.NAME
+    config = loss_vs_quality.plan("long", 1).runs[0].config()
+    assert images.length_text(config).endswith(", in bf16 autocast with channels-last layout")
+    assert "autocast" not in images.length_text(loss_vs_quality.plan("default", 1).runs[0].config())

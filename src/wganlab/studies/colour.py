@@ -52,16 +52,16 @@ SIZES = {
     # default: 2,000 generator steps of 32-channel networks, 8 evaluations of FID on 500 samples, final metrics on
     # 2,000; more than 2 cores do in a day (docs/running-studies.md has the estimate).
     "default": {"seeds": 3, "steps": 2000, "evaluations": 8, "eval_samples": 500, "final_samples": 2000,
-                "channels": 32, "paper": False},
+                "channels": 32, "paper": False, "fast": True},
     # paper: DCGAN's 64 channels for the seeds' own lengths (seed 000: 50,000 steps; seed 003: 50 epochs) and
     # 50,000 steps for the published recipes.
     "paper": {"seeds": 3, "steps": 50_000, "evaluations": 25, "eval_samples": 2000, "final_samples": 4009,
-              "channels": 64, "paper": True},
+              "channels": 64, "paper": True, "fast": True},
     # long: the default networks until FID has flattened (plateau rule from the 8th evaluation, every 500 steps),
     # at most 50,000 steps for every setting (seed 003's own 50 epochs are only ~1,600-6,300 steps of 4,009 images).
     "long": {"seeds": 3, "steps": 50_000, "eval_every": 500, "eval_samples": 500, "final_samples": 2000,
              "channels": 32, "paper": False, "stop_rule": "plateau", "stop_min_evaluations": 8,
-             "stop_tolerance": 0.03},
+             "stop_tolerance": 0.03, "fast": True},
 }  # fmt: skip
 
 
@@ -154,7 +154,7 @@ def setting_run(setting: Setting, seed: int, s: dict) -> Run:
         "model.architecture=dcgan", "model.z_dim=128", f"model.channels={s['channels']}",
         f"model.generator_norm={'batch' if setting.generator == 'dcgan-bn' else 'none'}",
         f"model.critic_norm={setting.critic}",
-        *optim, *n_critic,
+        *optim, *n_critic, *(images.FAST_PATH if s.get("fast") else ()),
         f"train.seed={seed}", f"train.batch_size={min(setting.batch, s.get('max_batch', setting.batch))}",
         *length_overrides(setting, s),
         "log.keep_checkpoints=2", "log.eval_metrics=fid", f"log.eval_samples={s['eval_samples']}",

@@ -53,15 +53,15 @@ SIZES = {
     "quick": {"seeds": 1, "steps": 20, "eval_every": 10, "eval_samples": 500, "final_samples": 1000, "channels": 8,
               "batch": 32, "count": 2000, "paper": False},
     "default": {"seeds": 3, "steps": 3000, "eval_every": 300, "eval_samples": 10_000, "final_samples": 26_000,
-                "channels": 32, "batch": 64, "count": 128_000, "paper": False},
+                "channels": 32, "batch": 64, "count": 128_000, "paper": False, "fast": True},
     # paper: DCGAN's own 64 base channels for 50,000 generator steps (the seed recipe: its own 1,000 epochs).
     "paper": {"seeds": 3, "steps": 50_000, "eval_every": 2500, "eval_samples": 10_000, "final_samples": 26_000,
-              "channels": 64, "batch": 64, "count": 128_000, "paper": True},
+              "channels": 64, "batch": 64, "count": 128_000, "paper": True, "fast": True},
     # long: the default networks until the KL has flattened (train.stop_rule=plateau on modes_stacked_kl, the
     # headline), checked from the 8th evaluation of every 500 steps, at most 50,000 steps (or the seed recipe's).
     "long": {"seeds": 3, "steps": 50_000, "eval_every": 500, "eval_samples": 10_000, "final_samples": 26_000,
              "channels": 32, "batch": 64, "count": 128_000, "paper": False, "stop_rule": "plateau",
-             "stop_min_evaluations": 8, "stop_tolerance": 0.03},
+             "stop_min_evaluations": 8, "stop_tolerance": 0.03, "fast": True},
 }  # fmt: skip
 
 
@@ -131,7 +131,7 @@ def cell_run(cell: images.Cell, seed: int, s: dict) -> Run:
     train += list(images.stop_overrides(s))
     pictures = 5 * every if s.get("stop_rule") or s["paper"] else max(1, s["steps"] // 4)
     overrides = (
-        *data_overrides(s), *model, *optim, *train,
+        *data_overrides(s), *model, *optim, *(images.FAST_PATH if s.get("fast") else ()), *train,
         f"log.eval_every={every}", f"log.log_every={every}", f"log.sample_every={pictures}",
         f"log.checkpoint_every={pictures}", "log.keep_checkpoints=2",
         "log.eval_metrics=modes_stacked", f"log.eval_samples={s['eval_samples']}",

@@ -23,7 +23,7 @@ NAME = "precision"
 KIND = "image"
 TAKES_DATA = True
 FAST = "bf16-cl"  # the fast path's cell variant: bf16 autocast with channels-last layout
-FAST_OVERRIDES = ("train.precision=bf16", "train.channels_last=true")
+FAST_OVERRIDES = images.FAST_PATH
 FAST_NAME = "bf16 + channels-last"
 CELLS = [
     cell

@@ -41,6 +41,10 @@ FASHION_MNIST = (
 # uses them.
 SECONDS_PER_STEP = {"gan": 0.055, "wgan": 0.16, "wgan-gp": 0.29}
 MLP_SPEEDUP = 2.2
+# The fast path: bf16 autocast with channels-last layout, which the precision study found at quality parity with
+# fp32 on the default cell (docs/studies/precision). The pools that a size marks "fast" (and every seed-recipe
+# pool) train on it; the default and quick pools stay fp32, the setting their committed records were trained in.
+FAST_PATH = ("train.precision=bf16", "train.channels_last=true")
 
 SIZES = {
     # default: sized for 2 CPU cores (see each study's setup text); paper: seed 002's own setting (64 px, 64
@@ -52,13 +56,14 @@ SIZES = {
                 "paper": False},
     "paper": {"seeds": 3, "steps": 0, "eval_every": 0, "eval_samples": 10_000, "final_samples": 10_000,
               "channels": 64, "image_size": 64, "batch": 256, "mlp": ((512, 512, 1024, 2048), (4096, 2048, 1024, 512)),
-              "paper": True},
+              "paper": True, "fast": True},
     # long: the default networks until the run's quality has flattened (train.stop_rule=plateau, checked at every
     # evaluation: see training/stopping.py), at the latest after `steps` (the published recipes) or the seed
     # recipe's own length; an evaluation every 500 steps, so the rule needs at least 8 x 500 = 4,000 steps.
     "long": {"seeds": 3, "steps": 50_000, "eval_every": 500, "eval_samples": 2000, "final_samples": 1000,
              "channels": 32, "image_size": 0, "batch": 64, "mlp": ((128, 128, 256, 512), (1024, 512, 256, 128)),
-             "paper": False, "stop_rule": "plateau", "stop_min_evaluations": 8, "stop_tolerance": 0.03},
+             "paper": False, "stop_rule": "plateau", "stop_min_evaluations": 8, "stop_tolerance": 0.03,
+             "fast": True},
 }  # fmt: skip
 PAPER_EPOCHS = 1000  # seed 002, Table 1
 FASHION_MNIST_TRAIN = 60_000  # images in Fashion-MNIST's training split
@@ -93,6 +98,7 @@ def size_settings(size: str, seeds: int | None, data: str | None, recipe: str | 
     settings["data"] = data or ""
     settings["fashion_mnist"] = data is None
     settings["recipe"] = recipe or "published"
+    settings["fast"] = bool(settings.get("fast")) or recipe is not None  # a seed recipe's pool is new: fast path
     if recipe is not None:
         settings["batch"] = SEED_RECIPES[recipe].batch
     return settings
@@ -181,7 +187,7 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
     if recipe:
         optim += list(recipe.objective_overrides(cell.objective))
     overrides = (
-        *data, *model, *optim, *cell.overrides, *train, *schedule,
+        *data, *model, *optim, *cell.overrides, *(FAST_PATH if s.get("fast") else ()), *train, *schedule,
         "log.keep_checkpoints=5",
         f"log.eval_metrics={metric}",
         f"log.eval_samples={s['eval_samples']}",
@@ -244,7 +250,15 @@ def length_text(config) -> str:
         text = (f"until {config.train.stop_rule} stopped them (best headline of the last quarter of evaluations "
                 f"within {config.train.stop_tolerance:.0%} of the best before, checked from evaluation "
                 f"{config.train.stop_min_evaluations}) or at most {text}")  # fmt: skip
-    return text
+    return text + precision_text(config)
+
+
+def precision_text(config) -> str:
+    """ ", in bf16 autocast with channels-last layout" (or what else the runs train in), empty for plain fp32."""
+    parts = [f"{config.train.precision} autocast"] if config.train.precision != "fp32" else []
+    if config.train.channels_last:
+        parts.append("channels-last layout")
+    return f", in {' with '.join(parts)}" if parts else ""
 
 
 def recipe_text(plan, published: str) -> str:
