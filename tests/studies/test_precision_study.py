@@ -49,7 +49,7 @@ def test_quick_study_reports_parity_per_objective(tmp_path, in_process):
 
 
 def test_new_pools_train_on_the_fast_path_and_the_committed_pools_in_fp32(isolated_user_cache):
-    from wganlab.studies import augment, colour, ema, loss_vs_quality, mode_collapse
+    from wganlab.studies import augment, colour, ema, loss_vs_quality, mode_collapse, random_architectures
 
     def layouts(plan):
         return {(run.config().train.precision, run.config().train.channels_last) for run in plan.runs}
@@ -61,6 +61,8 @@ def test_new_pools_train_on_the_fast_path_and_the_committed_pools_in_fp32(isolat
     assert layouts(loss_vs_quality.plan("long", 1)) == fast
     assert layouts(loss_vs_quality.plan("paper", 1)) == fast
     assert layouts(loss_vs_quality.plan("default", 1, recipe="seed")) == fast
+    assert layouts(random_architectures.plan("long", 1)) == fast
+    assert layouts(random_architectures.plan("default", 1)) == fp32
     for study in (mode_collapse, colour, augment):
         assert layouts(study.plan("default", 1)) == fast, study.NAME
         assert layouts(study.plan("quick", 1)) == fp32, study.NAME
