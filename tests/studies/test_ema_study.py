@@ -12,15 +12,18 @@ from wganlab.studies.common.report import read_csv
 from wganlab.training.run_folder import RunFolder
 
 
-def test_the_ema_runs_are_the_recipe_cell_with_an_ema():
+def test_the_ema_runs_are_the_fast_path_recipe_cell_with_an_ema():
     plan = ema.plan("default", None)
-    recipe = images.cell_runs([images.Cell("dcgan-bn", "none", "wgan-gp")], images.size_settings("default", None, None))
+    fast = images.Cell("dcgan-bn", "none", "wgan-gp", "bf16-cl", images.FAST_PATH)  # the precision study's cell
+    twins = images.cell_runs([fast], images.size_settings("default", None, None))
     assert plan.runs_dir == "../image-runs" and len(plan.runs) == 3
-    for run, base in zip(plan.runs, recipe, strict=True):
-        assert run.key == base.key.replace("/wgan-gp/", "/wgan-gp-ema-0.999/")
+    for run, base in zip(plan.runs, twins, strict=True):
+        assert run.key == base.key.replace("/wgan-gp-bf16-cl/", "/wgan-gp-ema-0.999/")
         assert set(run.overrides) - set(base.overrides) == {"train.ema_decay=0.999"}
+        assert set(base.overrides) - set(run.overrides) == set()
         config = run.config()
         assert (config.train.steps, config.train.ema_decay, config.model.generator_norm) == (3000, 0.999, "batch")
+        assert (config.train.precision, config.train.channels_last) == ("bf16", True)
         assert config.log.final_metrics == ("fid", "kid", "pr") and config.train.augment == ()
 
 

@@ -57,7 +57,7 @@ def test_new_pools_train_on_the_fast_path_and_the_committed_pools_in_fp32(isolat
     fp32, fast = {("fp32", False)}, {("bf16", True)}
     assert layouts(loss_vs_quality.plan("default", 1)) == fp32  # the committed pool's setting
     assert layouts(loss_vs_quality.plan("quick", 1)) == fp32
-    assert layouts(ema.plan("default", 1)) == fp32  # it shares the default pool
+    assert layouts(ema.plan("default", 1)) == fast  # a new cell of the default pool, twin of the fast recipe cell
     assert layouts(loss_vs_quality.plan("long", 1)) == fast
     assert layouts(loss_vs_quality.plan("paper", 1)) == fast
     assert layouts(loss_vs_quality.plan("default", 1, recipe="seed")) == fast
