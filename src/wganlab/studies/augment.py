@@ -57,7 +57,7 @@ def setting_run(objective: str, augmented: bool, seed: int, s: dict) -> Run:
         *data,
         "model.architecture=dcgan", "model.z_dim=128", f"model.channels={s['channels']}",
         "model.generator_norm=batch", f"model.critic_norm={'batch' if objective == 'gan' else 'none'}",
-        *((f"train.augment={POLICY}",) if augmented else ()), *(images.FAST_PATH if s.get("fast") else ()),
+        *((f"train.augment={POLICY}",) if augmented else ()), *(images.fast_path(objective) if s.get("fast") else ()),
         f"train.seed={seed}", f"train.batch_size={s['batch']}", f"train.steps={steps}",
         f"log.eval_every={every}", f"log.log_every={every}", f"log.sample_every={max(1, steps // 4)}",
         f"log.checkpoint_every={max(1, steps // 4)}", "log.keep_checkpoints=2",

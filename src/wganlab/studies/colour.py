@@ -154,7 +154,7 @@ def setting_run(setting: Setting, seed: int, s: dict) -> Run:
         "model.architecture=dcgan", "model.z_dim=128", f"model.channels={s['channels']}",
         f"model.generator_norm={'batch' if setting.generator == 'dcgan-bn' else 'none'}",
         f"model.critic_norm={setting.critic}",
-        *optim, *n_critic, *(images.FAST_PATH if s.get("fast") else ()),
+        *optim, *n_critic, *(images.fast_path(setting.objective) if s.get("fast") else ()),
         f"train.seed={seed}", f"train.batch_size={min(setting.batch, s.get('max_batch', setting.batch))}",
         *length_overrides(setting, s),
         "log.keep_checkpoints=2", "log.eval_metrics=fid", f"log.eval_samples={s['eval_samples']}",

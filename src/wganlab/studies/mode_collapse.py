@@ -131,7 +131,7 @@ def cell_run(cell: images.Cell, seed: int, s: dict) -> Run:
     train += list(images.stop_overrides(s))
     pictures = 5 * every if s.get("stop_rule") or s["paper"] else max(1, s["steps"] // 4)
     overrides = (
-        *data_overrides(s), *model, *optim, *(images.FAST_PATH if s.get("fast") else ()), *train,
+        *data_overrides(s), *model, *optim, *(images.fast_path(cell.objective) if s.get("fast") else ()), *train,
         f"log.eval_every={every}", f"log.log_every={every}", f"log.sample_every={pictures}",
         f"log.checkpoint_every={pictures}", "log.keep_checkpoints=2",
         "log.eval_metrics=modes_stacked", f"log.eval_samples={s['eval_samples']}",

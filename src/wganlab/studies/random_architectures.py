@@ -88,7 +88,8 @@ def run(index: int, arch, objective: str, seed: int, settings: dict) -> Run:
     model = [f"{key}={value}" for key, value in arch.overrides(CRITIC_NORM[objective]).items()]
     steps = settings["steps"]
     overrides = (
-        *images.FASHION_MNIST, "model.z_dim=128", *model, *(images.FAST_PATH if settings.get("fast") else ()),
+        *images.FASHION_MNIST, "model.z_dim=128", *model,
+        *(images.fast_path(objective) if settings.get("fast") else ()),
         f"train.steps={steps}", f"train.seed={seed}", f"train.batch_size={settings['batch']}",
         *long_overrides(settings),
         f"log.log_every={settings.get('eval_every', max(1, steps // 10))}",

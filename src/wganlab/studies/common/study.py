@@ -145,6 +145,7 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
     started = time.perf_counter()
     section = module.collect(plan, study_dir)
     name_recipe(section, module, plan.recipe)
+    name_precision(section, plan)
     run_seconds = sum(run_time(plan.folder(study_dir, run), run) for run in plan.runs)
     section.header = provenance(plan.size, plan.seeds, len(plan.runs), run_seconds)
     write_section(section, study_dir)
@@ -160,6 +161,32 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
     print(f"study {plan.study}: {len(plan.runs)} runs, {run_seconds / 3600:.2f} h of run time -> "
           f"{study_dir / 'report.md'}", file=sys.stderr)  # fmt: skip
     return section
+
+
+def name_precision(section: Section, plan: Plan) -> None:
+    """A report whose runs did not all train in plain fp32 says in its setup which trained how (nothing is added
+    when every run is fp32, as every report made before the fast path existed)."""
+    from wganlab.studies.common import style
+
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for run in plan.runs:
+        if run.task or not run.preset:
+            continue
+        train = run.config().train
+        groups.setdefault((train.precision, train.channels_last), []).append(dict(run.labels).get("objective", ""))
+    if set(groups) <= {("fp32", False)}:
+        return
+    parts = []
+    for (precision, channels_last), objectives in groups.items():
+        what = "fp32" if precision == "fp32" else f"{precision} autocast"
+        what += " with channels-last layout" if channels_last else ""
+        names = ", ".join(style.title(o) for o in dict.fromkeys(objectives) if o)
+        parts.append(f"in {what}" + (f" ({names})" if names else ""))
+    section.setup.append(
+        "Runs trained " + " and ".join(parts) + ". New run pools use the fast path (bf16 autocast with channels-last "
+        "layout) for the objectives at which the precision study found quality parity with fp32 (GAN, WGAN-GP), fp32 "
+        "for the others (docs/running-studies.md)."
+    )
 
 
 def name_recipe(section: Section, module: ModuleType, recipe: str) -> None:
