@@ -260,15 +260,7 @@ def length_text(config) -> str:
         text = (f"until {config.train.stop_rule} stopped them (best headline of the last quarter of evaluations "
                 f"within {config.train.stop_tolerance:.0%} of the best before, checked from evaluation "
                 f"{config.train.stop_min_evaluations}) or at most {text}")  # fmt: skip
-    return text + precision_text(config)
-
-
-def precision_text(config) -> str:
-    """ ", in bf16 autocast with channels-last layout" (or what else the runs train in), empty for plain fp32."""
-    parts = [f"{config.train.precision} autocast"] if config.train.precision != "fp32" else []
-    if config.train.channels_last:
-        parts.append("channels-last layout")
-    return f", in {' with '.join(parts)}" if parts else ""
+    return text
 
 
 def recipe_text(plan, published: str) -> str:
