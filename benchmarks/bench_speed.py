@@ -8,6 +8,8 @@
         --variants "baseline fp32,ours fp32,ours fp32+cl,ours bf16,ours bf16+cl"   # the image studies' default
                                                            # cell, before and after
                                                            # a change's before and after, in the same rounds
+    python benchmarks/bench_speed.py --threads 1 --cases colour-gan,colour-wgan,colour-wgan-gp \
+        --variants "baseline fp32,ours fp32,ours bf16+cl" --baseline ../old-checkout   # the colour study's 64 px cell
     python benchmarks/bench_speed.py --device cuda --reference .carry/bench --data .carry/fashion-mnist \
         --variants "ref,ours fp32,ours tf32,ours bf16" --no-flops   # on a GPU (what benchmarks/gpu_check.sh runs)
 
@@ -70,6 +72,15 @@ CASES = {
         for objective in ("gan", "wgan", "wgan-gp")
     },
 }
+# The colour study's 64 px cell (Twemoji, 4,009 RGB emoji on white, built into the user cache by `wganlab study
+# colour` or `wganlab datasets get twemoji`): DCGAN generator with batch norm, 32 channels, z 128, batch 64; the GAN's
+# discriminator with batch norm, the WGAN critics without normalisation.
+for _objective in ("gan", "wgan", "wgan-gp"):
+    CASES[f"colour-{_objective}"] = (None, [], f"configs/fashion_mnist/{_objective}.toml", [
+        "data.source=folder", "data.split=train", "data.image_size=64", "data.channels=3", "data.pad=0",
+        "model.architecture=dcgan", "model.z_dim=128", "model.channels=32", "model.generator_norm=batch",
+        f"model.critic_norm={'batch' if _objective == 'gan' else 'none'}", "train.batch_size=64",
+    ])  # fmt: skip
 MNIST_MODEL = [
     "data.source=idx",
     "data.channels=1",
@@ -79,7 +90,12 @@ MNIST_MODEL = [
     "model.init_std=0",  # PyTorch's default init, as the reference
     "train.batch_size=50",
 ]
-ITERS = {"toy": (40, 5), "mnist": (8, 2), "cell": (6, 2)}  # (timed, warm-up) generator iterations per subprocess
+ITERS = {
+    "toy": (40, 5),
+    "mnist": (8, 2),
+    "cell": (6, 2),
+    "colour": (3, 1),
+}  # (timed, warm-up) generator iterations per subprocess
 THREADS: list[int] = []  # OMP_NUM_THREADS for every subprocess when set (--threads)
 BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker the "baseline" variants run
 
@@ -88,7 +104,8 @@ BASELINE: list[Path] = []  # a checkout of an earlier version whose own worker t
 # study cells at 1 thread against the code before the speed work; the reference-loop cases at 2 threads against
 # the reference loop).
 TARGETS = {"cell-wgan-gp": 0.33, "cell-wgan": 0.40, "cell-gan": 0.50, "toy-wgan-gp": 0.35, "toy-wgan": 0.35,
-           "mnist-wgan-gp": 0.35, "mnist-wgan": 0.35}  # fmt: skip
+           "mnist-wgan-gp": 0.35, "mnist-wgan": 0.35, "colour-wgan-gp": 0.33, "colour-wgan": 0.40,
+           "colour-gan": 0.50}  # fmt: skip
 
 
 def target_lines(rows: list[dict], peaks: dict[str, float]) -> list[str]:
@@ -115,6 +132,10 @@ def our_config(case: str, precision: str, extra: list[str], device: str = "cpu",
 
     _, _, preset, overrides = CASES[case]
     overrides = [*overrides, *([*MNIST_MODEL, f"data.path={data}"] if case.startswith("mnist") else [])]
+    if case.startswith("colour"):
+        from wganlab.files import user_cache_dir
+
+        overrides.append(f"data.path={user_cache_dir('datasets', 'twemoji') / 'images'}")
     common = [
         f"train.device={device}",
         f"train.precision={'fp32' if precision == 'tf32' else precision}",
@@ -278,7 +299,7 @@ def worker(case: str, variant: str) -> tuple[Path, Path]:
     script, except for the study cells, which an older copy may not know: those run this worker on its src/ (the
     worker uses only load_config, build_state and train_step, which every version has)."""
     root = BASELINE[0] if variant.startswith("baseline") else ROOT
-    return root, (ROOT if case.startswith("cell") else root) / "benchmarks" / "bench_speed.py"
+    return root, (ROOT if case.startswith(("cell", "colour")) else root) / "benchmarks" / "bench_speed.py"
 
 
 def worker_options() -> list[str]:
@@ -293,6 +314,7 @@ def main() -> None:
     parser.add_argument("--toy-iters", type=int, nargs=2, default=ITERS["toy"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--mnist-iters", type=int, nargs=2, default=ITERS["mnist"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--cell-iters", type=int, nargs=2, default=ITERS["cell"], metavar=("TIMED", "WARMUP"))
+    parser.add_argument("--colour-iters", type=int, nargs=2, default=ITERS["colour"], metavar=("TIMED", "WARMUP"))
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for every run (0: default)")
     parser.add_argument("--markdown", type=Path, help="append the table to this file")
     parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version, for 'baseline' variants")
@@ -304,7 +326,8 @@ def main() -> None:
     DEVICE[0], REFERENCE[0], FASHION_MNIST[0] = args.device, args.reference.resolve(), args.data
     if args.baseline:
         BASELINE.append(args.baseline.resolve())
-    ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters), cell=tuple(args.cell_iters))
+    ITERS.update(toy=tuple(args.toy_iters), mnist=tuple(args.mnist_iters), cell=tuple(args.cell_iters),
+                 colour=tuple(args.colour_iters))  # fmt: skip
     if args.threads:
         # On an oversubscribed machine OpenMP's spinning threads collapse (measured: 2 threads, load 10, the
         # toy reference at 12 s per iteration instead of 0.08); one thread each keeps the comparison sane.
