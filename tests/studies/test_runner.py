@@ -182,3 +182,20 @@ def test_progress_counts_runs_by_cost_and_running_ones_by_their_steps(tmp_path):
     assert meter.done == 625
     meter.finish(runs[1])
     assert meter.done == 1000
+
+
+def test_progress_starts_a_resumed_run_where_it_stopped(tmp_path):
+    # The bar's pace is this session's: a run killed at half its steps starts the bar at its half, so the first
+    # poll does not count earlier sessions' steps as done in a second (which made "about 00:02 left").
+    runs = [
+        runner.Run("a", "eight_gaussians/gan", ("train.steps=10",), cost=1.0),
+        runner.Run("b", "eight_gaussians/gan", ("train.steps=40",), cost=3.0),
+    ]
+    plan = runner.Plan("p", "default", 1, runs)
+    folder = plan.folder(tmp_path, runs[1])
+    folder.mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 20}) + "\n")
+    meter = runner.Progress(plan, tmp_path, {"a", "b"}, enabled=False)  # 0 of a, half of b: 1.5 of 4 cost units
+    assert meter.done == 375 and meter.bar.n == 375
+    meter.poll(runs)
+    assert meter.done == 375

@@ -257,6 +257,9 @@ class Progress:
         self.weights = {run.key: max(run.cost, 1e-9) for run in plan.runs}
         self.share = {run.key: 0.0 if run.key in todo else 1.0 for run in plan.runs}
         self.steps: dict[str, int] = {}
+        for run in plan.runs:  # a run resumed part-way starts the bar where it stopped, so that the time left
+            if run.key in todo and not run.task:  # is worked out from this session's pace, not its first poll
+                self.share[run.key] = self.run_share(run)
         total = sum(self.weights.values())
         self.scale = 1000 / total  # the bar counts thousandths of the plan
         self.bar = tqdm(
@@ -279,12 +282,18 @@ class Progress:
         for run in running:
             if run.task:
                 continue
-            if run.key not in self.steps:
-                self.steps[run.key] = run.config().train.steps
-            step = last_step(self.plan.folder(self.study_dir, run))
-            self.share[run.key] = min(max(self.share[run.key], step / max(self.steps[run.key], 1)), 1.0)
+            self.share[run.key] = max(self.share[run.key], self.run_share(run))
         self._update()
         self.bar.set_postfix_str(f"{sum(v == 1.0 for v in self.share.values())}/{len(self.share)} runs")
+
+    def run_share(self, run: Run) -> float:
+        """The share of a training run's steps in its metrics.jsonl (0 before its folder exists)."""
+        folder = self.plan.folder(self.study_dir, run)
+        if not folder.exists():
+            return 0.0
+        if run.key not in self.steps:
+            self.steps[run.key] = run.config().train.steps
+        return min(last_step(folder) / max(self.steps[run.key], 1), 1.0)
 
     def finish(self, run: Run) -> None:
         self.share[run.key] = 1.0
