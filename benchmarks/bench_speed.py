@@ -24,8 +24,11 @@ before and after in the same interleaved rounds.
 With --device cuda both sides run on the GPU and each timed interval starts and ends with a device synchronise.
 "ours fp32" keeps PyTorch's defaults, as the reference loops do (matmuls in fp32, cuDNN convolutions in TF32);
 "ours tf32" allows TF32 matmuls too; "ours bf16" is train.precision=bf16; a "+cl" suffix ("ours bf16+cl") adds
-train.channels_last=true. Below the table, each case's fastest variant against issue 33's target (TARGETS), and the
-ratio the step's FLOPs would take at the bf16 matmul peak measured in the same run.
+train.channels_last=true; a "+mt" suffix ("ours fp32+mt") runs the subprocess with glibc's mmap threshold fixed at
+32 MiB and its trim threshold at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), so that large tensors are
+not mapped and unmapped on every call whatever the process freed first. Below the table, each case's fastest
+variant against issue 33's target (TARGETS), and the ratio the step's FLOPs would take at the bf16 matmul peak
+measured in the same run.
 Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
 the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
 best 2048^2 matmul rate measured here in the same dtype.
@@ -241,10 +244,14 @@ def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float
     return 2 * size**3 / best
 
 
-def launch(command: list[str], root: Path = ROOT) -> tuple[str, float]:
+# glibc's allocator thresholds a "+mt" variant fixes through its environment (see the module docstring).
+MALLOC_FIXED = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def launch(command: list[str], root: Path = ROOT, env_extra: dict[str, str] | None = None) -> tuple[str, float]:
     """Run a subprocess in `root` with `root`/src first on the path; (stdout, its peak RSS in MiB from the
     kernel's rusage of that one child)."""
-    env = {**os.environ, **({"OMP_NUM_THREADS": str(THREADS[0])} if THREADS else {})}
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(THREADS[0])} if THREADS else {}), **(env_extra or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), *filter(None, [env.get("PYTHONPATH")])])
     process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = process.stdout.read(), process.stderr.read()
@@ -277,7 +284,7 @@ def measure(case: str, variant: str, extra: list[str]) -> dict:
     root, script = worker(case, variant)
     command = [sys.executable, str(script), "--worker", case, precision, str(iters), str(warmup), *worker_options()]
     command += extra
-    out, peak = launch(command, root)
+    out, peak = launch(command, root, MALLOC_FIXED if "mt" in precision.split("+") else None)
     return {**json.loads(out.strip().splitlines()[-1]), "peak_rss_mib": peak}
 
 
