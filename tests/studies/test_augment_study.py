@@ -39,3 +39,4 @@ def test_quick_study_runs_end_to_end_from_the_cli(tiny_twemoji_wheel, tmp_path):
     report = (out / "report.md").read_text()
     assert "DiffAugment" in report and "lower with it in" in report
     assert (out / "plots" / "fid.png").stat().st_size > 10_000
+    assert (out / "plots" / "samples.png").stat().st_size > 10_000 and "plots/samples.png" in report

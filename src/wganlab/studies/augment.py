@@ -22,6 +22,7 @@ from wganlab.studies.common import images, style
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.common.runner import Plan, Run, folder_name
 from wganlab.training.run_folder import RunFolder
+from wganlab.training.samples import image_grid
 
 NAME = "augment"
 KIND = "image"
@@ -113,11 +114,17 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         findings=findings,
         figures=[
             Figure(
+                plot_samples(plan, study_dir, objectives),
+                "Samples of seed 0 at the end of training (the run's fixed grid noise, 36 of 64), without (left) and "
+                "with DiffAugment (right): augmentations that leaked into the generator would show in its samples "
+                "(shifted content, cut-out squares, colour casts).",
+            ),
+            Figure(
                 plot(study_dir, curves, objectives),
                 "TF-Inception FID (against the training images, on "
                 f"{config.log.eval_samples:,} samples) over training, without and with DiffAugment ({POLICY}); "
                 "line: mean over seeds, band: min to max.",
-            )
+            ),
         ],
         tables=[
             Table(
@@ -164,3 +171,23 @@ def plot(study_dir: Path, curves: list[dict], objectives: list[str]) -> Path:
             axis.set(title=style.title(objective), xlabel="generator step", ylabel="FID (TF-Inception)")
             axis.legend(loc="upper right")
         return save_figure(figure, study_dir, "fid")
+
+
+def plot_samples(plan: Plan, study_dir: Path, objectives: list[str]) -> Path:
+    with style.rc():
+        figure, axes = style.figure(max(1, len(objectives)), 2, width=10, height=5.3 * max(1, len(objectives)))
+        for axis in axes.flat:
+            axis.axis("off")
+        for row, objective in zip(axes, objectives, strict=False):
+            for axis, augmented in zip(row, (False, True), strict=True):
+                key = f"{setting_key(objective, augmented)}/seed-0"
+                found = [run for run in plan.runs if run.key == key]
+                folder = plan.folder(study_dir, found[0]) if found else None
+                if folder is None or not images.sample_steps(folder):
+                    continue
+                step, samples = images.sample_grid(folder, 36)
+                axis.imshow(image_grid(samples, columns=6), interpolation="nearest")
+                name = f"with DiffAugment ({POLICY})" if augmented else "without augmentation"
+                axis.set_title(f"{style.title(objective)}, {name}\nseed 0, step {step:,}",
+                               color=style.colour(objective), fontsize=10)  # fmt: skip
+        return save_figure(figure, study_dir, "samples")
