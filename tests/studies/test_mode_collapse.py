@@ -2,6 +2,7 @@
 by `prepare`, and `wganlab study mode-collapse --quick` end to end (slow tier)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -134,6 +135,13 @@ def test_quick_study_runs_end_to_end_from_the_cli(tmp_path, capsys):
         assert (out / "plots" / f"{plot}.png").stat().st_size > 10_000
     report = (out / "report.md").read_text()
     assert "real training images (n = 1,000)" in report and "SNGAN" in report
+    # Collected again without any checkpoint (as from the committed records): the histograms and per-channel FD
+    # come from each run's final-measures.json, so every table is the same.
+    before = {name: (out / name).read_text() for name in ("runs.csv", "histograms.csv", "curves.csv")}
+    for checkpoints in (tmp_path / "stacked-runs-quick").rglob("checkpoints"):
+        shutil.rmtree(checkpoints)
+    assert main(["study", "mode-collapse", "--quick", "--collect", "--out", str(out)]) in (0, None)
+    assert {name: (out / name).read_text() for name in before} == before
 
 
 def test_the_study_command_prepares_the_data_for_running_and_planning_but_not_for_collecting(tmp_path, monkeypatch):

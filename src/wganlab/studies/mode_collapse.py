@@ -216,39 +216,64 @@ def ceilings(plan: Plan, classifier) -> dict[str, dict]:
     return values
 
 
+FINAL_MEASURES = "final-measures.json"  # in each run folder: what collect measured on its final generator
+
+
 def final_measures(plan: Plan, study_dir: Path, classifier, n: int) -> list[dict]:
     """Per run, from its final generator: the sorted mode histogram of n samples and, on a stacked set, the FD
-    (F-MNIST classifier) of FD_SAMPLES samples per channel against the Fashion-MNIST test images."""
+    (F-MNIST classifier) of FD_SAMPLES samples per channel against the Fashion-MNIST test images.
+
+    The first collect that finds a run's generator writes these into the run folder (FINAL_MEASURES, with the step
+    and n they belong to); later collects read them there, so a record kept without its checkpoints (as the
+    committed records are) still gives its histogram and FD."""
     from wganlab.config import DataConfig
     from wganlab.data.images import load_image_array
+    from wganlab.metrics.classifier import classifier_features
+
+    reference = None
+    measures = []
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        row, step = {**dict(run.labels)}, (folder.outcome() or {}).get("step")
+        stored = folder.path / FINAL_MEASURES
+        if stored.exists():
+            kept = json.loads(stored.read_text())
+            if (kept.get("step"), kept.get("n")) == (step, n):
+                measures.append({**row, **{k: v for k, v in kept.items() if k.startswith("fd_")},
+                                 "counts": np.array(kept["sorted_counts"])})  # fmt: skip
+                continue
+        try:
+            loaded = folder.load_generator("latest", "cpu")
+        except Exception as err:  # a record kept without its generator or its measures: not measurable
+            measures.append({**row, "counts": None, "why": f"{type(err).__name__}"})
+            continue
+        if reference is None and plan.settings["stacked"]:
+            test = load_image_array(DataConfig(source="idx", split="test", pad=2, channels=1), progress=False)
+            reference = classifier_features(test, classifier)
+        row.update(measure_generator(loaded, classifier, n, reference))
+        stored.write_text(json.dumps({"step": step, "n": n, "sorted_counts": [int(c) for c in row["counts"]],
+                                      **{k: v for k, v in row.items() if k.startswith("fd_")}}) + "\n")  # fmt: skip
+        measures.append(row)
+    return measures
+
+
+def measure_generator(loaded, classifier, n: int, reference) -> dict:
+    """The sorted mode histogram of n samples of a loaded generator (z from seed 0) and, with the test images'
+    classifier features as `reference`, the FD of FD_SAMPLES samples per channel."""
     from wganlab.metrics.classifier import classifier_features, fd_fmnist
     from wganlab.metrics.stacked_modes import channel_classes, mode_histogram, mode_ids
     from wganlab.training.quality import generate
 
-    reference = None
-    if plan.settings["stacked"]:
-        test = load_image_array(DataConfig(source="idx", split="test", pad=2, channels=1), progress=False)
-        reference = classifier_features(test, classifier)
-    measures = []
-    for run in plan.runs:
-        folder = RunFolder(plan.folder(study_dir, run))
-        row = {**dict(run.labels)}
-        try:
-            loaded = folder.load_generator("latest", "cpu")
-        except Exception as err:  # a record kept without its generator: the histogram and FD are not measurable
-            measures.append({**row, "counts": None, "why": f"{type(err).__name__}"})
-            continue
-        rng, total = torch.Generator().manual_seed(0), max(n, FD_SAMPLES)
-        fake = torch.cat([generate(loaded.network, min(1000, total - start), loaded.config.model.z_dim, rng,
-                                   torch.device("cpu")).cpu() for start in range(0, total, 1000)])  # fmt: skip
-        counts = mode_histogram(mode_ids(channel_classes(fake[:n], classifier))).numpy()
-        row["counts"] = np.sort(counts)[::-1]
-        if reference is not None:
-            for c, channel in enumerate("rgb"):
-                features = classifier_features(fake[:FD_SAMPLES, c : c + 1], classifier)
-                row[f"fd_{channel}"] = fd_fmnist(features, reference)
-        measures.append(row)
-    return measures
+    rng, total = torch.Generator().manual_seed(0), max(n, FD_SAMPLES)
+    fake = torch.cat([generate(loaded.network, min(1000, total - start), loaded.config.model.z_dim, rng,
+                               torch.device("cpu")).cpu() for start in range(0, total, 1000)])  # fmt: skip
+    counts = mode_histogram(mode_ids(channel_classes(fake[:n], classifier))).numpy()
+    row = {"counts": np.sort(counts)[::-1]}
+    if reference is not None:
+        for c, channel in enumerate("rgb"):
+            features = classifier_features(fake[:FD_SAMPLES, c : c + 1], classifier)
+            row[f"fd_{channel}"] = fd_fmnist(features, reference)
+    return row
 
 
 def collect(plan: Plan, study_dir: Path) -> Section:
