@@ -235,3 +235,32 @@ def test_resume_into_a_folder_that_does_not_exist_is_refused(tmp_path, capsys):
         f"wganlab train: error: --resume: {missing} does not exist; give the run's folder (or leave out --resume)"
     )
     assert not missing.exists()
+
+
+def test_an_interrupt_met_inside_a_string_exec_still_exits_130(tmp_path):
+    # A Ctrl-C that lands while a dataclass is being built (exec of a string) sets CPython's "unhandled
+    # KeyboardInterrupt" flag; under `python -m` that flag turned the handled interrupt's exit 130 into death by
+    # SIGINT (returncode -2), now and then, in the reliability campaign. entry() is what `python -m wganlab` runs.
+    (tmp_path / "interrupted_main.py").write_text(
+        "import wganlab.cli as cli\n"
+        "def main():\n"
+        "    try:\n"
+        "        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return cli.EXIT_INTERRUPTED\n"
+        "cli.main = main\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "interrupted_main"], cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode == 130, done.stderr.decode()[-2000:]
+
+
+def test_a_line_on_stderr_is_one_write(monkeypatch):
+    # Under torchrun every process writes to one stderr: a line and its newline written apart ran two processes'
+    # refusals together into one line.
+    from wganlab.errors import say
+
+    writes = []
+    monkeypatch.setattr(sys, "stderr", type("Recorder", (), {"write": writes.append, "flush": lambda self: None})())
+    say("wganlab train: error: one line")
+    assert writes == ["wganlab train: error: one line\n"]

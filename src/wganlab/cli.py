@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wganlab import __version__
 from wganlab.config import SECTIONS, choices_help, field_docs, load_config, to_toml
-from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError
+from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError, say
 from wganlab.studies.common.registry import study_names
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
@@ -73,10 +73,10 @@ def command_train(args: argparse.Namespace) -> int:
     dist = init_distributed(config.train.device)
     try:
         if dist.is_main:
-            print(f"run folder: {run_dir}", file=sys.stderr)
+            say(f"run folder: {run_dir}")
         state = train(config, run_dir, resume=args.resume, dist=dist)
         if dist.is_main:
-            print(f"done: step {state.step}, checkpoints in {run_dir / 'checkpoints'}", file=sys.stderr)
+            say(f"done: step {state.step}, checkpoints in {run_dir / 'checkpoints'}")
     except KeyboardInterrupt as stop:
         if dist.is_main:
             what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
@@ -84,10 +84,9 @@ def command_train(args: argparse.Namespace) -> int:
             # starts the run from step 0) rather than being refused as a mistyped --out.
             with contextlib.suppress(OSError):
                 run_dir.mkdir(parents=True, exist_ok=True)
-            print(
+            say(
                 f"wganlab train: {what}; {last_checkpoint_note(run_dir)}; resume with: "
-                f"{resume_command(run_dir, [args.config, *args.overrides], dist.world_size)}",
-                file=sys.stderr,
+                f"{resume_command(run_dir, [args.config, *args.overrides], dist.world_size)}"
             )
         return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except StorageError as err:
@@ -104,7 +103,7 @@ def command_sample(args: argparse.Namespace) -> int:
     sample(
         args.run_dir, args.n, seed=args.seed, checkpoint=args.checkpoint, ema=args.ema, device=args.device, out=args.out
     )
-    print(f"wrote {args.out}", file=sys.stderr)
+    say(f"wrote {args.out}")
     return 0
 
 
@@ -144,7 +143,7 @@ def command_metrics(args: argparse.Namespace) -> int:
         inception=args.inception,
     )
     if "statistics" in results:
-        print(f"wrote {results['statistics']} ({results['n_a']} images)", file=sys.stderr)
+        say(f"wrote {results['statistics']} ({results['n_a']} images)")
     if args.command == "fid" and "metrics" in results:
         print(f"{results['metrics']['fid']:.4f}")
     elif "metrics" in results:
@@ -156,7 +155,7 @@ def command_setup_metrics(args: argparse.Namespace) -> int:
     from wganlab.metrics.setup import install_inception
 
     path = install_inception(Path(args.source) if args.source else None)
-    print(f"FID/KID/PR feature file ready: {path}", file=sys.stderr)
+    say(f"FID/KID/PR feature file ready: {path}")
     return 0
 
 
@@ -233,7 +232,7 @@ def command_study(args: argparse.Namespace) -> int:
     report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data,
                        plan_format=plan_format, recipe=args.recipe, records=records)  # fmt: skip
     if report is not None:
-        print(f"wrote {report}", file=sys.stderr)
+        say(f"wrote {report}")
     return 0
 
 
@@ -248,7 +247,7 @@ def command_prepare(args: argparse.Namespace) -> int:
     from wganlab.data.sources.masked_folder import prepare_masked_folder
 
     out = prepare_masked_folder(Path(args.source), Path(args.out), args.size, crop=args.crop)
-    print(f"wrote {out}", file=sys.stderr)
+    say(f"wrote {out}")
     return 0
 
 
@@ -267,10 +266,7 @@ def command_datasets(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     manifest = dataset.build(Path(args.out), **{option.dest: getattr(args, option.dest) for option in dataset.options})
     seconds = time.perf_counter() - started
-    print(
-        f"wrote {args.out} ({manifest['count']:,} images, {seconds:.1f} s); train with: {manifest['train']}",
-        file=sys.stderr,
-    )
+    say(f"wrote {args.out} ({manifest['count']:,} images, {seconds:.1f} s); train with: {manifest['train']}")
     return 0
 
 
@@ -588,6 +584,11 @@ def split_extras(command: str | None, extras: list[str]) -> tuple[list[str], lis
 def entry() -> None:
     """The `wganlab` program and `python -m wganlab` (what torchrun starts): main(), then the exit."""
     code = main()
+    # CPython (3.11) sets a process-wide flag when a KeyboardInterrupt leaves code run by exec() of a string
+    # (dataclasses and namedtuples are built that way while modules import), and under `python -m` the flag, if
+    # still set at exit, turns any exit code into death by SIGINT. The interrupt was handled and said in one line
+    # above, so the exit code stands: a string exec() that completes clears the flag.
+    exec("None")
     distributed = sys.modules.get("wganlab.training.distributed")  # loaded only by a command that trains
     if distributed is not None:
         distributed.exit_process(code)
@@ -601,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides, unknown = split_extras(args.command, extras)
     except ConfigError as err:
-        print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
+        say(f"wganlab {args.command}: error: {err}")
         return 2
     if unknown:
         hint = " (config overrides belong to `wganlab train`)" if any("." in item for item in unknown) else ""
@@ -639,10 +640,10 @@ def _run(args: argparse.Namespace) -> int:
         return args.handler(args)
     except TrainingDiverged as err:
         # Not a mistake in the input (exit 2): training ran and diverged. The last good checkpoint is intact.
-        print(f"wganlab {args.command}: diverged: {err}", file=sys.stderr)
+        say(f"wganlab {args.command}: diverged: {err}")
         return err.exit_code
     except UserError as err:
-        print(f"wganlab {args.command}: error: {err}", file=sys.stderr)
+        say(f"wganlab {args.command}: error: {err}")
         return err.exit_code
     except BrokenPipeError:
         # Output piped into a reader that stopped early (`wganlab study x --plan | head`): not an error.
@@ -655,9 +656,9 @@ def _run(args: argparse.Namespace) -> int:
             raise
         what = "free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "choose another path"
         where = f"{err.filename}: " if err.filename else ""
-        print(f"wganlab {args.command}: error: {where}{err.strerror}; {what}", file=sys.stderr)
+        say(f"wganlab {args.command}: error: {where}{err.strerror}; {what}")
         return 2
     except KeyboardInterrupt as stop:
         what = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
-        print(f"wganlab {args.command}: {what}", file=sys.stderr)
+        say(f"wganlab {args.command}: {what}")
         return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED

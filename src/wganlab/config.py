@@ -91,7 +91,10 @@ class DataConfig:
     wganlab/data/sources/: idx for MNIST-style files, zip for a .zip of images as stylegan2-ada's, array for a .npy
     or .npz of uint8 images, ...)."""
     path: str = ""
-    """Where the image data lives (a folder or file); empty means the source's default location."""
+    """Where the image data lives (a folder or file); empty means the source's default location. A path written
+    cache:REST is REST inside wganlab's user cache ($WGANLAB_CACHE, default ~/.cache/wganlab) of the machine that
+    reads it, so a config naming a dataset built there travels (the studies write their Twemoji and stacked sets
+    so)."""
     split: str = "train"
     """Which split of a dataset that has them (idx, cifar10, a .npz with x_train/x_test): train or test."""
     image_size: int = 0
@@ -126,6 +129,10 @@ class DataConfig:
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
+        inside = Path(self.path.removeprefix("cache:")) if self.path.startswith("cache:") else None
+        if inside is not None and (not inside.parts or inside.is_absolute() or ".." in inside.parts):
+            raise ConfigError(f"data.path={self.path!r}: after 'cache:' give a relative path inside the user cache, "
+                              "e.g. cache:datasets/twemoji/images")  # fmt: skip
         _finite_at_least_zero("data.noise_std", self.noise_std)
         _at_least("data.pad", self.pad, 0)
         _at_least("data.max_images", self.max_images, 0)

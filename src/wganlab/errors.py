@@ -1,5 +1,14 @@
 """Errors a user can fix. The CLI prints their one-line message and exits 2, without a traceback."""
 
+import sys
+
+
+def say(line: str) -> None:
+    """One line on stderr in one write: under torchrun every process shares stderr, and `print` writes the text and
+    its newline separately, so two processes' lines could run together."""
+    sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
+
 
 class UserError(Exception):
     """A mistake in the user's input: says what, where (file or option) and what to do."""

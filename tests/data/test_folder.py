@@ -13,7 +13,7 @@ from wganlab.data.decode import decode_image
 from wganlab.data.images import load_image_array
 from wganlab.data.sources import folder as folder_module
 from wganlab.data.sources.folder import load_folder
-from wganlab.errors import DataError
+from wganlab.errors import ConfigError, DataError
 
 
 def noise(width: int, height: int, seed: int, mode: str = "RGB") -> Image.Image:
@@ -251,3 +251,24 @@ def test_a_working_symbolic_link_is_an_image_like_any_other(tmp_path):
     images = load_image_array(config(root), progress=False)
     assert len(images) == 7
     np.testing.assert_array_equal(images[-1], images[0])
+
+
+def test_a_cache_path_is_read_from_the_user_cache_of_the_machine_that_reads_it(tmp_path, monkeypatch):
+    # data.path = "cache:REST" names REST inside whichever user cache is in force when the data is read: the same
+    # config.toml reads the first folder, then (another machine, another $WGANLAB_CACHE) the second.
+    first, second = tmp_path / "one", tmp_path / "two"
+    make_folder(first / "datasets" / "set")
+    (second / "datasets" / "set").mkdir(parents=True)
+    noise(16, 16, 9).save(second / "datasets" / "set" / "z.png")
+    written = DataConfig(source="folder", path="cache:datasets/set", image_size=16)
+    monkeypatch.setenv("WGANLAB_CACHE", str(first))
+    assert load_image_array(written, progress=False).shape == (6, 3, 16, 16)
+    monkeypatch.setenv("WGANLAB_CACHE", str(second))
+    assert load_image_array(written, progress=False).shape == (1, 3, 16, 16)
+    assert written.path == "cache:datasets/set"  # the config keeps the portable form
+
+
+@pytest.mark.parametrize("path", ["cache:", "cache:/etc/images", "cache:../outside"])
+def test_a_cache_path_must_stay_inside_the_user_cache(path):
+    with pytest.raises(ConfigError, match="after 'cache:' give a relative path inside the user cache"):
+        DataConfig(source="folder", path=path)

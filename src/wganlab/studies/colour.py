@@ -105,8 +105,11 @@ SETTINGS = [
 ]
 
 
+TWEMOJI_CACHE = "datasets/twemoji"  # inside the user cache
+
+
 def twemoji_folder() -> Path:
-    return user_cache_dir("datasets", "twemoji")
+    return user_cache_dir(*TWEMOJI_CACHE.split("/"))
 
 
 def ensure_twemoji() -> Path:
@@ -129,7 +132,9 @@ def size_settings(size: str, seeds: int | None, data: str | None) -> dict:
 def data_overrides(s: dict) -> tuple[str, ...]:
     if s["data"]:
         return images.data_overrides(s["data"])
-    return ("data.source=folder", f"data.path={twemoji_folder() / 'images'}", "data.split=train",
+    # cache: names the folder ensure_twemoji builds, in the user cache of whichever machine runs the study, so the
+    # config.toml a run writes (and its committed record) names no one's home folder.
+    return ("data.source=folder", f"data.path=cache:{TWEMOJI_CACHE}/images", "data.split=train",
             f"data.image_size={s.get('image_size', 64)}", "data.channels=3", "data.pad=0")  # fmt: skip
 
 

@@ -24,7 +24,7 @@ import torch
 
 from wganlab.config import load_config
 from wganlab.errors import ConfigError
-from wganlab.files import user_cache_dir
+from wganlab.files import resolve_user_path, user_cache_dir
 from wganlab.studies.common import images, style
 from wganlab.studies.common.recipes import SEED_RECIPES
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv, write_json
@@ -65,10 +65,13 @@ SIZES = {
 }  # fmt: skip
 
 
+def stacked_name(count: int) -> str:
+    """The stacked set of `count` images' folder inside the user cache (the protocol's 128,000 without a suffix)."""
+    return "datasets/stacked-fashion-mnist" + ("" if count == SIZES["default"]["count"] else f"-{count}")
+
+
 def stacked_folder(count: int) -> Path:
-    """The user-cache folder of the stacked set of `count` images (the protocol's 128,000 without a suffix)."""
-    name = "stacked-fashion-mnist" + ("" if count == SIZES["default"]["count"] else f"-{count}")
-    return user_cache_dir("datasets", name)
+    return user_cache_dir(*stacked_name(count).split("/"))
 
 
 def stacked_path(count: int) -> Path:
@@ -108,7 +111,7 @@ def data_overrides(settings: dict) -> tuple[str, ...]:
         return images.data_overrides(settings["data"])
     return (
         "data.source=array",
-        f"data.path={stacked_path(settings['count'])}",
+        f"data.path=cache:{stacked_name(settings['count'])}/stacked.npz",  # the user cache of the machine that runs it
         "data.split=train",
         "data.pad=2",  # 28 px + 2 black pixels on each side: 32 px with every pixel kept, as the grayscale studies
         "data.image_size=0",
@@ -191,7 +194,7 @@ def real_images(plan: Plan, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     array = load_image_array(config.data, progress=False)
     labels = None
     if config.data.source == "array" and config.data.path.endswith(".npz"):
-        with np.load(config.data.path) as stored:
+        with np.load(resolve_user_path(config.data.path)) as stored:
             labels = stored["labels"][:n] if "labels" in stored.files else None
     return np.ascontiguousarray(array[:n]), labels
 

@@ -5,12 +5,11 @@ run_one(name, key, size=, seeds=, out=)             one run, as its state asks w
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
-from wganlab.errors import ConfigError
+from wganlab.errors import ConfigError, say
 from wganlab.files import atomic_write_text
 from wganlab.studies.common import cluster, recipes, runner
 from wganlab.studies.common.registry import all_studies, load_study
@@ -99,7 +98,7 @@ def run_study(
                 continue
             path, submit = cluster.write_plan(plan, folders[plan.study], plan_format, data)
             done = cluster.finished_count(plan, folders[plan.study])
-            print(f"{plan.study}: {len(plan.runs)} runs ({done} finished) in {path}", file=sys.stderr)
+            say(f"{plan.study}: {len(plan.runs)} runs ({done} finished) in {path}")
             print(submit)
         return None
     sections = []
@@ -158,8 +157,8 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
         "collect_seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_text(study_dir / "timing.json", json.dumps(record, indent=2) + "\n")
-    print(f"study {plan.study}: {len(plan.runs)} runs, {run_seconds / 3600:.2f} h of run time -> "
-          f"{study_dir / 'report.md'}", file=sys.stderr)  # fmt: skip
+    say(f"study {plan.study}: {len(plan.runs)} runs, {run_seconds / 3600:.2f} h of run time -> "
+          f"{study_dir / 'report.md'}")  # fmt: skip
     return section
 
 
@@ -255,7 +254,7 @@ def run_one(
     current = runner.state(plan, run, study_dir)
     folder = plan.folder(study_dir, run)
     if current == "done":
-        print(f"{name} {key}: finished already ({folder}); nothing to do", file=sys.stderr)
+        say(f"{name} {key}: finished already ({folder}); nothing to do")
         return None
     if run.task:
         perform_task(plan, run, folder)
