@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from wganlab import allocator
 from wganlab.config import RunConfig
 from wganlab.errors import CheckpointError, ConfigError, TrainingDiverged, UserError
 from wganlab.models import evaluating
@@ -79,6 +80,7 @@ def train(
     """Train a new run in `run_dir` (refused if it already holds one), or resume it; returns the final state."""
     if resume:
         check_resume_folder(run_dir)
+    allocator.fix_thresholds()  # glibc's mmap threshold fixed, whatever was freed before (allocator.py)
     dist = dist or init_distributed(config.train.device)
     folder = RunFolder(run_dir)
     # The process-wide RNGs seeded from train.seed, and the caller's put back afterwards.

@@ -437,7 +437,7 @@ def run_facts(
     of training images (image data only), which turns `images_seen` into epochs."""
     from datetime import UTC, datetime
 
-    from wganlab import provenance
+    from wganlab import allocator, provenance
 
     cuda = torch.cuda.is_available()
     return {
@@ -455,6 +455,7 @@ def run_facts(
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "thread_env": provenance.thread_settings(),
+        "malloc_thresholds": allocator.applied(),
         **provenance.host(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
