@@ -26,15 +26,17 @@ With --device cuda both sides run on the GPU and each timed interval starts and 
 "ours tf32" allows TF32 matmuls too; "ours bf16" is train.precision=bf16; a "+cl" suffix ("ours bf16+cl") adds
 train.channels_last=true; a "+mt" suffix ("ours fp32+mt") runs the subprocess with glibc's mmap threshold fixed at
 32 MiB and its trim threshold at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), so that large tensors are
-not mapped and unmapped on every call whatever the process freed first. Below the table, each case's fastest
-variant against issue 33's target (TARGETS), and the ratio the step's FLOPs would take at the bf16 matmul peak
-measured in the same run.
+not mapped and unmapped on every call whatever the process freed first (what `train()` does itself since
+allocator.py, so "ours fp32" and "ours fp32+mt" now run alike; "+mt" matters for a baseline from before).
+Below the table, each case's fastest variant against issue 33's target (TARGETS), and the ratio the step's FLOPs
+would take at the bf16 matmul peak measured in the same run.
 Achieved FLOP/s: torch.utils.flop_counter.FlopCounterMode over one generator iteration (matmuls and convs,
 the penalty's double backward included), divided by the measured seconds per iteration, as a share of the
 best 2048^2 matmul rate measured here in the same dtype.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -163,6 +165,10 @@ def run_ours(
     extra = [*extra, *(["train.channels_last=true"] if "cl" in layout else [])]
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     config = our_config(case, precision, extra, device, data)
+    with contextlib.suppress(ImportError):  # as train() does; a checkout from before allocator.py has none
+        from wganlab import allocator
+
+        allocator.fix_thresholds()
     s = build_state(config, DistContext.local(device), progress=False)
 
     def synchronize() -> None:
