@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wganlab.errors import ConfigError
+from wganlab.files import CACHE_PREFIX
 
 DEFAULT_RECIPE = "wgan-gp"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -129,7 +130,7 @@ class DataConfig:
         if self.image_size and (self.image_size < 8):
             raise ConfigError(f"data.image_size={self.image_size} must be 0 (native) or >= 8")
         _choice("data.channels", str(self.channels), ("0", "1", "3"))
-        inside = Path(self.path.removeprefix("cache:")) if self.path.startswith("cache:") else None
+        inside = Path(self.path.removeprefix(CACHE_PREFIX)) if self.path.startswith(CACHE_PREFIX) else None
         if inside is not None and (not inside.parts or inside.is_absolute() or ".." in inside.parts):
             raise ConfigError(f"data.path={self.path!r}: after 'cache:' give a relative path inside the user cache, "
                               "e.g. cache:datasets/twemoji/images")  # fmt: skip
