@@ -12,7 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "docs" / "studies" / "records"
 # The studies whose every run is in the records (n-critic, batchnorm and architecture-grid are not: see
 # docs/studies/records/README.md).
-REBUILT = ("loss-vs-quality", "quality-vs-time", "clip-sweep", "random-architectures", "precision", "ema", "augment", "mode-collapse")
+REBUILT = (
+    "loss-vs-quality",
+    "quality-vs-time",
+    "clip-sweep",
+    "random-architectures",
+    "precision",
+    "ema",
+    "augment",
+    "mode-collapse",
+)
 
 
 def tree_digest(folder: Path) -> str:
