@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import nn
 from tqdm import tqdm
@@ -291,6 +292,7 @@ class Logbook:
         row["sec_per_step"] = round(sec_per_step, 6)
         # What else the machine was doing: timings taken under load say so.
         row["load_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+        row["threads"] = torch.get_num_threads()  # a pool may have raised it during the run (training/threads.py)
         append_line(self.folder.timing_path, json.dumps(row) + "\n")
 
     def add_config(self, config: RunConfig) -> None:

@@ -25,6 +25,7 @@ from wganlab.training.run_folder import RunFolder, run_facts
 from wganlab.training.samples import save_samples
 from wganlab.training.state import TrainState, build_state, make_rng, seeded_global_rngs
 from wganlab.training.stopping import Stop, check, record_for_cap
+from wganlab.training.threads import ThreadShare
 
 
 def critic_step(s: TrainState, real: Tensor) -> None:
@@ -187,10 +188,12 @@ def _train(
     )
     book.add_config(config)
     clock = Clock(s)
+    threads = ThreadShare.from_environment()  # a pool may lend this run the cores of runs that have finished
     # A run resumed after the evaluation that stopped it (killed while it finished) stops again at once.
     stop = stop_rule(s, folder, evaluation) if found is not None else None
     try:
         while s.step < config.train.steps and stop is None:
+            threads.poll()
             train_step(s)
             book.advance()
             is_last = s.step == config.train.steps

@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from wganlab.config import RunConfig, differences, load_config
 from wganlab.errors import TrainingDiverged, UserError
+from wganlab.training import threads
 from wganlab.training.run_folder import RunFolder
 
 EXIT_DIVERGED = TrainingDiverged.exit_code  # a run that diverged has finished: its folder holds the outcome
@@ -192,23 +194,29 @@ def execute(
     jobs: int,
     summary: Callable[[Run, Path], str] | None = None,
     progress: bool = True,
+    lend_free_cores: bool = False,
 ) -> list[str]:
     """Run every unfinished run of `plan`, `jobs` at a time; returns the keys of runs that failed.
 
     Each subprocess gets OMP_NUM_THREADS = cores // jobs (two jobs that each use every core slow each other
     down by up to 100x). Its console output goes to `<run folder>/console.txt`. A run that diverges is a
-    result (its outcome.json says so), not a failure.
+    result (its outcome.json says so), not a failure. `lend_free_cores`: once no run is left to start, the
+    cores of finished runs go to the runs still going (training/threads.py; only for runs whose results do not
+    depend on their thread count).
     """
     states = {run.key: state(plan, run, study_dir) for run in plan.runs}
     todo = sorted((run for run in plan.runs if states[run.key] != "done"), key=lambda run: -run.cost)
-    threads = max(1, cpu_count() // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    threads_each = max(1, cpu_count() // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads_each), "MKL_NUM_THREADS": str(threads_each)}
     done_before = len(plan.runs) - len(todo)
     meter = Progress(plan, study_dir, {run.key for run in todo}, enabled=progress)
     if done_before:
         meter.write(f"{plan.study}: {done_before} of {len(plan.runs)} runs already finished; reusing them")
     running: dict[subprocess.Popen, tuple[Run, float]] = {}
     failed: list[str] = []
+    lending = tempfile.TemporaryDirectory(prefix="wganlab-threads-") if lend_free_cores else None
+    shares: dict[subprocess.Popen, Path] = {}
+    lent: dict[subprocess.Popen, int] = {}  # the running processes' thread counts, when lending
     try:
         while todo or running:
             while todo and len(running) < jobs:
@@ -217,13 +225,22 @@ def execute(
                 folder.mkdir(parents=True, exist_ok=True)
                 argv = [sys.executable, "-m", *run_argv(plan, run, study_dir, states[run.key])]
                 log = open(folder / "console.txt", "a")
-                process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+                child_env = env
+                if lending is not None:
+                    share = Path(lending.name) / f"{len(shares)}.threads"
+                    child_env = {**env, threads.ENVIRONMENT: str(share)}
+                process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=child_env)
                 log.close()
                 running[process] = (run, time.perf_counter())
+                if lending is not None:
+                    shares[process], lent[process] = share, threads_each
+            if lending is not None and not todo:
+                lend_cores(shares, lent, cpu_count())
             time.sleep(0.2)
             meter.poll([run for run, _ in running.values()])
             for process in [p for p in running if p.poll() is not None]:
                 run, started = running.pop(process)
+                lent.pop(process, None)
                 folder = plan.folder(study_dir, run)
                 seconds = time.perf_counter() - started
                 if process.returncode in (0, EXIT_DIVERGED):
@@ -244,7 +261,19 @@ def execute(
         raise
     finally:
         meter.close()
+        if lending is not None:
+            lending.cleanup()
     return failed
+
+
+def lend_cores(shares: dict[subprocess.Popen, Path], lent: dict[subprocess.Popen, int], cores: int) -> None:
+    """Share `cores` among the processes in `lent` (still running; the earliest started get the remainder),
+    writing a process's file only when its share changes."""
+    for index, process in enumerate(list(lent)):
+        share = max(1, cores // len(lent) + (index < cores % len(lent)))
+        if lent[process] != share:
+            threads.lend(shares[process], share)
+            lent[process] = share
 
 
 class Progress:
