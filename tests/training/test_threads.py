@@ -65,13 +65,48 @@ def test_cores_are_shared_among_the_runs_left_earliest_first(tmp_path):
     assert shares[processes[2]].read_text() == "5"
 
 
+def test_idle_cores_come_from_the_jiffies_of_the_last_second(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    stat = tmp_path / "stat"
+    meter = runner.IdleMeter(stat)
+    # user nice system idle iowait irq softirq steal: 200 jiffies pass between the samples (1 s on 2 CPUs at
+    # 100 Hz), 130 of them idle and 20 waiting for I/O: 1.5 cores idle.
+    stat.write_text("cpu 1000 0 500 4000 100 0 0 0 0 0\ncpu0 ...\n")
+    meter.update(now=10.0)
+    assert meter.idle_cores() is None  # one sample is no measurement
+    stat.write_text("cpu 1040 0 510 4130 120 0 0 0 0 0\ncpu0 ...\n")
+    meter.update(now=10.5)
+    assert meter.idle_cores() is None  # half a second is too short a window
+    stat.write_text("cpu 1045 0 515 4130 120 0 0 0 0 0\n")
+    meter.update(now=11.0)
+    assert meter.idle_cores() == pytest.approx(150 / 210 * 2)
+    assert runner.IdleMeter(tmp_path / "absent").idle_cores() is None
+
+
+@pytest.mark.parametrize(
+    ("threads_now", "idle", "cores", "expected"),
+    [
+        (1, None, 2, 1),  # no measurement, nothing lent
+        (1, 0.1, 2, 1),  # the other core is busy (another user's work, or a run just ending)
+        (1, 0.8, 2, 2),  # three quarters of a core idle count as one
+        (1, 1.9, 2, 2),  # never beyond the cores this process may use
+        (2, 1.0, 8, 3),
+        (3, 0.0, 2, 3),  # more runs than cores: each keeps its one thread
+    ],
+)
+def test_only_cores_seen_idle_are_lent(threads_now, idle, cores, expected):
+    assert runner.cores_to_share(threads_now, idle, cores) == expected
+
+
 def test_the_run_still_going_gets_the_core_a_finished_run_left(tmp_path, monkeypatch):
     """Two runs on two cores: a 2-step run and a run of a few seconds; after the short one, the long one's
-    timing records say it trains with both cores."""
+    timing records say it trains with both cores. (The idle measurement is held at one idle core, so that the
+    test does not depend on what else the machine is doing.)"""
     monkeypatch.setattr(runner, "cpu_count", lambda: 2)
+    monkeypatch.setattr(runner.IdleMeter, "idle_cores", lambda self: 1.0)
     tiny = ("model.generator_widths=32,32", "model.critic_widths=32,32", "train.batch_size=32", "log.log_every=50")
     short = training_runs(("eight_gaussians",), ("gan",), 1, steps=2, eval_every=0, eval_samples=64, extra=tiny)
-    long = training_runs(("eight_gaussians",), ("wgan-gp",), 1, steps=1200, eval_every=0, eval_samples=64,
+    long = training_runs(("eight_gaussians",), ("wgan-gp",), 1, steps=500, eval_every=0, eval_samples=64,
                          extra=tiny)  # fmt: skip
     plan = Plan("lend", "quick", 1, short + long, {})
     assert runner.execute(plan, tmp_path, jobs=2, progress=False, lend_free_cores=True) == []

@@ -217,6 +217,7 @@ def execute(
     lending = tempfile.TemporaryDirectory(prefix="wganlab-threads-") if lend_free_cores else None
     shares: dict[subprocess.Popen, Path] = {}
     lent: dict[subprocess.Popen, int] = {}  # the running processes' thread counts, when lending
+    idle = IdleMeter()
     try:
         while todo or running:
             while todo and len(running) < jobs:
@@ -235,7 +236,8 @@ def execute(
                 if lending is not None:
                     shares[process], lent[process] = share, threads_each
             if lending is not None and not todo:
-                lend_cores(shares, lent, cpu_count())
+                idle.update()
+                lend_cores(shares, lent, cores_to_share(sum(lent.values()), idle.idle_cores(), cpu_count()))
             time.sleep(0.2)
             meter.poll([run for run, _ in running.values()])
             for process in [p for p in running if p.poll() is not None]:
@@ -264,6 +266,48 @@ def execute(
         if lending is not None:
             lending.cleanup()
     return failed
+
+
+class IdleMeter:
+    """How many of the machine's cores sat idle over about the last second, from /proc/stat's first line (every
+    process's time, ours and others'); None where there is no /proc/stat or too short a window."""
+
+    WINDOW = 1.0  # seconds
+
+    def __init__(self, path: Path = Path("/proc/stat")):
+        self.path = path
+        self.samples: list[tuple[float, int, int]] = []  # (time, idle jiffies, all jiffies)
+
+    def update(self, now: float | None = None) -> None:
+        try:
+            fields = self.path.read_text().split("\n", 1)[0].split()
+        except OSError:
+            return
+        if not fields or fields[0] != "cpu":
+            return
+        jiffies = [int(value) for value in fields[1:]]
+        idle = jiffies[3] + (jiffies[4] if len(jiffies) > 4 else 0)  # idle + iowait
+        now = time.monotonic() if now is None else now
+        self.samples.append((now, idle, sum(jiffies)))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.WINDOW:
+            self.samples.pop(0)
+
+    def idle_cores(self) -> float | None:
+        if len(self.samples) < 2 or self.samples[-1][0] - self.samples[0][0] < self.WINDOW:
+            return None
+        (_, idle_then, all_then), (_, idle_now, all_now) = self.samples[0], self.samples[-1]
+        if all_now <= all_then:
+            return None
+        return (idle_now - idle_then) / (all_now - all_then) * (os.cpu_count() or 1)
+
+
+def cores_to_share(threads_now: int, idle: float | None, cores: int) -> int:
+    """The threads the running processes may use between them: what they have, plus each core that sat idle
+    (at least 3/4 of it), up to the cores this process may use. Nothing is lent without a measurement, so runs on
+    a machine busy with other work are not crowded onto its cores."""
+    if idle is None:
+        return threads_now
+    return max(threads_now, min(cores, threads_now + int(idle + 0.25)))
 
 
 def lend_cores(shares: dict[subprocess.Popen, Path], lent: dict[subprocess.Popen, int], cores: int) -> None:
