@@ -235,7 +235,7 @@ def execute(
                 running[process] = (run, time.perf_counter())
                 if lending is not None:
                     shares[process], lent[process] = share, threads_each
-            if lending is not None and not todo:
+            if lending is not None and not todo and lent:
                 idle.update()
                 lend_cores(shares, lent, cores_to_share(sum(lent.values()), idle.idle_cores(), cpu_count()))
             time.sleep(0.2)
