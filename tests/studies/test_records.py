@@ -45,6 +45,26 @@ def test_a_plan_reads_its_runs_from_the_records_and_names_them_when_some_are_mis
         run_study("n-critic", mode="collect", records=RECORDS, out=tmp_path / "n-critic")
 
 
+def test_a_study_reads_the_checkouts_state_before_it_writes_its_own_outputs(tmp_path, monkeypatch):
+    """Collecting into a committed folder changes tracked files; the report must still name the clean commit it
+    was collected from, not call its own fresh output "uncommitted changes"."""
+    from wganlab import provenance
+    from wganlab.studies.common.report import git_commit
+
+    written = tmp_path / "outputs-written"  # stands for the report files the collect writes into the checkout
+    monkeypatch.setattr(provenance, "git_revision", lambda root: ("ab" * 20, written.exists()))
+    provenance.source_revision.cache_clear()
+    try:
+        with pytest.raises(StudyError):  # n-critic's records are incomplete: it stops after reading the checkout
+            run_study("n-critic", mode="collect", records=RECORDS, out=tmp_path / "n-critic")
+        written.touch()
+        assert git_commit() == "abababa"
+        provenance.source_revision.cache_clear()
+        assert git_commit() == "abababa with uncommitted changes"  # what it said before
+    finally:
+        provenance.source_revision.cache_clear()
+
+
 @pytest.mark.slow  # about a minute per study (the FD references need the Fashion-MNIST classifier's features)
 @pytest.mark.parametrize("name", REBUILT)
 def test_the_committed_report_is_rebuilt_from_the_committed_records(tmp_path, name):

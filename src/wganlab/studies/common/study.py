@@ -11,6 +11,7 @@ from types import ModuleType
 
 from wganlab.errors import ConfigError, say
 from wganlab.files import atomic_write_text
+from wganlab.provenance import source_revision
 from wganlab.studies.common import cluster, recipes, runner
 from wganlab.studies.common.registry import all_studies, load_study
 from wganlab.studies.common.report import Section, provenance, write_combined, write_section
@@ -76,6 +77,9 @@ def run_study(
             raise ConfigError("--records is for --collect: it reads finished runs, it trains nothing")
         if not Path(records).is_dir():
             raise ConfigError(f"--records {records}: no such folder (e.g. docs/studies/records)")
+    # The checkout's state before this command writes anything: a study collected into a committed folder must not
+    # call its own fresh output "uncommitted changes" (the revision is cached for the report's header).
+    source_revision()
     names = study_names_for(name, data, recipe)
     plans = [make_plan(n, size, seeds, data, recipe) for n in names]
     for plan in plans:
