@@ -37,6 +37,7 @@ def quick_report(tmp_path, in_process, final: bool):
     return plan, study_dir, ema.collect(plan, study_dir)
 
 
+@pytest.mark.slow  # 20 s: the quick study trains and evaluates; tests/training/test_ema.py checks the EMA itself
 def test_quick_study_reports_both_generators(tmp_path, in_process):
     plan, study_dir, section = quick_report(tmp_path, in_process, final=False)
     folder = RunFolder(plan.folder(study_dir, plan.runs[0]))

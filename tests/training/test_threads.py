@@ -98,6 +98,7 @@ def test_only_cores_seen_idle_are_lent(threads_now, idle, cores, expected):
     assert runner.cores_to_share(threads_now, idle, cores) == expected
 
 
+@pytest.mark.slow  # 20-25 s: two training processes, one lent a second thread (the lending rules above are unit-tested)
 def test_the_run_still_going_gets_the_core_a_finished_run_left(tmp_path, monkeypatch):
     """Two runs on two cores: a 2-step run and a run of a few seconds; after the short one, the long one's
     timing records say it trains with both cores. (The idle measurement is held at one idle core, so that the
