@@ -1,7 +1,9 @@
 """run.json's provenance: the commit only from wganlab's own checkout (or the wheel built from it)."""
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,15 @@ def test_versions_and_threads_name_what_changes_results(monkeypatch):
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     assert provenance.thread_settings()["OMP_NUM_THREADS"] == "3"
     assert provenance.thread_settings()["MKL_NUM_THREADS"] is None
+
+
+def test_the_host_names_the_kernels_that_round_its_floats():
+    # Two CPUs with one model name may run different ATen kernels (AVX-512 or AVX2), and a training run's float
+    # rounding follows them: run.json says which ran. ATEN_CPU_CAPABILITY lowers it, as it lowers the kernels.
+    import torch
+
+    assert provenance.host()["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    probe = "from wganlab import provenance; print(provenance.host()['cpu_capability'])"
+    forced = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={**os.environ, "ATEN_CPU_CAPABILITY": "default"})  # fmt: skip
+    assert forced.stdout.strip() == "DEFAULT"

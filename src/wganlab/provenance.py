@@ -95,4 +95,14 @@ def host() -> dict[str, Any]:
         "cpu": cpu_name(),
         "platform": platform.platform(),
         "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_capability": cpu_capability(),
     }
+
+
+def cpu_capability() -> str:
+    """The vector instructions ATen's CPU kernels use here ("AVX512", "AVX2", "DEFAULT"; ATEN_CPU_CAPABILITY may
+    lower it). Two hosts both called "AMD EPYC" may differ in it, and then a CPU training run's float rounding,
+    hence its trajectory, differs too: a re-run matches a record bit for bit only on the same capability."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
