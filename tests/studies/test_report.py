@@ -220,6 +220,7 @@ def test_distances_through_the_registry_and_the_runner(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 24 min: every study's quick report; each study's own quick test stays in CI's slow tier
 def test_all_quick(tmp_path):
     report = run_study("all", size="quick", jobs=2, out=tmp_path, progress=False)
     page = (tmp_path / "report.html").read_text()
