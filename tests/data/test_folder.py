@@ -272,3 +272,21 @@ def test_a_cache_path_is_read_from_the_user_cache_of_the_machine_that_reads_it(t
 def test_a_cache_path_must_stay_inside_the_user_cache(path):
     with pytest.raises(ConfigError, match="after 'cache:' give a relative path inside the user cache"):
         DataConfig(source="folder", path=path)
+
+
+def test_decode_workers_block_sigint_and_sigterm_and_the_callers_mask_is_put_back():
+    """The kernel gives a process's SIGINT/SIGTERM to any thread that does not block them; Python handles them in
+    the main thread only, so the decode workers block both (hostile-inputs test: Ctrl-C during a slow decode)."""
+    import queue
+    import signal
+
+    from wganlab.data.decode import start_daemons
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    masks: queue.SimpleQueue = queue.SimpleQueue()
+    start_daemons(lambda: masks.put(signal.pthread_sigmask(signal.SIG_BLOCK, [])), 2, "test-decode")
+    for _ in range(2):
+        blocked = masks.get(timeout=10)
+        assert {signal.SIGINT, signal.SIGTERM} <= blocked
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    assert signal.SIGINT not in before  # the test runs with Ctrl-C deliverable, so the check above means something

@@ -167,7 +167,11 @@ def test_a_fifo_among_images_is_skipped_with_the_warning_or_refused_under_strict
 
 
 SLOW_DECODE = """
-import pathlib, sys, time
+import faulthandler, pathlib, signal, sys, time
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every thread's stack if it hangs
+# A shell starts a background job (`pytest ... &`, as CI scripts may) with SIGINT ignored, and every process below
+# inherits that, so Ctrl-C is ignored as POSIX intends; this test plays a Ctrl-C at a foreground wganlab.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import wganlab.data.sources.folder as folder
 marker = pathlib.Path(sys.argv[1])
 
@@ -198,7 +202,13 @@ def test_ctrl_c_and_sigterm_stop_a_slow_decode_within_seconds(signum, code, said
             time.sleep(0.05)
         sent = time.monotonic()
         process.send_signal(signum)
-        stderr = process.communicate(timeout=30)[1]
+        try:
+            stderr = process.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # where each thread waits, for the failure message
+            time.sleep(2)
+            process.kill()
+            pytest.fail(f"no exit 30 s after the signal; the threads' stacks:\n{process.communicate()[1][-8000:]}")
         elapsed = time.monotonic() - sent
     finally:
         process.kill()

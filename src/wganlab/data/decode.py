@@ -7,6 +7,7 @@ data.strict). Pillow's decompression-bomb guard stays on: an image over its pixe
 import itertools
 import os
 import queue
+import signal
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -122,11 +123,27 @@ def decode_image(path: Path, size: int, channels: int, fit: str = "crop") -> np.
         return to_chw(image, channels)
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def start_daemons(target: Callable[[], None], count: int, name: str) -> None:
+    """Start `count` daemon threads running `target` with SIGINT and SIGTERM blocked in them.
+
+    The kernel hands a process's SIGINT or SIGTERM to any one of its threads that does not block it, and Python
+    runs the handler in the main thread only. A thread inherits the signal mask of the thread that starts it, so
+    the mask is set around the starts and put back: the signals then reach the main thread, whose wait they
+    interrupt, and one that arrives meanwhile waits (blocked, not lost) until the mask is put back."""
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        for number in range(count):
+            threading.Thread(target=target, name=f"{name}-{number}", daemon=True).start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
 def next_result(done: queue.SimpleQueue, poll: float = 0.1):
-    """done.get(), waking every `poll` seconds. The kernel hands a process's SIGINT or SIGTERM to any one of its
-    threads that does not block it; Python runs the handler in the main thread, but a main thread blocked in
-    get() without a timeout only notices when the kernel chose it. Measured (the slow-decode test's setup, the
-    other core busy): Ctrl-C went unanswered in 5 of 5 tries with a plain get(), in none of 40 with this."""
+    """done.get(), waking every `poll` seconds, so that a signal that reached another thread (a library's native
+    thread, which does not block it) still stops the wait within `poll`."""
     while True:
         try:
             return done.get(timeout=poll)
@@ -177,8 +194,7 @@ def decode_all(
                 return
 
     count = min(workers or os.cpu_count() or 1, max(len(items), 1))
-    for number in range(count):
-        threading.Thread(target=work, name=f"wganlab-decode-{number}", daemon=True).start()
+    start_daemons(work, count, "wganlab-decode")
     failures = []
     try:
         with tqdm(total=len(items), desc=description, disable=not progress) as bar:
