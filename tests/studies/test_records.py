@@ -121,8 +121,15 @@ def test_a_plan_reads_its_runs_from_the_records_and_names_them_when_some_are_mis
     plan.records = RECORDS
     run = plan.runs[0]
     assert plan.folder(tmp_path, run) == RECORDS / "image-runs" / run.key
-    with pytest.raises(StudyError, match=f"18 of 24 runs of n-critic are not finished in {RECORDS}"):
-        run_study("n-critic", mode="collect", records=RECORDS, out=tmp_path / "n-critic")
+    # Records holding only the runs n-critic shares with loss-vs-quality (n_critic 5): its other 18 are missing.
+    some = tmp_path / "records"
+    for objective in ("wgan", "wgan-gp"):
+        (some / "image-runs" / "dcgan-bn-none").mkdir(parents=True, exist_ok=True)
+        (some / "image-runs" / "dcgan-bn-none" / objective).symlink_to(
+            RECORDS / "image-runs" / "dcgan-bn-none" / objective
+        )
+    with pytest.raises(StudyError, match=f"18 of 24 runs of n-critic are not finished in {some}"):
+        run_study("n-critic", mode="collect", records=some, out=tmp_path / "n-critic")
 
 
 def test_a_study_reads_the_checkouts_state_before_it_writes_its_own_outputs(tmp_path, monkeypatch):
