@@ -65,10 +65,13 @@ def main() -> None:
         print(f"| {r['image_size']}x{r['image_size']} | {r['width']} | {r['generator_parameters']:,} "
               f"| {r['critic_parameters']:,} | {seconds} |")  # fmt: skip
     if args.out:
-        from wganlab.provenance import cpu_name
+        import torch
+
+        from wganlab.provenance import cpu_capability, cpu_name
 
         record = {"command": "python benchmarks/bench_resnet.py" + (" --no-timing" if args.no_timing else ""),
-                  "date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "rows": rows}  # fmt: skip
+                  "date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "cpu_capability": cpu_capability(),
+                  "torch": torch.__version__, "rows": rows}  # fmt: skip
         args.out.write_text(json.dumps(record, indent=1) + "\n")
 
 
