@@ -227,27 +227,40 @@ def reference_options(case: str) -> list[str]:
     return ["--device", DEVICE[0], *(["--data", FASHION_MNIST[0]] if case.startswith("mnist") else [])]
 
 
-def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10) -> float:
-    """Best FLOP/s of a size^2 matmul in this process on --device (this machine's threads, shared or not; a
-    GPU's with 8192^2). tf32: fp32 operands with TF32 matmuls allowed."""
+def measured_peak(dtype_name: str, size: int = 2048, repeats: int = 10, budget_s: float = 5.0) -> float:
+    """Best FLOP/s of a square matmul in this process on --device (this machine's threads, shared or not; a
+    GPU's with 8192^2). tf32: fp32 operands with TF32 matmuls allowed. On a CPU the side starts at 256 and doubles
+    up to `size` while one product takes under 0.1 s, and the repeats stop after `budget_s`: a CPU without native
+    bf16 (AVX2 only) takes seconds for one bf16 2048^2 product, which at 10 repeats was minutes."""
     import torch
 
     device = torch.device(DEVICE[0])
-    size = 8192 if device.type == "cuda" else size
     dtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
     torch.backends.cuda.matmul.allow_tf32 = dtype_name == "tf32"
-    best = float("inf")
-    for _ in range(repeats):
+
+    def timed(side: int) -> float:
+        a, b = (torch.randn(side, side, dtype=dtype, device=device) for _ in range(2))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
         a @ b
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    if device.type == "cuda":
+        side = 8192
+    else:
+        side = min(256, size)
+        while side < size and timed(side) < 0.1:
+            side *= 2
+    best, spent = float("inf"), time.perf_counter()
+    for _ in range(repeats):
+        best = min(best, timed(side))
+        if time.perf_counter() - spent > budget_s:
+            break
     torch.backends.cuda.matmul.allow_tf32 = False
-    return 2 * size**3 / best
+    return 2 * side**3 / best
 
 
 # glibc's allocator thresholds a "+mt" variant fixes through its environment (see the module docstring).
