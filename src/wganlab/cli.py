@@ -201,11 +201,11 @@ def command_study(args: argparse.Namespace) -> int:
     size = "quick" if args.quick else args.scale
     out = Path(args.out) if args.out else None
     if args.task:
-        run_task(args.name, args.task, size=size, seeds=args.seeds, out=out, recipe=args.recipe)
+        run_task(args.name, args.task, size=size, seeds=args.seeds, out=out, recipe=args.recipe, fp32=args.fp32)
         return 0
     if args.run:
         train_argv = run_one(args.name, args.run, size=size, seeds=args.seeds, out=out, data=args.data,
-                             recipe=args.recipe)  # fmt: skip
+                             recipe=args.recipe, fp32=args.fp32)  # fmt: skip
         return 0 if train_argv is None else main(train_argv)
     if args.plan and args.collect:
         raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
@@ -230,7 +230,7 @@ def command_study(args: argparse.Namespace) -> int:
         raise ConfigError("--records is for --collect: it reads finished runs from that folder; add --collect")
     records = Path(args.records) if args.records else None
     report = run_study(args.name, size=size, seeds=args.seeds, jobs=args.jobs, out=out, mode=mode, data=args.data,
-                       plan_format=plan_format, recipe=args.recipe, records=records)  # fmt: skip
+                       plan_format=plan_format, recipe=args.recipe, records=records, fp32=args.fp32)  # fmt: skip
     if report is not None:
         say(f"wrote {report}")
     return 0
@@ -479,6 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe", choices=("published", "seed"), default="published",
         help="published: each objective's published recipe; seed: the settings of the seed document whose claim "
         "the study tests (its own folder, studies/<name>[-size]-seed, and run pool)",
+    )  # fmt: skip
+    study.add_argument(
+        "--fp32", action="store_true",
+        help="train in fp32 the runs that new pools train on the fast path (bf16 autocast, channels-last: GAN and "
+        "WGAN-GP), in their own folder and pool (studies/<name>...-fp32); for a CPU without bf16 instructions (no "
+        "AVX512-BF16 or AMX), where bf16 is emulated and about 16x slower than fp32",
     )  # fmt: skip
     study.add_argument("--seeds", type=int, default=None, help="seeds per setting (default per study, >= 3)")
     study.add_argument("--jobs", type=int, default=1, help="runs at once, each with its share of the CPU threads")

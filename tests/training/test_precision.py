@@ -1,6 +1,8 @@
 """Mixed precision: bf16 against fp32 on CPU, the fp16 loss-scale logic (in fp32 on CPU, fp16 on CUDA only),
 and the error for fp16 on CPU."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -10,7 +12,8 @@ from wganlab.config import load_config
 from wganlab.errors import ConfigError
 from wganlab.models.mlp import MLPCritic
 from wganlab.objectives import GradientPenalty
-from wganlab.training import loop
+from wganlab.training import loop, state
+from wganlab.training import precision as mixed_precision
 from wganlab.training.distributed import DistContext
 from wganlab.training.precision import autocast, loss_scale
 from wganlab.training.state import RunningStats, build_state
@@ -160,3 +163,31 @@ def test_compile_is_not_a_setting():
     # train.compile to half-support: the key is unknown.
     with pytest.raises(ConfigError, match=r"unknown key train\.compile in override"):
         load_config(None, [*TINY, "train.compile=true"])
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "native"), [(False, False, False), (True, False, True), (False, True, True)]
+)
+def test_native_bf16_on_a_cpu_follows_its_instructions(monkeypatch, avx512_bf16, amx, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert mixed_precision.native_bf16(torch.device("cpu")) is native
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once_and_still_trains(monkeypatch, native):
+    """An AVX2-only CPU emulates bf16 (16x slower than fp32 on the image cell there): the run says so, in one
+    warning naming the setting and the way out, and trains as asked; a CPU with AVX512-BF16 or AMX hears nothing."""
+    monkeypatch.setattr(state, "native_bf16", lambda device: native)
+    config = load_config(None, ["train.precision=bf16", *TINY])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        built = build_state(config, CPU, progress=False)
+    said = [str(w.message) for w in caught if "bf16" in str(w.message)]
+    if native:
+        assert said == []
+    else:
+        assert len(said) == 1
+        assert said[0].startswith("train.precision='bf16' on a CPU without bf16 instructions")
+        assert "train.precision=fp32" in said[0]
+    assert built.config.train.precision == "bf16"

@@ -6,6 +6,7 @@ only) uses a GradScaler per optimiser; the gradient penalty takes its inner grad
 """
 
 import contextlib
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -18,6 +19,24 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively: a GPU that supports it, or a CPU with AVX512-BF16 or AMX. Without
+    those (an AVX2-only CPU) oneDNN emulates bf16 matmuls and convolutions: the default image cell's WGAN-GP step
+    measured 16x slower in bf16 autocast than in fp32 on one AVX2 core (benchmarks/results/speed.md, Run 9)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return True  # another accelerator: its own business
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(probe is not None for probe in probes):
+        return any(probe() for probe in probes if probe is not None)
+    try:  # a torch without the probes: the kernel's flags
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True  # cannot tell: say nothing
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:

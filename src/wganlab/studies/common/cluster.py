@@ -50,7 +50,7 @@ def run_commands(plan: Plan, study_dir: Path, data: str | None = None) -> list[l
     """`wganlab study NAME ... --run KEY` for every run, the most expensive first (so they start first); the order
     is fixed by the plan, so the same plan always gives the same index to the same run."""
     study_dir = study_dir.resolve()
-    base = ["wganlab", "study", plan.study, *size_flags(plan.size, plan.seeds, plan.recipe), "--out",
+    base = ["wganlab", "study", plan.study, *size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32), "--out",
             str(study_dir)]  # fmt: skip
     if data is not None:
         base += ["--data", str(Path(data).resolve()) if Path(data).is_file() else data]
@@ -67,9 +67,11 @@ def sbatch_value(text: str) -> str:
 def slurm_script(plan: Plan, study_dir: Path, commands: list[list[str]], options: PlanFormat) -> str:
     """An sbatch array script: task K runs commands[K]; its output goes to STUDY_DIR/logs/<job>_<K>.out."""
     study_dir = study_dir.resolve()
-    name = folder_name(plan.study, plan.size, plan.recipe)
+    name = folder_name(plan.study, plan.size, plan.recipe, plan.fp32)
     log = str(study_dir / "logs").replace("%", "%%") + "/%A_%a.out"  # %A: the array's job id, %a: the index
-    planned = shlex.join(["wganlab", "study", plan.study, *size_flags(plan.size, plan.seeds, plan.recipe), "--plan"])
+    planned = shlex.join(
+        ["wganlab", "study", plan.study, *size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32), "--plan"]
+    )
     runs = "\n".join(f"  {shlex.quote(shlex.join(argv))}" for argv in commands)
     threads = options.cpus_per_run
     return f"""#!/bin/bash

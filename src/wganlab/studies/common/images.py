@@ -8,6 +8,7 @@ Cells: generator "dcgan-bn" (DCGAN with batch norm), "dcgan" (without) or "mlp";
 (the `fashion_mnist/<objective>` presets). With `--data PRESET`, the data section comes from that preset.
 """
 
+import contextvars
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -50,9 +51,15 @@ FAST_PATH = ("train.precision=bf16", "train.channels_last=true")
 PARITY_OBJECTIVES = ("gan", "wgan-gp")
 
 
+# `wganlab study ... --fp32` plans with the fast path off (for a machine without bf16 instructions, where it is the
+# slow path); set only inside study.make_plan, which gives such a plan its own pool.
+FP32_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("fp32_only", default=False)
+
+
 def fast_path(objective: str) -> tuple[str, ...]:
-    """The fast path's overrides for `objective` where the precision study found parity, else none (fp32)."""
-    return FAST_PATH if objective in PARITY_OBJECTIVES else ()
+    """The fast path's overrides for `objective` where the precision study found parity, else none (fp32); none
+    at all while a `--fp32` plan is made."""
+    return FAST_PATH if objective in PARITY_OBJECTIVES and not FP32_ONLY.get() else ()
 
 
 SIZES = {

@@ -82,6 +82,9 @@ class Plan:
     recipe: str = "published"
     """`--recipe`: published (each objective's published recipe) or seed (the settings of the seed whose claim
     the study tests); part of the study folder's name and of its runs' pool, so the two never mix."""
+    fp32: bool = False
+    """`--fp32`: the plan's fast-path runs (bf16 autocast, channels-last) train in fp32 instead; part of the study
+    folder's name and of its pool's (a "-fp32" suffix), so that the two never mix."""
     records: Path | None = None
     """`--records DIR`: read the runs from DIR/<pool>/<key> (the committed records, e.g. docs/studies/records)
     instead of the study folder's runs folder; only for --collect."""
@@ -95,17 +98,19 @@ class Plan:
         return [run for run in self.runs if all(run.label(k) == v for k, v in labels.items())]
 
 
-def folder_name(study: str, size: str, recipe: str = "published") -> str:
-    """studies/<name> for the default size, studies/<name>-quick, -paper and -long for the others, and -seed after
-    them for `--recipe seed`, so that sizes and recipes never mix."""
+def folder_name(study: str, size: str, recipe: str = "published", fp32: bool = False) -> str:
+    """studies/<name> for the default size, studies/<name>-quick, -paper and -long for the others, -seed after
+    them for `--recipe seed` and -fp32 last for `--fp32`, so that sizes, recipes and precisions never mix."""
     name = study if size == "default" else f"{study}-{size}"
-    return name if recipe == "published" else f"{name}-{recipe}"
+    name = name if recipe == "published" else f"{name}-{recipe}"
+    return f"{name}-fp32" if fp32 else name
 
 
-def size_flags(size: str, seeds: int | None, recipe: str = "published") -> list[str]:
-    """The `wganlab study` flags that give this size, seed count and recipe."""
+def size_flags(size: str, seeds: int | None, recipe: str = "published", fp32: bool = False) -> list[str]:
+    """The `wganlab study` flags that give this size, seed count, recipe and precision."""
     flags = {"quick": ["--quick"], "default": [], "paper": ["--scale", "paper"], "long": ["--scale", "long"]}[size]
     flags += [] if recipe == "published" else ["--recipe", recipe]
+    flags += ["--fp32"] if fp32 else []
     return flags + ([f"--seeds={seeds}"] if seeds is not None else [])
 
 
@@ -113,7 +118,14 @@ def command(plan: Plan, run: Run, study_dir: Path, *, seeds_flag: int | None = N
     """The command that makes `run` (also what --plan prints)."""
     folder = plan.folder(study_dir, run)
     if run.task:
-        return ["wganlab", "study", plan.study, "--task", run.key, *size_flags(plan.size, seeds_flag, plan.recipe)]
+        return [
+            "wganlab",
+            "study",
+            plan.study,
+            "--task",
+            run.key,
+            *size_flags(plan.size, seeds_flag, plan.recipe, plan.fp32),
+        ]
     return ["wganlab", "train", run.preset, *run.overrides, "--out", str(folder)]
 
 

@@ -12,13 +12,53 @@ from types import ModuleType
 from wganlab.errors import ConfigError, say
 from wganlab.files import atomic_write_text
 from wganlab.provenance import source_revision
-from wganlab.studies.common import cluster, recipes, runner
+from wganlab.studies.common import cluster, images, recipes, runner
 from wganlab.studies.common.registry import all_studies, load_study
 from wganlab.studies.common.report import Section, provenance, write_combined, write_section
 from wganlab.studies.common.runner import SIZES, Plan, StudyError
 
 
-def make_plan(name: str, size: str, seeds: int | None, data: str | None = None, recipe: str = "published") -> Plan:
+def make_plan(
+    name: str, size: str, seeds: int | None, data: str | None = None, recipe: str = "published", fp32: bool = False
+) -> Plan:
+    """The study's plan; `fp32` (`--fp32`): its fast-path runs train in fp32, in a pool of their own (a plan that
+    has no fast-path runs is the same plan, and its folders keep their names)."""
+    plan = _make_plan(name, size, seeds, data, recipe)
+    if not fp32:
+        return plan
+    token = images.FP32_ONLY.set(True)
+    try:
+        plain = _make_plan(name, size, seeds, data, recipe)
+    finally:
+        images.FP32_ONLY.reset(token)
+    if [run.overrides for run in plain.runs] == [run.overrides for run in plan.runs]:
+        say(f"--fp32: {name} has no fast-path runs at this size and recipe; nothing changes")
+        return plan
+    plain.fp32 = True
+    plain.runs_dir = f"{plain.runs_dir.rstrip('/')}-fp32"
+    return plain
+
+
+def bf16_warning(plan: Plan, todo: list[runner.Run]) -> str | None:
+    """A line for a plan whose runs still to train include bf16 ones on a machine that would emulate bf16 (a CPU
+    without AVX512-BF16 or AMX), naming --fp32 where that changes the plan; None when the machine computes bf16
+    natively or no such run is left."""
+    import torch
+
+    from wganlab.training.precision import native_bf16
+
+    bf16 = [run for run in todo if not run.task and run.preset and run.config().train.precision == "bf16"]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not bf16 or native_bf16(device):
+        return None
+    fix = "; add --fp32 to train them in fp32 (in a pool of its own)" if not plan.fp32 else ""
+    return (
+        f"warning: {len(bf16)} of the {len(todo)} runs left train in bf16 autocast (the fast path), but this CPU has "
+        f"no bf16 instructions (no AVX512-BF16 or AMX): bf16 is emulated, measured 16x slower than fp32{fix}"
+    )
+
+
+def _make_plan(name: str, size: str, seeds: int | None, data: str | None, recipe: str) -> Plan:
     if size not in SIZES:
         raise ConfigError(f"unknown study size {size!r}; choose {', '.join(SIZES)}")
     if seeds is not None and seeds < 1:
@@ -62,6 +102,7 @@ def run_study(
     plan_format: cluster.PlanFormat | None = None,
     recipe: str = "published",
     records: Path | None = None,
+    fp32: bool = False,
 ) -> Path | None:
     """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
     mode "plan", which prints one command per unfinished run instead, or, as `plan_format` asks, writes a Slurm
@@ -81,14 +122,14 @@ def run_study(
     # call its own fresh output "uncommitted changes" (the revision is cached for the report's header).
     source_revision()
     names = study_names_for(name, data, recipe)
-    plans = [make_plan(n, size, seeds, data, recipe) for n in names]
+    plans = [make_plan(n, size, seeds, data, recipe, fp32) for n in names]
     for plan in plans:
         plan.records = Path(records).resolve() if records is not None else None
     root = Path(out) if out is not None else Path("studies")
     if name != "all":
-        folders = {name: root if out is not None else root / runner.folder_name(name, size, recipe)}
+        folders = {name: root if out is not None else root / runner.folder_name(name, size, recipe, plans[0].fp32)}
     else:
-        folders = {n: root / runner.folder_name(n, size, recipe) for n in names}
+        folders = {plan.study: root / runner.folder_name(plan.study, size, recipe, plan.fp32) for plan in plans}
     if mode in ("run", "plan"):
         for plan in plans:
             prepare(plan)
@@ -111,6 +152,9 @@ def run_study(
         study_dir.mkdir(parents=True, exist_ok=True)
         module = load_study(plan.study)
         if mode == "run":
+            warning = bf16_warning(plan, runner.missing(plan, study_dir))
+            if warning:
+                say(f"wganlab study {plan.study}: {warning}")
             failed = runner.execute(plan, study_dir, jobs=jobs, summary=getattr(module, "summary", None),
                                     progress=progress)  # fmt: skip
             if failed:
@@ -138,7 +182,7 @@ def collect(plan: Plan, study_dir: Path, module: ModuleType) -> Section:
     """The study's report from its run folders; StudyError naming what is missing when runs are unfinished."""
     missing = runner.missing(plan, study_dir)
     if missing:
-        flags = " ".join(runner.size_flags(plan.size, plan.seeds, plan.recipe))
+        flags = " ".join(runner.size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32))
         where = f" in {plan.records}" if plan.records is not None else ""
         raise StudyError(
             f"{len(missing)} of {len(plan.runs)} runs of {plan.study} are not finished{where} (first: "
@@ -225,10 +269,19 @@ def perform_task(plan: runner.Plan, run: runner.Run, folder: Path) -> dict:
     return result
 
 
-def run_task(name: str, key: str, *, size: str, seeds: int | None, out: Path | None, recipe: str = "published") -> Path:
+def run_task(
+    name: str,
+    key: str,
+    *,
+    size: str,
+    seeds: int | None,
+    out: Path | None,
+    recipe: str = "published",
+    fp32: bool = False,
+) -> Path:
     """`wganlab study NAME --task KEY`: one of a study's own runs (what the runner's subprocesses call)."""
-    plan = make_plan(name, size, seeds, recipe=recipe)
-    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe)
+    plan = make_plan(name, size, seeds, recipe=recipe, fp32=fp32)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe, plan.fp32)
     matches = [run for run in plan.runs if run.key == key and run.task]
     if not matches:
         raise ConfigError(f"study {name} has no task {key!r} at size {size} (see `wganlab study {name} --plan`)")
@@ -246,12 +299,13 @@ def run_one(
     out: Path | None,
     data: str | None = None,
     recipe: str = "published",
+    fp32: bool = False,
 ) -> list[str] | None:
     """`wganlab study NAME --run KEY`, what the cluster scripts call: the run's folder decides, when it starts,
     what is left to do. A finished run: nothing (None). A task: done here (None). A training run: the `wganlab`
     arguments that train it, with --resume when it holds a checkpoint (the CLI runs them in this process)."""
-    plan = make_plan(name, size, seeds, data, recipe)
-    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe)
+    plan = make_plan(name, size, seeds, data, recipe, fp32)
+    study_dir = Path(out) if out is not None else Path("studies") / runner.folder_name(name, size, recipe, plan.fp32)
     run = next((run for run in plan.runs if run.key == key), None)
     if run is None:
         raise ConfigError(f"study {name} has no run {key!r} at size {size} (see `wganlab study {name} --plan`)")
