@@ -83,3 +83,16 @@ def test_the_run_mode_prints_the_warning_before_training(monkeypatch, tmp_path, 
         study.run_study("loss-vs-quality", size="long", seeds=1, recipe="seed", out=tmp_path / "s")
     assert started == ["loss-vs-quality"]
     assert "wganlab study loss-vs-quality: warning: 2 of the 3 runs left" in capsys.readouterr().err
+
+
+def test_the_report_of_an_fp32_plan_says_so():
+    from wganlab.studies.common.report import Section
+    from wganlab.studies.common.study import name_precision
+
+    for fp32, expected in ((False, 0), (True, 1)):
+        section = Section("loss-vs-quality", "T", [])
+        name_precision(section, make_plan("loss-vs-quality", "long", 1, recipe="seed", fp32=fp32))
+        said = [line for line in section.setup if "--fp32" in line]
+        assert len(said) == expected
+        if fp32:
+            assert "image-runs-long-seed000-fp32" in said[0]

@@ -222,6 +222,12 @@ def name_precision(section: Section, plan: Plan) -> None:
         train = run.config().train
         groups.setdefault((train.precision, train.channels_last), []).append(dict(run.labels).get("objective", ""))
     if set(groups) <= {("fp32", False)}:
+        if plan.fp32:
+            section.setup.append(
+                "Runs trained in fp32 (`--fp32`): the GAN and WGAN-GP runs, which new run pools train on the fast "
+                "path (bf16 autocast with channels-last layout), trained in fp32 in a pool of their own "
+                f"(`{plan.runs_dir}`), as on a CPU without bf16 instructions (docs/running-studies.md)."
+            )
         return
     parts = []
     for (precision, channels_last), objectives in groups.items():
