@@ -96,3 +96,12 @@ def test_the_report_of_an_fp32_plan_says_so():
         assert len(said) == expected
         if fp32:
             assert "image-runs-long-seed000-fp32" in said[0]
+
+
+@pytest.mark.parametrize(("name", "size"), [("ema", "default"), ("augment", "default"), ("mode-collapse", "long")])
+def test_every_fast_pool_has_an_fp32_twin(name, size):
+    fast, plain = make_plan(name, size, 1), make_plan(name, size, 1, fp32=True)
+    assert any(precision_of(run) == "bf16" for run in fast.runs)
+    assert {precision_of(run) for run in plain.runs} == {"fp32"}
+    assert [run.key for run in plain.runs] == [run.key for run in fast.runs]
+    assert plain.runs_dir == fast.runs_dir + "-fp32"

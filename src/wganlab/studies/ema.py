@@ -24,12 +24,19 @@ NAME = "ema"
 KIND = "image"
 TAKES_DATA = True
 BETA = 0.999
-CELLS = [images.Cell("dcgan-bn", "none", "wgan-gp", f"ema-{BETA}", (f"train.ema_decay={BETA}", *images.FAST_PATH))]
+
+
+def cells() -> list[images.Cell]:
+    """The one cell, on the fast path (`--fp32`: in fp32, in the pool of its own that flag gives)."""
+    overrides = (f"train.ema_decay={BETA}", *images.fast_path("wgan-gp"))
+    return [images.Cell("dcgan-bn", "none", "wgan-gp", f"ema-{BETA}", overrides)]
+
+
 FINAL_KEYS = ("fid", "kid_mean", "precision", "recall")
 
 
 def plan(size: str, seeds: int | None, data: str | None = None) -> Plan:
-    return images.cell_plan(NAME, CELLS, size, seeds, data)
+    return images.cell_plan(NAME, cells(), size, seeds, data)
 
 
 def summary(run, folder: Path) -> str:
