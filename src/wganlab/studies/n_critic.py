@@ -3,11 +3,15 @@
 quality against generator steps and against wall-clock time, final FID and recall."""
 
 import dataclasses
+import json
 from pathlib import Path
 
 from wganlab.studies.common import images, style
-from wganlab.studies.common.report import Figure, Section, Table, save_figure
+from wganlab.studies.common.report import Figure, Section, Table, fmt, save_figure, write_csv
 from wganlab.studies.common.runner import Plan
+from wganlab.training.run_folder import RunFolder
+
+COMPUTE = "tflop"  # training compute by each evaluation: matmul and convolution TFLOP (images.step_flops)
 
 NAME = "n-critic"
 KIND = "image"
@@ -72,6 +76,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     quality, curves, rows, table = images.collect_cells(
         plan, study_dir, cells_, lambda c: f"{style.title(c.objective)}, n_critic {n_critic(c)}"
     )
+    flops = add_compute(plan, curves)
+    write_csv(study_dir / "curves.csv", curves)  # again, with the compute column
     figure = plot(plan, study_dir, curves, quality, cells_)
     equal = equal_time_tables(plan, curves, quality, cells_)
     findings = [
@@ -82,8 +88,13 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         )
         + ".",
         images.equal_time_text(
-            {title: t.rows for title, t in equal.items()}, images.headline_title(plan.settings), "tables 2 and 3"
+            {title: t.rows for title, t in equal.items()},
+            images.headline_title(plan.settings),
+            "tables 2 and 3",
+            "training compute (TFLOP of matrix products and convolutions)",
+            "TFLOP",
         ),
+        hosts_text(plan, study_dir),
         images.load_text(curves),
     ]
     return Section(
@@ -93,8 +104,9 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         figures=[
             Figure(
                 figure,
-                f"{images.headline_title(plan.settings)} against generator steps (top) and against "
-                "training wall-clock, evaluations excluded (bottom); line: mean over seeds, band: min to max.",
+                f"{images.headline_title(plan.settings)} against generator steps (top) and against training "
+                "compute, TFLOP of matrix products and convolutions (bottom); line: mean over seeds, band: min to "
+                "max.",
             )
         ],
         tables=[
@@ -111,7 +123,13 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             )
             + "the DCGAN generator with batch norm and the DCGAN critic without normalisation; everything else as in "
             f"the other image studies (runs shared through `{plan.runs_dir}`).",
-            "Wall-clock is each run's own (timing.jsonl, training only); the runs ran one thread each, two at once.",
+            "Training compute: the generator steps and the critic updates made by each evaluation times the "
+            "FLOPs of one update (matrix products and convolutions, backward and the penalty's double backward "
+            "included, counted with torch's FlopCounterMode on the runs' own networks and batch): critic update "
+            + ", ".join(f"{style.title(o)} {fmt(c / 1e9)} GFLOP" for o, (c, _) in flops.items())
+            + f", generator update {fmt(next(iter(flops.values()))[1] / 1e9)} GFLOP. It is the same on any "
+            "machine, which wall-clock is not: the runs ran one thread each, two at once, and not all on one host "
+            "(the last finding); seconds per step are in table 1.",
         ],
     )
 
@@ -125,19 +143,61 @@ def groups(rows: list[dict], objective: str, quality: str, cells_: list[images.C
 
 
 def equal_time_tables(plan: Plan, curves: list[dict], quality: str, cells_: list[images.Cell]) -> dict[str, Table]:
-    """Per objective (by title): its settings at the training time each setting's runs ended."""
+    """Per objective (by title): its settings at the training compute each setting's runs ended with."""
     tables = {}
     for objective in ("wgan", "wgan-gp"):
         cells = [c for c in cells_ if c.objective == objective]
         tables[style.title(objective)] = Table(
-            f"{style.title(objective)}: {images.headline_title(plan.settings)} at equal training wall-clock "
-            "(evaluations excluded), at the time each setting's shortest run ended: each run's last evaluation "
-            'by then, mean ± std over seeds; "ended": that setting\'s runs had stopped earlier',
-            ["seconds", *(f"n_critic {n_critic(c)}" for c in cells), "lowest"],
-            images.equal_time_rows(curves, cells, quality, lambda c: f"n_critic {n_critic(c)}"),
+            f"{style.title(objective)}: {images.headline_title(plan.settings)} at equal training compute (TFLOP "
+            "of matrix products and convolutions), at the compute each setting's runs ended with: each run's last "
+            'evaluation by then, mean ± std over seeds; "ended": that setting\'s runs had stopped earlier',
+            ["TFLOP", *(f"n_critic {n_critic(c)}" for c in cells), "lowest"],
+            images.equal_time_rows(curves, cells, quality, lambda c: f"n_critic {n_critic(c)}", COMPUTE),
             "curves.csv",
         )
     return tables
+
+
+def add_compute(plan: Plan, curves: list[dict]) -> dict[str, tuple[int, int]]:
+    """Each evaluation's training compute so far (COMPUTE, in TFLOP) from its step, the objective's critic
+    schedule and the FLOPs of one update (counted once per objective); returns those counts."""
+    flops, schedules = {}, {}
+    for run in plan.runs:
+        objective = run.label("objective")
+        if objective not in flops:
+            flops[objective] = images.step_flops(run)
+        schedules[(objective, run.label("variant"))] = run.config().objective
+    for row in curves:
+        critic, generator = flops[row["objective"]]
+        updates = images.critic_updates_through(schedules[(row["objective"], row["variant"])], row["step"])
+        row[COMPUTE] = (updates * critic + row["step"] * generator) / 1e12
+    return flops
+
+
+def hosts_text(plan: Plan, study_dir: Path) -> str:
+    """Which settings trained on which kind of host (the vector instructions ATen used, from each run's
+    run.json, written at its last start; runs made before that was recorded say so), with their seconds per
+    generator step: why the study compares settings at equal compute rather than equal wall-clock."""
+    hosts: dict[str, dict[str, list[float]]] = {}
+    for run in plan.runs:
+        folder = RunFolder(plan.folder(study_dir, run))
+        facts = json.loads(folder.facts_path.read_text()) if folder.facts_path.exists() else {}
+        capability = facts.get("cpu_capability", "not recorded")
+        setting = f"{style.title(run.label('objective'))} n_critic {n_critic(cell_of(run))}"
+        speed = (folder.outcome() or {}).get("sec_per_step", float("nan"))
+        hosts.setdefault(capability, {}).setdefault(setting, []).append(speed)
+    if len(hosts) < 2:
+        return ""
+    parts = [
+        f"{'a host that did not record its vector instructions' if cap == 'not recorded' else cap + ' hosts'}: "
+        + ", ".join(f"{setting} ({fmt(sum(s) / len(s))} s per step)" for setting, s in settings.items())
+        for cap, settings in sorted(hosts.items())
+    ]
+    return (
+        "The runs trained on more than one kind of host (ATen's CPU capability, from each run's run.json): "
+        + "; ".join(parts)
+        + ". Their wall-clocks do not compare across hosts, so the settings are compared at equal training compute."
+    )
 
 
 def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str, cells_: list[images.Cell]) -> Path:
@@ -147,12 +207,15 @@ def plot(plan: Plan, study_dir: Path, curves: list[dict], quality: str, cells_: 
             for index, cell in enumerate(c for c in cells_ if c.objective == objective):
                 rows = images.of_cell(curves, cell)
                 colour = style.colour(objective) if n_critic(cell) == 5 else style.EXTRA_COLOURS[index]
-                for row, x in enumerate(("step", "train_seconds")):
+                for row, x in enumerate(("step", COMPUTE)):
                     images.plot_lines(axes[row, col], rows, x, quality, colour, f"n_critic {n_critic(cell)}")
             axes[0, col].set(
                 title=style.title(objective), xlabel="generator step", ylabel=images.headline_title(plan.settings)
             )
-            axes[1, col].set(xlabel="training wall-clock (s)", ylabel=images.headline_title(plan.settings))
+            axes[1, col].set(
+                xlabel="training compute (TFLOP, matrix products and convolutions)",
+                ylabel=images.headline_title(plan.settings),
+            )
             for axis in axes[:, col]:
                 axis.set_yscale("log")
                 style.plain_log_ticks(axis, "y")

@@ -327,23 +327,24 @@ def seed_curves(curves: list[dict], cell: Cell) -> list[list[dict]]:
             for seed in sorted({r["seed"] for r in rows})]  # fmt: skip
 
 
-def quality_at_seconds(runs: list[list[dict]], quality: str, seconds: float) -> list[float]:
+def quality_at_seconds(runs: list[list[dict]], quality: str, seconds: float, x: str = "train_seconds") -> list[float]:
     """Per run, the quality of its last evaluation within `seconds` of training (NaN if it had none by then): what
-    a user who stopped the run at that wall-clock would have had."""
-    return [next((r[quality] for r in reversed(rows) if r["train_seconds"] <= seconds), float("nan")) for rows in runs]
+    a user who stopped the run at that wall-clock would have had. `x`: the column that measures the budget (e.g.
+    "tflop", training compute, where the runs' wall-clocks come from different machines)."""
+    return [next((r[quality] for r in reversed(rows) if r[x] <= seconds), float("nan")) for rows in runs]
 
 
-def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[str]]:
-    """A table at equal training wall-clock: one row per cell's end (its shortest run's training seconds), the
-    cells whose every run trained that long at their last evaluation by then (mean ± std), "ended" for the
-    others, and the lowest mean among them (`name(cell)`), marked when its lead over the next is within one
-    standard deviation over seeds; no lowest where one cell is left."""
+def equal_time_rows(curves: list[dict], cells, quality: str, name, x: str = "train_seconds") -> list[list[str]]:
+    """A table at equal training wall-clock (or at equal `x`, e.g. "tflop"): one row per cell's end (its shortest
+    run's training seconds), the cells whose every run trained that long at their last evaluation by then
+    (mean ± std), "ended" for the others, and the lowest mean among them (`name(cell)`), marked when its lead over
+    the next is within one standard deviation over seeds; no lowest where one cell is left."""
     runs = {c: seed_curves(curves, c) for c in cells}
-    ends = {c: min(rows[-1]["train_seconds"] for rows in runs[c]) for c in cells}
+    ends = {c: min(rows[-1][x] for rows in runs[c]) for c in cells}
     table = []
     for budget in sorted(set(ends.values())):
         running = [c for c in cells if ends[c] >= budget]
-        values = {c: quality_at_seconds(runs[c], quality, budget) for c in running}
+        values = {c: quality_at_seconds(runs[c], quality, budget, x) for c in running}
         lowest = ""
         if len(running) > 1:
             best, second = sorted(running, key=lambda c: np.mean(values[c]))[:2]
@@ -354,17 +355,70 @@ def equal_time_rows(curves: list[dict], cells, quality: str, name) -> list[list[
     return table
 
 
-def equal_time_text(tables: dict[str, list[list[str]]], headline: str, where: str) -> str:
+def equal_time_text(
+    tables: dict[str, list[list[str]]],
+    headline: str,
+    where: str,
+    budget: str = "training wall-clock (evaluations excluded)",
+    unit: str = "s",
+) -> str:
     """The finding over `equal_time_rows` tables ({title: rows}; a title prefixes its part): which cell was lowest
-    at each time where more than one was still training."""
+    at each time (each `budget`, in `unit`) where more than one was still training."""
     parts = [
-        (f"{title} " if title else "") + ", ".join(f"{row[-1]} at {row[0]} s" for row in rows if row[-1])
+        (f"{title} " if title else "") + ", ".join(f"{row[-1]} at {row[0]} {unit}" for row in rows if row[-1])
         for title, rows in tables.items()
     ]
     return (
-        f"At equal training wall-clock (evaluations excluded), the lowest mean {headline} among the settings still "
-        f"training, at the time each setting's runs ended ({where}): " + "; ".join(parts) + "."
+        f"At equal {budget}, the lowest mean {headline} among the settings still "
+        f"training, at the {'time' if unit == 's' else 'point'} each setting's runs ended ({where}): "
+        + "; ".join(parts)
+        + "."
     )
+
+
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's per-module tracker, whose hooks break autograd.grad (the gradient penalty's
+    double backward); the count is then global only, which is all step_flops needs."""
+
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args) -> None:
+        pass
+
+
+def step_flops(run: Run) -> tuple[int, int]:
+    """(critic update, generator update): the floating-point operations of matrix products and convolutions
+    (torch's FlopCounterMode, backward and the penalty's double backward included) of one update of each of the
+    run's networks, at its batch size, in fp32 on the CPU. Counted from the shapes, so the same on every machine:
+    the measure of training compute where runs trained on different hosts make their wall-clocks incomparable."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from wganlab.config import load_config
+    from wganlab.training.distributed import DistContext
+    from wganlab.training.loop import critic_step, generator_step
+    from wganlab.training.state import build_state
+
+    fixed = ["train.device=cpu", "train.precision=fp32", "train.channels_last=false", "log.progress=false"]
+    state = build_state(load_config(run.preset, [*run.overrides, *fixed]), DistContext.local(), progress=False)
+    counts = []
+    for update in (lambda: critic_step(state, state.real_batch()), lambda: generator_step(state)):
+        counter = FlopCounterMode(display=False)
+        counter.mod_tracker = _GlobalOnly()
+        with counter:
+            update()
+        counts.append(int(counter.get_total_flops()))
+    return counts[0], counts[1]
+
+
+def critic_updates_through(objective, steps: int) -> int:
+    """Critic updates made before generator step `steps` (the objective's schedule: n_critic, or the WGAN
+    reference code's 100 early and every 500th step)."""
+    from wganlab.objectives.schedule import critic_updates
+
+    return sum(critic_updates(objective, step) for step in range(steps))
 
 
 def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:
