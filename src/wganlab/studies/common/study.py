@@ -19,10 +19,16 @@ from wganlab.studies.common.runner import SIZES, Plan, StudyError
 
 
 def make_plan(
-    name: str, size: str, seeds: int | None, data: str | None = None, recipe: str = "published", fp32: bool = False
+    name: str,
+    size: str,
+    seeds: int | None,
+    data: str | None = None,
+    recipe: str = "published",
+    fp32: bool = False,
+    quiet: bool = False,
 ) -> Plan:
     """The study's plan; `fp32` (`--fp32`): its fast-path runs train in fp32, in a pool of their own (a plan that
-    has no fast-path runs is the same plan, and its folders keep their names)."""
+    has no fast-path runs is the same plan, and its folders keep their names; said unless `quiet`)."""
     plan = _make_plan(name, size, seeds, data, recipe)
     if not fp32:
         return plan
@@ -32,7 +38,8 @@ def make_plan(
     finally:
         images.FP32_ONLY.reset(token)
     if [run.overrides for run in plain.runs] == [run.overrides for run in plan.runs]:
-        say(f"--fp32: {name} has no fast-path runs at this size and recipe; nothing changes")
+        if not quiet:
+            say(f"--fp32: {name} has no fast-path runs at this size and recipe; nothing changes")
         return plan
     plain.fp32 = True
     plain.runs_dir = f"{plain.runs_dir.rstrip('/')}-fp32"
@@ -122,7 +129,7 @@ def run_study(
     # call its own fresh output "uncommitted changes" (the revision is cached for the report's header).
     source_revision()
     names = study_names_for(name, data, recipe)
-    plans = [make_plan(n, size, seeds, data, recipe, fp32) for n in names]
+    plans = [make_plan(n, size, seeds, data, recipe, fp32, quiet=name == "all") for n in names]
     for plan in plans:
         plan.records = Path(records).resolve() if records is not None else None
     root = Path(out) if out is not None else Path("studies")
