@@ -156,6 +156,7 @@ def run_ours(
     import torch
 
     from wganlab.training.distributed import DistContext
+    from wganlab.training.flops import flop_counter
     from wganlab.training.loop import train_step
     from wganlab.training.state import build_state
 
@@ -193,28 +194,10 @@ def run_ours(
     return result
 
 
-class _NoModuleTracker:
-    """FlopCounterMode's per-module tracker hooks break autograd.grad (the penalty); count globally only."""
-
-    parents = {"Global"}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args) -> None:
-        pass
-
-
-def flop_counter():
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    counter.mod_tracker = _NoModuleTracker()
-    return counter
-
-
 def run_reference(case: str, count_flops: bool) -> dict:
     """One generator iteration of the reference script under FlopCounterMode."""
+    from wganlab.training.flops import flop_counter
+
     script, args, _, _ = CASES[case]
     sys.argv = [script, *args, "--iters", "1", *reference_options(case)]
     with flop_counter() as counter:

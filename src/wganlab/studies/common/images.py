@@ -376,28 +376,14 @@ def equal_time_text(
     )
 
 
-class _GlobalOnly:
-    """Stands in for FlopCounterMode's per-module tracker, whose hooks break autograd.grad (the gradient penalty's
-    double backward); the count is then global only, which is all step_flops needs."""
-
-    parents = {"Global"}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args) -> None:
-        pass
-
-
 def step_flops(run: Run) -> tuple[int, int]:
     """(critic update, generator update): the floating-point operations of matrix products and convolutions
     (torch's FlopCounterMode, backward and the penalty's double backward included) of one update of each of the
     run's networks, at its batch size, in fp32 on the CPU. Counted from the shapes, so the same on every machine:
     the measure of training compute where runs trained on different hosts make their wall-clocks incomparable."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     from wganlab.config import load_config
     from wganlab.training.distributed import DistContext
+    from wganlab.training.flops import flop_counter
     from wganlab.training.loop import critic_step, generator_step
     from wganlab.training.state import build_state
 
@@ -405,9 +391,7 @@ def step_flops(run: Run) -> tuple[int, int]:
     state = build_state(load_config(run.preset, [*run.overrides, *fixed]), DistContext.local(), progress=False)
     counts = []
     for update in (lambda: critic_step(state, state.real_batch()), lambda: generator_step(state)):
-        counter = FlopCounterMode(display=False)
-        counter.mod_tracker = _GlobalOnly()
-        with counter:
+        with flop_counter() as counter:
             update()
         counts.append(int(counter.get_total_flops()))
     return counts[0], counts[1]
