@@ -128,8 +128,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             "included, counted with torch's FlopCounterMode on the runs' own networks and batch): critic update "
             + ", ".join(f"{style.title(o)} {fmt(c / 1e9)} GFLOP" for o, (c, _) in flops.items())
             + f", generator update {fmt(next(iter(flops.values()))[1] / 1e9)} GFLOP. It is the same on any "
-            "machine, which wall-clock is not: the runs ran one thread each, two at once, and not all on one host "
-            "(the last finding); seconds per step are in table 1.",
+            "machine, which wall-clock is not (the runs ran one thread each, two at once; a finding names the hosts "
+            "when they differ); seconds per step are in table 1.",
         ],
     )
 
