@@ -35,6 +35,7 @@ def test_a_plan_without_fast_path_runs_is_unchanged(capsys):
         assert (after.fp32, after.runs_dir) == (False, before.runs_dir)
         assert f"--fp32: {name} has no fast-path runs" in capsys.readouterr().err
     assert any(precision_of(run) == "bf16" for run in make_plan("precision", "default", 1, fp32=True).runs)
+    capsys.readouterr()
     make_plan("toy-training", "default", 1, fp32=True, quiet=True)  # `study all --fp32`: one line per study is noise
     assert capsys.readouterr().err == ""
 
