@@ -34,12 +34,14 @@ def test_the_penalty_adds_its_forward_and_double_backward_and_the_count_is_repea
 
 def test_critic_updates_through_follow_the_schedule():
     fixed = load_config(None, ["objective.name=wgan", "objective.n_critic=5"]).objective
-    assert images.critic_updates_through(fixed, 0) == 0
-    assert images.critic_updates_through(fixed, 30) == 150
+    assert images.critic_updates_through(fixed, 0)[-1] == 0
+    assert images.critic_updates_through(fixed, 30)[-1] == 150
     reference = load_config(None, ["objective.name=wgan", "objective.critic_schedule=reference"]).objective
     # steps 0-24 and 500: 100 updates each; the others n_critic
-    assert images.critic_updates_through(reference, 30) == 25 * 100 + 5 * reference.n_critic
-    assert images.critic_updates_through(reference, 501) == 26 * 100 + 475 * reference.n_critic
+    assert images.critic_updates_through(reference, 30)[-1] == 25 * 100 + 5 * reference.n_critic
+    through = images.critic_updates_through(reference, 501)
+    assert through[-1] == 26 * 100 + 475 * reference.n_critic
+    assert len(through) == 502 and through[25] == 2500 and through[26] == 2500 + reference.n_critic
 
 
 def test_n_critic_compute_is_steps_times_the_updates_flops(monkeypatch):

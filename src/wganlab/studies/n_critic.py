@@ -167,9 +167,13 @@ def add_compute(plan: Plan, curves: list[dict]) -> dict[str, tuple[int, int]]:
         if objective not in flops:
             flops[objective] = images.step_flops(run)
         schedules[(objective, run.label("variant"))] = run.config().objective
+    through: dict[tuple, list[int]] = {}  # per schedule: critic updates before each step, counted once
+    for key, objective in schedules.items():
+        last = max((row["step"] for row in curves if (row["objective"], row["variant"]) == key), default=0)
+        through[key] = images.critic_updates_through(objective, last)
     for row in curves:
         critic, generator = flops[row["objective"]]
-        updates = images.critic_updates_through(schedules[(row["objective"], row["variant"])], row["step"])
+        updates = through[(row["objective"], row["variant"])][row["step"]]
         row[COMPUTE] = (updates * critic + row["step"] * generator) / 1e12
     return flops
 

@@ -397,12 +397,14 @@ def step_flops(run: Run) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-def critic_updates_through(objective, steps: int) -> int:
-    """Critic updates made before generator step `steps` (the objective's schedule: n_critic, or the WGAN
-    reference code's 100 early and every 500th step)."""
+def critic_updates_through(objective, steps: int) -> list[int]:
+    """For each generator step 0..`steps`, the critic updates made before it (the objective's schedule: n_critic,
+    or the WGAN reference code's 100 early and every 500th step)."""
+    import itertools
+
     from wganlab.objectives.schedule import critic_updates
 
-    return sum(critic_updates(objective, step) for step in range(steps))
+    return [0, *itertools.accumulate(critic_updates(objective, step) for step in range(steps))]
 
 
 def seconds_to_reach(runs: list[list[dict]], quality: str, level: float) -> list[float]:
