@@ -148,7 +148,9 @@ def length_overrides(setting: Setting, s: dict) -> list[str]:
     every = s.get("eval_every") or max(1, steps // s["evaluations"])
     pictures = 5 * every if s.get("stop_rule") else max(1, steps // 4)
     return [f"train.steps={steps}", *images.stop_overrides(s), f"log.eval_every={every}", f"log.log_every={every}",
-            f"log.sample_every={pictures}", f"log.checkpoint_every={pictures}"]  # fmt: skip
+            f"log.sample_every={pictures}",
+            # a run a stop rule ends checkpoints at every evaluation: a session's end loses at most one interval
+            f"log.checkpoint_every={every if s.get('stop_rule') else pictures}"]  # fmt: skip
 
 
 def setting_run(setting: Setting, seed: int, s: dict) -> Run:

@@ -136,7 +136,7 @@ def cell_run(cell: images.Cell, seed: int, s: dict) -> Run:
     overrides = (
         *data_overrides(s), *model, *optim, *(images.fast_path(cell.objective) if s.get("fast") else ()), *train,
         f"log.eval_every={every}", f"log.log_every={every}", f"log.sample_every={pictures}",
-        f"log.checkpoint_every={pictures}", "log.keep_checkpoints=2",
+        f"log.checkpoint_every={every if s.get('stop_rule') else pictures}", "log.keep_checkpoints=2",
         "log.eval_metrics=modes_stacked", f"log.eval_samples={s['eval_samples']}",
         "log.final_metrics=modes_stacked", f"log.final_samples={s['final_samples']}",
         "log.tensorboard=false",

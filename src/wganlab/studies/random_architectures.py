@@ -95,7 +95,8 @@ def run(index: int, arch, objective: str, seed: int, settings: dict) -> Run:
         f"log.log_every={settings.get('eval_every', max(1, steps // 10))}",
         f"log.eval_every={settings.get('eval_every', steps)}", "log.eval_metrics=fd_fmnist,cs_fmnist",
         f"log.eval_samples={settings['eval_samples']}", f"log.sample_every={steps}",
-        f"log.checkpoint_every={max(1, steps // 4)}",  # a stopped study loses at most a quarter of a run in flight
+        # A stopped study loses at most a quarter of a run in flight; a run a stop rule ends, one evaluation interval.
+        f"log.checkpoint_every={settings['eval_every'] if long_overrides(settings) else max(1, steps // 4)}",
         "log.keep_checkpoints=1", "log.tensorboard=false",
     )  # fmt: skip
     # Relative to DCGAN at 32 filters and depth 4: a per-layer overhead plus the convolutions' work, which grows with

@@ -16,7 +16,7 @@ from wganlab.studies.common import style
 from wganlab.studies.common.recipes import SEED_RECIPES
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.common.runner import Plan, StudyError
-from wganlab.studies.common.toys import OBJECTIVES, TOY_TITLES, real_points, snapshots, training_runs
+from wganlab.studies.common.toys import OBJECTIVES, TOY_TITLES, real_points, snapshots, spread, training_runs
 from wganlab.training.run_folder import RunFolder
 
 NAME = "toy-training"
@@ -24,6 +24,7 @@ KIND = "toy"
 TAKES_DATA = False
 SEED_RECIPE = "seed001"  # --recipe seed: WGAN at Algorithm 1's m = 64 as seed 001 quotes it (the presets: 256)
 TOYS = ("eight_gaussians", "twenty_five_gaussians", "swiss_roll")
+SNAPSHOTS = 4  # the scatter figure's columns
 NARROW = ("model.generator_widths=256,256,256", "model.critic_widths=256,256,256")
 SIZES = {
     # quick: CI smoke on one toy. default: sized for 2 cores with --jobs 2: the presets at 512 wide cost 1,354 s of
@@ -42,6 +43,7 @@ SIZES = {
         "steps": 100_000,
         "eval_every": 500,
         "eval_samples": 1000,
+        "checkpoint_every": 2500,  # every 5th evaluation: a study stopped mid-run (a session's end) loses at most that
         "extra": (*NARROW, "train.stop_rule=plateau", "train.stop_min_evaluations=40", "train.stop_tolerance=0.03"),
     },
 }
@@ -58,6 +60,7 @@ def plan(size: str, seeds: int | None, recipe: str = "published") -> Plan:
         steps=settings["steps"],
         eval_every=settings["eval_every"],
         eval_samples=settings["eval_samples"],
+        checkpoint_every=settings.get("checkpoint_every"),
         extra=settings["extra"],
     )
     if recipe == "seed":
@@ -147,7 +150,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
 def plot_scatter(plan: Plan, study_dir: Path, toy: str) -> Path:
     real = real_points(toy)
     per_objective = {
-        o: snapshots(plan.folder(study_dir, plan.find(toy=toy, objective=o, seed=0)[0])) for o in OBJECTIVES
+        o: spread(snapshots(plan.folder(study_dir, plan.find(toy=toy, objective=o, seed=0)[0])), SNAPSHOTS)
+        for o in OBJECTIVES
     }
     columns = max(len(s) for s in per_objective.values())
     limit = float(real.abs().max()) * 1.5

@@ -192,7 +192,8 @@ def cell_run(cell: Cell, seed: int, settings: dict) -> Run:
         every = s["eval_every"]
         # The cap: the seed's own length under a seed recipe, the size's steps under the published ones.
         train += [*(recipe.length_overrides if recipe else [f"train.steps={s['steps']}"]), *stop_overrides(s)]
-        schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={5 * every}",
+        # A checkpoint at every evaluation: a study stopped mid-run (a session's end) loses at most one interval.
+        schedule = [f"log.eval_every={every}", f"log.log_every={every}", f"log.checkpoint_every={every}",
                     f"log.sample_every={5 * every}"]  # fmt: skip
     else:
         optim = []

@@ -71,6 +71,10 @@ def _make_plan(name: str, size: str, seeds: int | None, data: str | None, recipe
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds={seeds} must be >= 1")
     module = load_study(name)
+    own = getattr(module, "SIZES", None)  # the studies that keep sizes of their own (the others take the cells')
+    if own is not None and size not in own:
+        flag = "--quick" if size == "quick" else f"--scale {size}" if size != "default" else "the default size"
+        raise ConfigError(f"study {name} has no {size} size ({flag}); its sizes: {', '.join(own)}")
     recipes.seed_recipe(module, recipe)  # refuses a recipe the study does not have
     # Only the studies with a seed recipe take the argument (the others have one recipe).
     chosen = {"recipe": recipe} if recipe != "published" else {}

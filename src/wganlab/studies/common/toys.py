@@ -39,13 +39,17 @@ def training_runs(
     eval_every: int,
     eval_samples: int,
     snapshots: int = 4,
+    checkpoint_every: int | None = None,
     extra: tuple[str, ...] = (),
 ) -> list[Run]:
     """One run per (toy, objective, seed) from the shipped preset, evaluated every `eval_every` steps with a
     train record at the same steps (log_every = eval_every, so estimate and quality pair up), and `snapshots`
-    step checkpoints kept for scatter plots."""
+    step checkpoints kept for scatter plots. Runs whose length a stop rule decides give `checkpoint_every`
+    instead: they keep a checkpoint every that many steps (all of them, a few MB each), so a study stopped
+    mid-run loses at most that much of it, and the pictures pick `snapshots` of them (`spread`)."""
     runs = []
-    interval = max(1, steps // snapshots)
+    interval = checkpoint_every or max(1, steps // snapshots)
+    keep = steps // interval + 1 if checkpoint_every else snapshots + 1
     for toy in toys:
         for objective in objectives:
             for seed in range(seeds):
@@ -57,7 +61,7 @@ def training_runs(
                     f"log.eval_samples={eval_samples}",
                     f"log.sample_every={steps}",
                     f"log.checkpoint_every={interval}",
-                    f"log.keep_checkpoints={snapshots + 1}",
+                    f"log.keep_checkpoints={keep}",
                     "log.tensorboard=false",
                     *extra,
                 )
@@ -80,6 +84,13 @@ def snapshots(folder, n: int = 1000) -> list[tuple[int, torch.Tensor]]:
     z = torch.randn(n, config.model.z_dim, generator=make_rng(config.train.seed, "grid"))
     with torch.no_grad():
         return [(step, generator(z)) for step, generator in run.generator_snapshots()]
+
+
+def spread(items: list, n: int) -> list:
+    """`n` of `items`, evenly spaced from the first to the last (all of them when there are no more than `n`)."""
+    if len(items) <= n:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else [items[-1]]
 
 
 def real_points(toy: str, n: int = 1000, seed: int = 0) -> torch.Tensor:
