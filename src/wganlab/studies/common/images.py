@@ -10,6 +10,7 @@ Cells: generator "dcgan-bn" (DCGAN with batch norm), "dcgan" (without) or "mlp";
 
 import contextvars
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,8 +402,6 @@ def step_flops(run: Run) -> tuple[int, int]:
 def critic_updates_through(objective, steps: int) -> list[int]:
     """For each generator step 0..`steps`, the critic updates made before it (the objective's schedule: n_critic,
     or the WGAN reference code's 100 early and every 500th step)."""
-    import itertools
-
     from wganlab.objectives.schedule import critic_updates
 
     return [0, *itertools.accumulate(critic_updates(objective, step) for step in range(steps))]
