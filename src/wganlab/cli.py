@@ -21,15 +21,11 @@ from pathlib import Path
 
 from wganlab import __version__
 from wganlab.config import SECTIONS, choices_help, field_docs, load_config, to_toml
-from wganlab.errors import ConfigError, StorageError, TrainingDiverged, UserError, say
+from wganlab.errors import ConfigError, StorageError, Terminated, TrainingDiverged, UserError, say
 from wganlab.studies.common.registry import study_names
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's or `kill`'s stop), raised where the process is, so it stops like Ctrl-C does."""
 
 
 def _raise_terminated(signum, frame) -> None:

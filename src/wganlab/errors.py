@@ -42,3 +42,7 @@ class TrainingDiverged(UserError):
     counts a run that exits 3 as finished (its folder holds the outcome)."""
 
     exit_code = 3
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised where the process is, so it stops like Ctrl-C does."""

@@ -1,6 +1,7 @@
 """The study runner: runs every unfinished run (in parallel), never repeats a finished one, resumes a killed
 one bitwise, refuses a folder made with other settings, and reports failures and divergences."""
 
+import contextlib
 import json
 import os
 import shlex
@@ -135,6 +136,49 @@ def test_a_killed_study_continues_and_matches_an_uninterrupted_one(tmp_path):
     assert [json.loads(line)["step"] for line in metrics[1].read_text().splitlines()] == [
         json.loads(line)["step"] for line in metrics[0].read_text().splitlines()
     ]
+
+
+STOPPED_STUDY = """
+import signal
+from pathlib import Path
+from wganlab import cli
+from wganlab.studies.common import runner
+from wganlab.studies.common.toys import training_runs
+signal.signal(signal.SIGTERM, cli._raise_terminated)  # what `wganlab study` installs
+runs = training_runs(("eight_gaussians",), ("gan", "wgan"), 1, steps=10**6, eval_every=50, eval_samples=64,
+                     extra=({tiny!r}) + ("log.checkpoint_every=10",))
+try:
+    runner.execute(runner.Plan("tiny", "quick", 1, runs), Path({out!r}), jobs=2, progress=False)
+except KeyboardInterrupt:
+    raise SystemExit(143)
+"""
+
+
+@pytest.mark.slow
+def test_a_study_started_with_sigint_ignored_stops_its_runs_on_sigterm(tmp_path):
+    # A study started in the background from a script (`nohup wganlab study ... &`) inherits SIGINT ignored, and
+    # so do its runs: SIGTERM to the study must still stop them (each saving its checkpoint), not leave the study
+    # waiting on runs that never stop.
+    code = STOPPED_STUDY.format(tiny=TINY, out=str(tmp_path))
+    study = subprocess.Popen([sys.executable, "-c", code], env=ENV, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    runs = training_runs(("eight_gaussians",), ("gan", "wgan"), 1, steps=10**6, eval_every=50, eval_samples=64,
+                         extra=(*TINY, "log.checkpoint_every=10"))  # fmt: skip
+    plan = Plan("tiny", "quick", 1, runs)
+    checkpoints = [plan.folder(tmp_path, run) / "checkpoints" / "latest.pt" for run in plan.runs]
+    try:
+        deadline = time.time() + 120
+        while not all(path.exists() for path in checkpoints) and time.time() < deadline:
+            time.sleep(0.05)
+        study.send_signal(signal.SIGTERM)
+        assert study.wait(timeout=60) == 143
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(study.pid, signal.SIGKILL)
+    for run in plan.runs:
+        folder = plan.folder(tmp_path, run)
+        assert "stopped by SIGTERM" in (folder / "console.txt").read_text()
+        assert runner.state(plan, run, tmp_path) == "partial"  # resumable from its checkpoint
 
 
 def test_a_run_sized_in_epochs_with_spread_evaluations_is_reused_not_refused(tmp_path):

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from wganlab.config import RunConfig, differences, load_config
-from wganlab.errors import TrainingDiverged, UserError
+from wganlab.errors import Terminated, TrainingDiverged, UserError
 from wganlab.training import threads
 from wganlab.training.run_folder import RunFolder
 
@@ -266,10 +266,15 @@ def execute(
                     tail = (folder / "console.txt").read_text(errors="replace").strip().splitlines()[-3:]
                     meter.write(f"{run.key}: FAILED (exit {process.returncode}): {' | '.join(tail)}")
                 meter.finish(run)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        # The runs stop the way the study was stopped: SIGTERM (a scheduler's or `kill`'s) as SIGTERM, Ctrl-C as
+        # SIGINT. Each saves its checkpoint and exits; the study waits for them, so a rerun resumes every one. (A
+        # study started in the background from a script has SIGINT ignored, and so do its runs: they would never
+        # stop on a forwarded SIGINT.)
+        forwarded = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
         for process in running:
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGINT)
+                process.send_signal(forwarded)
         for process in running:
             process.wait()
         raise
