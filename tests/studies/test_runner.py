@@ -157,8 +157,8 @@ except KeyboardInterrupt:
 @pytest.mark.slow
 def test_a_study_started_with_sigint_ignored_stops_its_runs_on_sigterm(tmp_path):
     # A study started in the background from a script (`nohup wganlab study ... &`) inherits SIGINT ignored, and
-    # so do its runs: SIGTERM to the study must still stop them (each saving its checkpoint), not leave the study
-    # waiting on runs that never stop.
+    # so do its runs: SIGTERM to the study must still stop them (each keeping its last checkpoint), not leave the
+    # study waiting on runs that never stop.
     code = STOPPED_STUDY.format(tiny=TINY, out=str(tmp_path))
     study = subprocess.Popen([sys.executable, "-c", code], env=ENV, start_new_session=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip

@@ -268,9 +268,9 @@ def execute(
                 meter.finish(run)
     except KeyboardInterrupt as stop:
         # The runs stop the way the study was stopped: SIGTERM (a scheduler's or `kill`'s) as SIGTERM, Ctrl-C as
-        # SIGINT. Each saves its checkpoint and exits; the study waits for them, so a rerun resumes every one. (A
-        # study started in the background from a script has SIGINT ignored, and so do its runs: they would never
-        # stop on a forwarded SIGINT.)
+        # SIGINT. Each stops, keeping its last checkpoint, and the study waits for them, so a rerun resumes every
+        # one. (A study started in the background from a script has SIGINT ignored, and so do its runs: they would
+        # never stop on a forwarded SIGINT.)
         forwarded = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
         for process in running:
             with contextlib.suppress(ProcessLookupError):
