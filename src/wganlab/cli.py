@@ -205,6 +205,9 @@ def command_study(args: argparse.Namespace) -> int:
         return 0 if train_argv is None else main(train_argv)
     if args.plan and args.collect:
         raise ConfigError("--plan and --collect exclude each other: --plan lists the runs, --collect reports them")
+    if args.status and (args.plan or args.collect):
+        raise ConfigError(f"--status and {'--plan' if args.plan else '--collect'} exclude each other: --status only "
+                          "shows where each run stands")  # fmt: skip
     cluster_options = {"--plan-file": args.plan_file, "--cpus-per-run": args.cpus_per_run,
                        "--slurm-option": args.slurm_option}  # fmt: skip
     given = [name for name, value in cluster_options.items() if value]
@@ -221,7 +224,7 @@ def command_study(args: argparse.Namespace) -> int:
         slurm_options=tuple(args.slurm_option or ()),
         jobs=args.jobs,
     )
-    mode = "plan" if args.plan else "collect" if args.collect else "run"
+    mode = "plan" if args.plan else "collect" if args.collect else "status" if args.status else "run"
     if args.records and mode != "collect":
         raise ConfigError("--records is for --collect: it reads finished runs from that folder; add --collect")
     records = Path(args.records) if args.records else None
@@ -486,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--jobs", type=int, default=1, help="runs at once, each with its share of the CPU threads")
     study.add_argument("--plan", action="store_true", help="print the command of every unfinished run and stop")
     study.add_argument("--collect", action="store_true", help="build the report from finished run folders only")
+    study.add_argument("--status", action="store_true",
+                       help="show where each run stands (state, step of planned, its quality measure's last and best "
+                       "value, hours, how it ended) and stop; starts nothing")  # fmt: skip
     study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper|-long][-seed])")
     study.add_argument(
         "--records", metavar="DIR",

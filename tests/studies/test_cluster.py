@@ -342,3 +342,14 @@ def test_a_slurm_array_trains_a_study_a_resubmission_skips_it_and_a_moved_folder
     assert (moved / "report.md").is_file() and str(study_dir) not in (moved / "report.md").read_text()
     print(f"\nslurm array of {len(plan.runs)} toy-training --quick runs: {first:.0f} s; resubmitted (3 skipped, "
           f"1 resumed): {second:.0f} s")  # fmt: skip
+
+
+def test_cli_status_starts_nothing_and_counts_the_runs(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert cli.main(["study", "distances", "--quick", "--status", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"distances (--quick --seeds=2): 2 runs: 0 finished, 0 started, 2 not started; folder {out}"
+    assert len(lines) == 2 + 2 and all("not started" in line for line in lines[2:])
+    assert not any(out.rglob("*.toml"))  # nothing was planned into the folder, nothing trained
+    assert cli.main(["study", "distances", "--quick", "--status", "--plan"]) == 2
+    assert "--status and --plan exclude each other" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,36 @@ def test_runs_everything_in_parallel_then_reuses_it(finished):
     assert runner.execute(plan, study_dir, jobs=2, progress=False) == []
     assert outcome_times(plan, study_dir) == before  # nothing ran again
     assert printed_plan(plan, study_dir) == []  # nothing left to do
+
+
+def test_status_shows_each_runs_state_step_quality_and_ending(finished, tmp_path):
+    plan, study_dir = finished
+    # A copy of the study in which one run lost its outcome (as a killed run has none) and one more run is planned.
+    copy = tmp_path / "study"
+    shutil.copytree(study_dir, copy)
+    started, finished_run = plan.runs
+    (plan.folder(copy, started) / "outcome.json").unlink()
+    later = training_runs(("eight_gaussians",), ("wgan",), 1, steps=4, eval_every=2, eval_samples=64, extra=TINY)
+    bigger = Plan(plan.study, plan.size, plan.seeds, [*plan.runs, *later], plan.settings)
+    rows = {row["run"]: row for row in runner.status_rows(bigger, copy)}
+    assert [rows[run.key]["state"] for run in bigger.runs] == ["partial", "done", "todo"]
+    for run in plan.runs:  # the step reached and the headline (exact W1 on a toy): last and lowest of its evaluations
+        w1 = [record["w1"] for record in RunFolder(plan.folder(copy, run)).records("eval")]
+        row = rows[run.key]
+        assert (row["step"], row["planned"], row["measure"], row["last"], row["best"]) == (4, 4, "w1", w1[-1], min(w1))
+        assert row["seconds"] > 0
+    assert rows[finished_run.key]["ended"] == "all steps" and "ended" not in rows[started.key]
+    assert rows[later[0].key] == {"run": later[0].key, "state": "todo", "planned": 4}
+    # A long run's outcome names the rule that stopped it (training/stopping.py writes these keys).
+    path = plan.folder(copy, finished_run) / "outcome.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "stopped_by": "plateau", "stop_step": 4}))
+    assert runner.status_rows(bigger, copy)[1]["ended"] == "plateau"
+    printed = []
+    runner.print_status(bigger, copy, out=type("Sink", (), {"write": lambda self, s: printed.append(s)})())
+    lines = "".join(printed).splitlines()
+    assert lines[0].startswith("tiny (--quick --seeds=1): 3 runs: 1 finished, 1 started, 1 not started; folder ")
+    assert lines[1].split() == ["run", "state", "step", "/", "planned", "quality:", "last", "(best)", "hours", "ended"]
+    assert lines[4].split() == [later[0].key, "not", "started", "–", "/", "4"]
 
 
 def printed_plan(plan: Plan, study_dir: Path) -> list[str]:

@@ -431,6 +431,63 @@ def print_plan(plan: Plan, study_dir: Path, out=sys.stdout) -> None:
         print(shlex.join(argv), file=out)
 
 
+def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
+    """Where each run of `plan` stands, read from its folder only (nothing starts): its state, the step it reached
+    and the steps planned, its quality measure's last and best values (the key best.pt follows: FD for the image
+    studies, exact W1 for the toys), its run time, and for a finished run how it ended (a long run's stop rule:
+    plateau or cap)."""
+    from wganlab.training.quality import build_quality
+
+    rows = []
+    for run in plan.runs:
+        folder = plan.folder(study_dir, run)
+        row: dict[str, Any] = {"run": run.key, "state": state(plan, run, study_dir)}
+        rows.append(row)
+        if run.task:
+            continue
+        runs = RunFolder(folder)
+        config = load_config(runs.config_path) if runs.config_path.exists() else run.config()
+        planned = config.train.steps if not config.train.epochs or runs.config_path.exists() else None
+        row["planned"] = planned if planned is not None else f"{config.train.epochs:g} epochs"
+        if row["state"] == "todo":
+            continue
+        outcome = runs.outcome() or {}
+        row["step"] = outcome.get("step", last_step(folder))
+        key = build_quality(config).headline
+        values = [record[key] for record in runs.records("eval") if isinstance(record.get(key), (int, float))]
+        if values:
+            row.update(measure=key, last=values[-1], best=min(values))
+        timing = runs.path / "timing.jsonl"
+        if "seconds" in outcome:
+            row["seconds"] = outcome["seconds"]
+        elif timing.exists():
+            row["seconds"] = json.loads(timing.read_text().splitlines()[-1]).get("seconds")
+        if outcome:  # a long run's stop rule says plateau or cap; any other ran all its steps or diverged
+            row["ended"] = "diverged" if outcome.get("status") == "diverged" else outcome.get("stopped_by", "all steps")
+    return rows
+
+
+def print_status(plan: Plan, study_dir: Path, out=None) -> None:
+    """`wganlab study NAME --status`: a count line, then one line per run (see status_rows)."""
+    out = out or sys.stdout
+    rows = status_rows(plan, study_dir)
+    words = {"done": "finished", "partial": "started", "todo": "not started"}
+    counts = ", ".join(f"{sum(row['state'] == state for row in rows)} {word}" for state, word in words.items())
+    print(f"{plan.study} ({' '.join(size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32)) or 'default size'}): "
+          f"{len(rows)} runs: {counts}; folder {study_dir}", file=out)  # fmt: skip
+    table = [("run", "state", "step / planned", "quality: last (best)", "hours", "ended")]
+    for row in rows:
+        step = f"{row['step']:,}" if "step" in row else "–"
+        planned = f"{row['planned']:,}" if isinstance(row.get("planned"), int) else row.get("planned", "")
+        measure = f"{row['measure']} {row['last']:.4g} ({row['best']:.4g})" if "measure" in row else ""
+        hours = f"{row['seconds'] / 3600:.2f}" if row.get("seconds") is not None else ""
+        table.append((row["run"], words[row["state"]], f"{step} / {planned}" if planned else step, measure, hours,
+                      row.get("ended", "")))  # fmt: skip
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), file=out)
+
+
 def missing(plan: Plan, study_dir: Path) -> list[Run]:
     return [run for run in plan.runs if state(plan, run, study_dir) != "done"]
 

@@ -117,7 +117,8 @@ def run_study(
 ) -> Path | None:
     """Plan, run and collect study `name` (or every study, `all`); returns the report.md written (None for
     mode "plan", which prints one command per unfinished run instead, or, as `plan_format` asks, writes a Slurm
-    array script or a GNU parallel job list per study and prints the command that submits it).
+    array script or a GNU parallel job list per study and prints the command that submits it; None for mode
+    "status", which prints where each run stands).
 
     `records`: with mode "collect", read the runs from that folder of committed records (its `image-runs/`,
     `random-architectures-runs/`, ...: the pools' names) instead of the study folder's pool; nothing is copied
@@ -144,6 +145,10 @@ def run_study(
     if mode in ("run", "plan"):
         for plan in plans:
             prepare(plan)
+    if mode == "status":
+        for plan in plans:
+            runner.print_status(plan, folders[plan.study])
+        return None
     if mode == "plan":
         plan_format = plan_format or cluster.PlanFormat()
         if plan_format.file is not None and len(plans) > 1:
