@@ -74,6 +74,7 @@ def test_status_shows_each_runs_state_step_quality_and_ending(finished, tmp_path
         assert (row["step"], row["planned"], row["measure"], row["last"], row["best"]) == (4, 4, "w1", w1[-1], min(w1))
         assert row["seconds"] > 0
     assert rows[finished_run.key]["ended"] == "all steps" and "ended" not in rows[started.key]
+    assert "rule" not in rows[started.key]  # no stop rule in these runs (the long size's: training/stopping.standing)
     assert rows[later[0].key] == {"run": later[0].key, "state": "todo", "planned": 4}
     # A long run's outcome names the rule that stopped it (training/stopping.py writes these keys).
     path = plan.folder(copy, finished_run) / "outcome.json"
@@ -83,7 +84,24 @@ def test_status_shows_each_runs_state_step_quality_and_ending(finished, tmp_path
     runner.print_status(bigger, copy, out=type("Sink", (), {"write": lambda self, s: printed.append(s)})())
     lines = "".join(printed).splitlines()
     assert lines[0].startswith("tiny (--quick --seeds=1): 3 runs: 1 finished, 1 started, 1 not started; folder ")
-    assert lines[1].split() == ["run", "state", "step", "/", "planned", "quality:", "last", "(best)", "hours", "ended"]
+    assert lines[1].split() == [
+        "run",
+        "state",
+        "step",
+        "/",
+        "planned",
+        "quality:",
+        "last",
+        "(best)",
+        "hours",
+        "ended",
+        "(or",
+        "the",
+        "stop",
+        "rule",
+        "so",
+        "far)",
+    ]
     assert lines[4].split() == [later[0].key, "not", "started", "–", "/", "4"]
 
 

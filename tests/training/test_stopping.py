@@ -106,3 +106,16 @@ def test_a_run_killed_after_its_stopping_evaluation_stops_at_once_on_resume(stop
     assert state.step == RunFolder(whole).outcome()["step"]
     assert records(killed) == records(whole)
     assert RunFolder(killed).outcome()["stop_reason"] == RunFolder(whole).outcome()["stop_reason"]
+
+
+def test_standing_says_where_a_running_run_is_against_the_rule():
+    # 5 evaluations, rule from the 4th: the last ceil(5/4) = 2 (best 7.88) against the 3 before (best 8): 1.5 %.
+    values = [10.0, 9.0, 8.0, 7.9, 7.88]
+    assert stopping.standing(values, min_evaluations=4, tolerance=0.03) == (
+        "last 2 of 5 evaluations improved 1.5% (stops at <= 3%)"
+    )
+    assert stopping.plateau(values, min_evaluations=4, tolerance=0.03) == (7.88, 8.0)  # the rule stops it there
+    assert stopping.standing(values[:3], min_evaluations=4, tolerance=0.03) == "rule from evaluation 4 (at 3)"
+    # Still improving: 1 - 5 / 8 = 37.5 %, and the rule goes on.
+    assert "improved 37.5%" in stopping.standing([10.0, 9.0, 8.0, 6.0, 5.0], min_evaluations=4, tolerance=0.03)
+    assert stopping.plateau([10.0, 9.0, 8.0, 6.0, 5.0], min_evaluations=4, tolerance=0.03) is None

@@ -50,6 +50,17 @@ def plateau(values: list[float], *, min_evaluations: int, tolerance: float) -> t
     return (recent, earlier) if recent >= (1 - tolerance) * earlier else None
 
 
+def standing(values: list[float], *, min_evaluations: int, tolerance: float) -> str:
+    """Where a running run stands against the plateau rule after `values`, in words (`wganlab study --status`)."""
+    k = len(values)
+    if k < max(2, min_evaluations):
+        return f"rule from evaluation {max(2, min_evaluations)} (at {k})"
+    q = math.ceil(k / 4)
+    recent, earlier = min(values[k - q :]), min(values[: k - q])
+    improvement = 1 - recent / earlier if earlier else 0.0
+    return f"last {q} of {k} evaluations improved {improvement:.1%} (stops at <= {tolerance:.0%})"
+
+
 def check(rule: str, steps: list[int], values: list[float], *, min_evaluations: int, tolerance: float) -> Stop | None:
     """The Stop that `rule` calls for after the evaluations at `steps` with headline `values`, else None."""
     if rule == "none" or not values:

@@ -436,6 +436,7 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
     and the steps planned, its quality measure's last and best values (the key best.pt follows: FD for the image
     studies, exact W1 for the toys), its run time, and for a finished run how it ended (a long run's stop rule:
     plateau or cap)."""
+    from wganlab.training import stopping
     from wganlab.training.quality import build_quality
 
     rows = []
@@ -457,6 +458,9 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
         values = [record[key] for record in runs.records("eval") if isinstance(record.get(key), (int, float))]
         if values:
             row.update(measure=key, last=values[-1], best=min(values))
+        if row["state"] == "partial" and config.train.stop_rule == "plateau":
+            row["rule"] = stopping.standing(values, min_evaluations=config.train.stop_min_evaluations,
+                                            tolerance=config.train.stop_tolerance)  # fmt: skip
         timing = runs.path / "timing.jsonl"
         if "seconds" in outcome:
             row["seconds"] = outcome["seconds"]
@@ -475,14 +479,14 @@ def print_status(plan: Plan, study_dir: Path, out=None) -> None:
     counts = ", ".join(f"{sum(row['state'] == state for row in rows)} {word}" for state, word in words.items())
     print(f"{plan.study} ({' '.join(size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32)) or 'default size'}): "
           f"{len(rows)} runs: {counts}; folder {study_dir}", file=out)  # fmt: skip
-    table = [("run", "state", "step / planned", "quality: last (best)", "hours", "ended")]
+    table = [("run", "state", "step / planned", "quality: last (best)", "hours", "ended (or the stop rule so far)")]
     for row in rows:
         step = f"{row['step']:,}" if "step" in row else "–"
         planned = f"{row['planned']:,}" if isinstance(row.get("planned"), int) else row.get("planned", "")
         measure = f"{row['measure']} {row['last']:.4g} ({row['best']:.4g})" if "measure" in row else ""
         hours = f"{row['seconds'] / 3600:.2f}" if row.get("seconds") is not None else ""
         table.append((row["run"], words[row["state"]], f"{step} / {planned}" if planned else step, measure, hours,
-                      row.get("ended", "")))  # fmt: skip
+                      row.get("ended", row.get("rule", ""))))  # fmt: skip
     widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]))]
     for line in table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), file=out)
