@@ -40,25 +40,29 @@ class Stop:
         }
 
 
-def plateau(values: list[float], *, min_evaluations: int, tolerance: float) -> tuple[float, float] | None:
-    """(best of the last quarter, best before it) when the rule above says stop after `values`, else None."""
+def _quarters(values: list[float], min_evaluations: int) -> tuple[float, float] | None:
+    """(best of the last quarter, best before it), or None before the rule's first check."""
     k = len(values)
     if k < max(2, min_evaluations):
         return None
     q = math.ceil(k / 4)
-    recent, earlier = min(values[k - q :]), min(values[: k - q])
-    return (recent, earlier) if recent >= (1 - tolerance) * earlier else None
+    return min(values[k - q :]), min(values[: k - q])
+
+
+def plateau(values: list[float], *, min_evaluations: int, tolerance: float) -> tuple[float, float] | None:
+    """(best of the last quarter, best before it) when the rule above says stop after `values`, else None."""
+    found = _quarters(values, min_evaluations)
+    return found if found is not None and found[0] >= (1 - tolerance) * found[1] else None
 
 
 def standing(values: list[float], *, min_evaluations: int, tolerance: float) -> str:
     """Where a running run stands against the plateau rule after `values`, in words (`wganlab study --status`)."""
-    k = len(values)
-    if k < max(2, min_evaluations):
+    k, found = len(values), _quarters(values, min_evaluations)
+    if found is None:
         return f"rule from evaluation {max(2, min_evaluations)} (at {k})"
-    q = math.ceil(k / 4)
-    recent, earlier = min(values[k - q :]), min(values[: k - q])
+    recent, earlier = found
     improvement = 1 - recent / earlier if earlier else 0.0
-    return f"last {q} of {k} evaluations improved {improvement:.1%} (stops at <= {tolerance:.0%})"
+    return f"last {math.ceil(k / 4)} of {k} evaluations improved {improvement:.1%} (stops at <= {tolerance:.0%})"
 
 
 def check(rule: str, steps: list[int], values: list[float], *, min_evaluations: int, tolerance: float) -> Stop | None:

@@ -448,8 +448,9 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
             continue
         runs = RunFolder(folder)
         config = load_config(runs.config_path) if runs.config_path.exists() else run.config()
-        planned = config.train.steps if not config.train.epochs or runs.config_path.exists() else None
-        row["planned"] = planned if planned is not None else f"{config.train.epochs:g} epochs"
+        # A run sized in epochs knows its steps once it has written config.toml (they depend on its data).
+        resolved = runs.config_path.exists() or not config.train.epochs
+        row["planned"] = config.train.steps if resolved else f"{config.train.epochs:g} epochs"
         if row["state"] == "todo":
             continue
         outcome = runs.outcome() or {}
