@@ -12,7 +12,7 @@ from wganlab.studies.common.runner import Plan
 NAME = "clip-sweep"
 KIND = "image"
 TAKES_DATA = True
-SEED_RECIPE = "seed000"  # --recipe seed: seed 000 needed c = 0.005 (sec. I), with RMSProp at 5e-4
+SEED_RECIPE = "seed000"  # --recipe seed: seed 000 needed c = 0.005 (sec. I), at lr 5e-4
 VALUES = (0.001, 0.005, 0.01, 0.05, 0.1)
 
 

@@ -1,12 +1,13 @@
 """Colour images at 64 px (issue 32): seed 000's two experiments and seed 003's n_critic comparison on Twemoji, each
 with the seed's own settings beside the published recipes.
 
-Seed 000 (WGAN implementation report, CelebA 64 px): Fig. 1, the critic's estimate (JS for DCGAN, W for WGAN)
-against sample quality over training; Fig. 2, the same two without batch norm in the generator. Its WGAN: RMSProp
-5e-4, c = 0.005, n_critic 5, batch 64 (sec. I); its DCGAN keeps DCGAN's Adam 2e-4 β (0.5, 0.999) and batch-norm
-discriminator, which is also the published GAN recipe, so the GAN cells serve both. Seed 003 (anime faces 96 px):
-WGAN with n_critic 1, 2 and 4 at RMSProp 1e-4, c = 0.01, batch 128, "no obvious differences ... perhaps 4D is
-slightly better"; beside it the same n_critic values at Algorithm 1's RMSProp 5e-5, batch 64.
+Seed 000 (WGAN implementation report, CelebA; it gives no image size): Fig. 1, the critic's estimate (JS for DCGAN,
+W for WGAN) against sample quality over training; Fig. 2, the same two without batch norm in the generator. Its WGAN:
+lr 5e-4 (RMSProp as in Algorithm 1; it names no optimiser), c = 0.005, n_critic 5, batch 64 (sec. I); its DCGAN keeps
+DCGAN's Adam 2e-4 β (0.5, 0.999) and batch-norm discriminator, which is also the published GAN recipe, so the GAN
+cells serve both. Seed 003 (anime faces 96 px): WGAN with n_critic 1, 2 and 4 at RMSProp 1e-4, c = 0.01, batch 128,
+"no obvious differences ... perhaps 4D is slightly better"; beside it the same n_critic values at Algorithm 1's
+RMSProp 5e-5, batch 64.
 
 Quality is TF-Inception FID during training (colour images are what Inception features were made for) and FID, KID
 and precision/recall at the end, against the training images (Twemoji has no test split). On a CPU the Inception
@@ -344,8 +345,9 @@ def section(plan: Plan, rows: list[dict], figures: list[Figure]) -> Section:
         f"{config.model.z_dim}; the GAN's discriminator with batch norm (DCGAN's), WGAN's critic without; generator "
         f"with batch norm unless marked; {images.length_text(config)}.",
         "Recipes: GAN Adam 2e-4 β (0.5, 0.999), batch 64 (published, and seed 000's DCGAN); WGAN published: RMSProp "
-        "5e-5, c = 0.01, n_critic 5, batch 64; WGAN seed 000 (sec. I): RMSProp 5e-4, c = 0.005, n_critic 5, batch "
-        "64, N(0, 0.02) init; WGAN seed 003: RMSProp 1e-4, c = 0.01, batch 128, n_critic 1, 2, 4.",
+        "5e-5, c = 0.01, n_critic 5, batch 64; WGAN seed 000 (sec. I): lr 5e-4 (RMSProp as in Algorithm 1; the seed "
+        "names no optimiser), c = 0.005, n_critic 5, batch 64, N(0, 0.02) init; WGAN seed 003: RMSProp 1e-4, c = "
+        "0.01, batch 128, n_critic 1, 2, 4.",
         f"Quality: TF-Inception FID of {config.log.eval_samples:,} samples {images.evaluation_text(config)} against "
         f"the training images (no test split); at the end FID, KID and precision/recall of "
         f"{config.log.final_samples:,} samples. FID is biased upwards at these n: compare it only within this "

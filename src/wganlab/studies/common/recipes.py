@@ -86,18 +86,22 @@ SEED_RECIPES = {
         source="seed 001, Algorithm 1 as it quotes it: RMSProp α = 5e-5, c = 0.01, m = 64, n_critic 5",
     ),
     # Seed 000 (WGAN implementation report, sec. I): "weight initialization (a zero-centered normal distribution
-    # with standard deviation 0.02)", "learning rate as 0.0005, n_critic as 5", clipping "with a value of 0.005",
-    # "50K steps based on 64 batch sizes"; RMSProp as Algorithm 1 (the report follows the paper's details). Its
-    # DCGAN keeps DCGAN's own recipe (Adam 2e-4, beta1 0.5; the report gives no other), as the seed000-celeba-gan
-    # preset does; it trained no WGAN-GP, which keeps the published recipe.
+    # with standard deviation 0.02)", "learning rate as 0.0005, n_critic as 5", "gradient clipping with a value of
+    # 0.005" (read as Algorithm 1's weight clipping: the seed says it differs from "the value in the paper", 0.01,
+    # which is the weight clipping bound), "50K steps based on 64 batch sizes"; RMSProp as Algorithm 1 (the seed
+    # names no optimiser and says it followed the paper's details). Its DCGAN keeps DCGAN's own recipe (Adam 2e-4,
+    # beta1 0.5; the report gives no other), as the seed000-celeba-gan preset does; it trained no WGAN-GP, which
+    # keeps the published recipe.
     "seed000": SeedRecipe(
         name="seed000",
         title="seed 000's settings",
         presets={"gan": "seeds/seed000-celeba-gan", "wgan": "seeds/seed000-celeba-wgan"},
         batch=64,
         steps=50_000,
-        source="seed 000, sec. I: WGAN RMSProp 5e-4, c = 0.005, n_critic 5, N(0, 0.02) init, batch 64, 50K "
-        "steps; its GAN with DCGAN's Adam 2e-4 β (0.5, 0.999); WGAN-GP (not trained by the seed) as published",
+        source="seed 000, sec. I: WGAN lr 5e-4, clipping 0.005, n_critic 5, N(0, 0.02) init, batch 64, 50K steps "
+        "(RMSProp as in Algorithm 1: the seed names no optimiser; its 'gradient clipping' read as the paper's weight "
+        "clipping, whose 0.01 it replaces); its GAN with DCGAN's Adam 2e-4 β (0.5, 0.999); WGAN-GP (not trained by "
+        "the seed) as published",
     ),
     # Seed 002 (Investigation on GAN, WGAN and WGAN-GP), sec. 4.4, Table 1: batch 256 for all three; Adam /
     # RMSprop / Adam at 0.0002; 1 / 4 / 4 D steps per G step; clipping [-0.01, 0.01]; lambda 10; 1000 epochs.
