@@ -348,7 +348,8 @@ def test_cli_status_starts_nothing_and_counts_the_runs(tmp_path, capsys):
     out = tmp_path / "d"
     assert cli.main(["study", "distances", "--quick", "--status", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"distances (--quick --seeds=2): 2 runs: 0 finished, 0 started, 2 not started; folder {out}"
+    counts = "2 runs: 0 finished, 0 training, 0 started, 2 not started"
+    assert lines[0] == f"distances (--quick --seeds=2): {counts}; folder {out}"
     assert len(lines) == 2 + 2 and all("not started" in line for line in lines[2:])
     assert not any(out.rglob("*.toml"))  # nothing was planned into the folder, nothing trained
     assert cli.main(["study", "distances", "--quick", "--status", "--plan"]) == 2

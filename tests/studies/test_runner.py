@@ -76,6 +76,18 @@ def test_status_shows_each_runs_state_step_quality_and_ending(finished, tmp_path
     assert rows[finished_run.key]["ended"] == "all steps" and "ended" not in rows[started.key]
     assert "rule" not in rows[started.key]  # no stop rule in these runs (the long size's: training/stopping.standing)
     assert rows[later[0].key] == {"run": later[0].key, "state": "todo", "planned": 4}
+    # An unfinished run's pace is its last timing record's; the time left is that pace times the steps still planned
+    # (none here: it reached all 4 before losing its outcome). A finished run has neither.
+    last = json.loads((plan.folder(copy, started) / "timing.jsonl").read_text().splitlines()[-1])
+    assert (rows[started.key]["sec_per_step"], rows[started.key]["seconds_left"]) == (last["sec_per_step"], 0)
+    assert "sec_per_step" not in rows[finished_run.key] and "writer" not in rows[started.key]
+    # As if killed at step 2 (its records cut there) with a recent pace of 900 s a step: 2 steps left, 0.5 h.
+    metrics, timing = (plan.folder(copy, started) / name for name in ("metrics.jsonl", "timing.jsonl"))
+    kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= 2]
+    metrics.write_text("\n".join(kept) + "\n")
+    timing.write_text(json.dumps({**last, "step": 2, "sec_per_step": 900.0}) + "\n")
+    killed = runner.status_rows(bigger, copy)[0]
+    assert (killed["step"], killed["sec_per_step"], killed["seconds_left"]) == (2, 900.0, 1800.0)
     # A long run's outcome names the rule that stopped it (training/stopping.py writes these keys).
     path = plan.folder(copy, finished_run) / "outcome.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "stopped_by": "plateau", "stop_step": 4}))
@@ -83,26 +95,57 @@ def test_status_shows_each_runs_state_step_quality_and_ending(finished, tmp_path
     printed = []
     runner.print_status(bigger, copy, out=type("Sink", (), {"write": lambda self, s: printed.append(s)})())
     lines = "".join(printed).splitlines()
-    assert lines[0].startswith("tiny (--quick --seeds=1): 3 runs: 1 finished, 1 started, 1 not started; folder ")
-    assert lines[1].split() == [
-        "run",
-        "state",
-        "step",
+    assert lines[0].startswith(
+        "tiny (--quick --seeds=1): 3 runs: 1 finished, 0 training, 1 started, 1 not started; folder "
+    )
+    header = "run state step / planned quality: last (best) hours s/step hours left ended (or the stop rule so far)"
+    assert lines[1].split() == header.split()
+    hours = f"{killed['seconds'] / 3600:.2f}"
+    assert lines[2].split() == [
+        started.key,
+        "started",
+        "2",
         "/",
-        "planned",
-        "quality:",
-        "last",
-        "(best)",
-        "hours",
-        "ended",
-        "(or",
-        "the",
-        "stop",
-        "rule",
-        "so",
-        "far)",
+        "4",
+        "w1",
+        *lines[2].split()[6:8],
+        hours,
+        "900",
+        "0.5",
     ]
     assert lines[4].split() == [later[0].key, "not", "started", "–", "/", "4"]
+    # While a process holds the run's folder lock (as a training run does), the run is shown as training, with the
+    # pid from the kernel's lock table; the probe never takes the lock, so the holder keeps it undisturbed.
+    with RunFolder(plan.folder(copy, started)).lock() as claim:
+        claim()
+        assert runner.status_rows(bigger, copy)[0]["writer"] == os.getpid()
+        printed.clear()
+        runner.print_status(bigger, copy, out=type("Sink", (), {"write": lambda self, s: printed.append(s)})())
+    lines = "".join(printed).splitlines()
+    assert ": 3 runs: 1 finished, 1 training, 0 started, 1 not started;" in lines[0]
+    assert lines[2].split()[:2] == [started.key, "training"]
+    assert "writer" not in runner.status_rows(bigger, copy)[0]  # released
+
+
+def test_writer_pid_reads_the_kernels_lock_table(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    assert folder.writer_pid() is None  # no .lock at all
+    folder.path.mkdir()
+    (folder.path / ".lock").write_text("wganlab pid 1 on elsewhere\n")  # what a stopped run leaves: not a holder
+    stat = (folder.path / ".lock").stat()
+    ours = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    other = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino + 1}"
+    table = tmp_path / "locks"
+    table.write_text(
+        f"1: POSIX  ADVISORY  WRITE 77 {ours} 0 EOF\n"  # a POSIX (fcntl) lock is not how a run holds its folder
+        f"2: FLOCK  ADVISORY  WRITE 88 {other} 0 EOF\n"  # another file's
+        f"3: -> FLOCK  ADVISORY  WRITE 99 {ours} 0 EOF\n"  # a waiter, not the holder
+        f"4: FLOCK  ADVISORY  WRITE 4242 {ours} 0 EOF\n"
+    )
+    assert folder.writer_pid(locks=table) == 4242
+    table.write_text(f"2: FLOCK  ADVISORY  WRITE 88 {other} 0 EOF\n")
+    assert folder.writer_pid(locks=table) is None
+    assert folder.writer_pid(locks=tmp_path / "none") is None  # no lock table (not Linux): not seen
 
 
 def printed_plan(plan: Plan, study_dir: Path) -> list[str]:

@@ -207,6 +207,30 @@ class RunFolder:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
+    def writer_pid(self, locks: Path = Path("/proc/locks")) -> int | None:
+        """The pid of the process on this machine that holds the folder's lock now (a run training into it), or
+        None. Reads the kernel's table of file locks (Linux's /proc/locks) and never takes the lock itself, so a
+        run starting at that moment is never refused because of it. A writer on another machine (a cluster's
+        shared folder) is not seen: None means "not being written from this machine"."""
+        try:
+            stat = (self.path / ".lock").stat()
+            table = locks.read_text()
+        except OSError:
+            return None
+        device = (os.major(stat.st_dev), os.minor(stat.st_dev), stat.st_ino)
+        for line in table.splitlines():
+            # "1: FLOCK  ADVISORY  WRITE 11107 fe:00:5513288 0 EOF"; a waiter's line has "->" after the number.
+            fields = line.split()
+            if len(fields) < 6 or fields[1] != "FLOCK":
+                continue
+            try:
+                major, minor, inode = fields[5].split(":")
+                if (int(major, 16), int(minor, 16), int(inode)) == device:
+                    return int(fields[4])
+            except ValueError:
+                continue
+        return None
+
     def check_writable(self) -> None:
         """StorageError naming the first folder or appended file of the run this process may not write, so that a
         resume refuses before it changes anything rather than halfway through."""

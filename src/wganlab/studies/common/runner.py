@@ -435,7 +435,9 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
     """Where each run of `plan` stands, read from its folder only (nothing starts): its state, the step it reached
     and the steps planned, its quality measure's last and best values (the key best.pt follows: FD for the image
     studies, exact W1 for the toys), its run time, and for a finished run how it ended (a long run's stop rule:
-    plateau or cap)."""
+    plateau or cap). `writer`: the pid training it now, when that process is on this machine (`RunFolder.
+    writer_pid`). An unfinished run's `sec_per_step` is that of its last timing record (its recent pace) and
+    `seconds_left` that pace times the steps still planned: for a run under a stop rule, the most it can take."""
     from wganlab.training import stopping
     from wganlab.training.quality import build_quality
 
@@ -447,6 +449,8 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
         if run.task:
             continue
         runs = RunFolder(folder)
+        if row["state"] != "done" and (writer := runs.writer_pid()) is not None:
+            row["writer"] = writer
         config = load_config(runs.config_path) if runs.config_path.exists() else run.config()
         # A run sized in epochs knows its steps once it has written config.toml (they depend on its data).
         resolved = runs.config_path.exists() or not config.train.epochs
@@ -463,10 +467,11 @@ def status_rows(plan: Plan, study_dir: Path) -> list[dict[str, Any]]:
             row["rule"] = stopping.standing(values, min_evaluations=config.train.stop_min_evaluations,
                                             tolerance=config.train.stop_tolerance)  # fmt: skip
         timing = runs.path / "timing.jsonl"
-        if "seconds" in outcome:
-            row["seconds"] = outcome["seconds"]
-        elif timing.exists():
-            row["seconds"] = json.loads(timing.read_text().splitlines()[-1]).get("seconds")
+        last = json.loads(timing.read_text().splitlines()[-1]) if timing.exists() else {}
+        row["seconds"] = outcome.get("seconds", last.get("seconds"))
+        if not outcome and last.get("sec_per_step") and isinstance(row["planned"], int):
+            row["sec_per_step"] = last["sec_per_step"]
+            row["seconds_left"] = max(row["planned"] - row["step"], 0) * last["sec_per_step"]
         if outcome:  # a long run's stop rule says plateau or cap; any other ran all its steps or diverged
             row["ended"] = "diverged" if outcome.get("status") == "diverged" else outcome.get("stopped_by", "all steps")
     return rows
@@ -476,18 +481,24 @@ def print_status(plan: Plan, study_dir: Path, out=None) -> None:
     """`wganlab study NAME --status`: a count line, then one line per run (see status_rows)."""
     out = out or sys.stdout
     rows = status_rows(plan, study_dir)
-    words = {"done": "finished", "partial": "started", "todo": "not started"}
-    counts = ", ".join(f"{sum(row['state'] == state for row in rows)} {word}" for state, word in words.items())
+    words = {"done": "finished", "training": "training", "partial": "started", "todo": "not started"}
+    for row in rows:
+        row["shown"] = "training" if "writer" in row else row["state"]
+    counts = ", ".join(f"{sum(row['shown'] == state for row in rows)} {word}" for state, word in words.items())
     print(f"{plan.study} ({' '.join(size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32)) or 'default size'}): "
           f"{len(rows)} runs: {counts}; folder {study_dir}", file=out)  # fmt: skip
-    table = [("run", "state", "step / planned", "quality: last (best)", "hours", "ended (or the stop rule so far)")]
+    table = [("run", "state", "step / planned", "quality: last (best)", "hours", "s/step", "hours left",
+              "ended (or the stop rule so far)")]  # fmt: skip
     for row in rows:
         step = f"{row['step']:,}" if "step" in row else "–"
         planned = f"{row['planned']:,}" if isinstance(row.get("planned"), int) else row.get("planned", "")
         measure = f"{row['measure']} {row['last']:.4g} ({row['best']:.4g})" if "measure" in row else ""
         hours = f"{row['seconds'] / 3600:.2f}" if row.get("seconds") is not None else ""
-        table.append((row["run"], words[row["state"]], f"{step} / {planned}" if planned else step, measure, hours,
-                      row.get("ended", row.get("rule", ""))))  # fmt: skip
+        pace = f"{row['sec_per_step']:.3g}" if "sec_per_step" in row else ""
+        # Under a stop rule the steps planned are a cap: the time left to it is the most the run can take.
+        left = f"{'<= ' if 'rule' in row else ''}{row['seconds_left'] / 3600:.1f}" if "seconds_left" in row else ""
+        table.append((row["run"], words[row["shown"]], f"{step} / {planned}" if planned else step, measure, hours,
+                      pace, left, row.get("ended", row.get("rule", ""))))  # fmt: skip
     widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]))]
     for line in table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), file=out)
