@@ -64,7 +64,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         Figure(plot_grid(plan, study_dir), "Final samples of seed 0 (rows: generator, columns: objective), all at "
                "the same generator step and from the same z (seed 002 Fig. 7)."),
         Figure(plot_estimates(plan, study_dir, curves), "The critic's estimate on training batches over training "
-               "(JS for the GAN, W for WGAN and WGAN-GP; seed 002 Fig. 6); line: mean over seeds, band: min to max."),
+               "(JS for the GAN, W for WGAN and WGAN-GP; seed 002 Fig. 6); line: mean over seeds, band: min to max."
+               + style.band_note(curves)),
     ]  # fmt: skip
     return section(plan, rows, figures, quality)
 
@@ -93,7 +94,7 @@ def plot_estimates(plan: Plan, study_dir: Path, curves: list[dict]) -> Path:
             for index, generator in enumerate(GENERATORS):
                 rows = [r for r in curves if r["objective"] == objective and r["generator"] == generator]
                 steps = sorted({r["step"] for r in rows})
-                values = np.array([[r["estimate"] for r in rows if r["step"] == s] for s in steps], dtype=float)
+                values = style.by_step(rows, "estimate", steps)
                 colour = style.EXTRA_COLOURS[index]
                 axis.plot(steps, np.nanmean(values, axis=1), color=colour, label=f"G {images.GENERATORS[generator]}")
                 axis.fill_between(

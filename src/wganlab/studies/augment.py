@@ -123,7 +123,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 plot(study_dir, curves, objectives),
                 "TF-Inception FID (against the training images, on "
                 f"{config.log.eval_samples:,} samples) over training, without and with DiffAugment ({POLICY}); "
-                "line: mean over seeds, band: min to max.",
+                "line: mean over seeds, band: min to max." + style.band_note(curves),
             ),
         ],
         tables=[

@@ -67,7 +67,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     caption = (
         f"{images.headline_title(plan.settings)} over training for every cell (line: mean over seeds, band: min to "
         "max); dashed: the failure threshold."
-    )
+    ) + style.band_note(curves)
     if "real_vs_real" in references:
         caption += (
             f" Real test vs real training images: {fmt(references['real_vs_real'])} (far below the plotted range)."
@@ -88,7 +88,7 @@ def plot_curves(plan: Plan, study_dir: Path, curves: list[dict], quality: str, r
             for index, cell in enumerate(cells):
                 rows = images.of_cell(curves, cell)
                 steps = sorted({r["step"] for r in rows})
-                values = np.array([[r[quality] for r in rows if r["step"] == s] for s in steps], dtype=float)
+                values = style.by_step(rows, quality, steps)
                 colour = style.EXTRA_COLOURS[index] if index < 3 else style.colour(objective)
                 label = f"G {images.GENERATORS[cell.generator]}, D {images.CRITICS[cell.critic]}"
                 axis.plot(steps, np.nanmean(values, axis=1), color=colour, label=label)

@@ -62,8 +62,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     base = recipe_clip(None if plan.settings.get("recipe", "published") == "published" else SEED_RECIPE)
 
     quality, curves, rows, table = images.collect_cells(plan, study_dir, cells_, lambda c: f"c = {clip(c, base):g}")
-    end = max(r["step"] for r in curves)
-    last = {cell: [r for r in images.of_cell(curves, cell) if r["step"] == end] for cell in cells_}
+    # Each run's last evaluation: under a stop rule (`--scale long`) the runs end at different steps.
+    last = {cell: [runs[-1] for runs in images.seed_curves(curves, cell)] for cell in cells_}
     for row, cell in zip(table, cells_, strict=True):
         row.insert(4, mean_std([100 * r["clip_share"] for r in last[cell]]) + " %")
         row.insert(5, mean_std([r["critic_grad_norm"] for r in last[cell]]))
@@ -102,7 +102,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 plot(plan, study_dir, curves, quality, cells_, base),
                 f"Per c: {images.headline_title(plan.settings)}, the "
                 "share of critic weights at ±c and the critic's mean input-gradient norm on points between "
-                "held-out real images and fakes, over training (mean over seeds, band: min to max).",
+                "held-out real images and fakes, over training (mean over seeds, band: min to max)."
+                + style.band_note(curves),
             )
         ],  # fmt: skip
         tables=[images.final_values(plan, "clip c", table, extra=("weights at ±c", "‖∇x f‖"))],

@@ -230,11 +230,11 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                "Seed 000 Fig. 1 (and Fig. 2, right): per setting (columns), TF-Inception FID against generator "
                "steps (top) and the critic's estimate on the training batches at the same steps (bottom: JS for the "
                "GAN, W for WGAN), generator with batch norm (solid) and without (dashed); line: mean over seeds, "
-               "band: min to max."),
+               "band: min to max." + style.band_note(curves)),
         Figure(plot_n_critic(plan, study_dir, curves),
                "Seed 003's n_critic comparison: FID against generator steps for WGAN with n_critic 1, 2 and 4 at "
                "seed 003's settings (left) and at the published ones (right, with n_critic 5); line: mean over "
-               "seeds, band: min to max."),
+               "seeds, band: min to max." + style.band_note(curves)),
         Figure(plot_samples(plan, study_dir),
                f"Final samples of seed 0 for every setting (the run's fixed grid z), {size} px RGB: seed 000 Fig. 2 "
                "is the first row against the second (without batch norm in the generator)."),

@@ -87,7 +87,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
             Figure(
                 plot(plan, study_dir, curves, quality),
                 f"{title} of the raw generator and of its EMA (beta {BETA}) against generator steps, on the "
-                "same z at every evaluation; line: mean over seeds, band: min to max.",
+                "same z at every evaluation; line: mean over seeds, band: min to max." + style.band_note(curves),
             )
         ],  # fmt: skip
         tables=[

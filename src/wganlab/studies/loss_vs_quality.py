@@ -122,7 +122,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
     figures = [
         Figure(plot_curves(plan, study_dir, curves, quality), "Per objective (columns): the quality measure (top, "
                f"{images.headline_title(plan.settings)}, lower is better) and the critic's estimate on training "
-               "batches and on held-out test images (bottom) over training; line: mean over seeds, band: min to max."),
+               "batches and on held-out test images (bottom) over training; line: mean over seeds, band: min to max."
+               + style.band_note(curves)),
         Figure(plot_scatter(plan, curves, study_dir, quality), "Each run's estimate against its quality at the same "
                "steps, joined in time (square: first evaluation, black dot: last); one line per seed."),
         Figure(plot_samples(plan, study_dir), "Samples of seed 0 at a quarter, half, three quarters and the end of "
@@ -150,7 +151,7 @@ def plot_curves(plan: Plan, study_dir: Path, curves: list[dict], quality: str) -
                 (axes[1, col], (("estimate", "-"), ("heldout", "--"))),
             ):
                 for key, line in keys:
-                    values = np.array([[r[key] for r in rows if r["step"] == s] for s in steps], dtype=float)
+                    values = style.by_step(rows, key, steps)
                     label = {"estimate": "training batches", "heldout": "held-out test images"}.get(key)
                     axis.plot(steps, np.nanmean(values, axis=1), line, color=colour, label=label)
                     axis.fill_between(steps, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=colour,
@@ -186,7 +187,9 @@ def plot_samples(plan: Plan, study_dir: Path) -> Path:
         figure, axes = style.figure(len(images.OBJECTIVES), 4, width=11, height=2.9 * len(images.OBJECTIVES))
         for row, objective in enumerate(images.OBJECTIVES):
             folder = plan.folder(study_dir, plan.find(objective=objective, seed=0)[0])
-            steps = images.sample_steps(folder)[-4:]
+            steps = quarter_steps(images.sample_steps(folder))
+            for col in range(len(steps), 4):  # a run with fewer pictures than panels
+                axes[row, col].axis("off")
             for col, step in enumerate(steps):
                 _, samples = images.sample_grid(folder, 36, step)
                 grid = image_grid(samples, columns=6)
@@ -194,6 +197,23 @@ def plot_samples(plan: Plan, study_dir: Path) -> Path:
                 axes[row, col].set_title(f"{style.title(objective)}, step {step:,}")
                 axes[row, col].axis("off")
         return save_figure(figure, study_dir, "samples")
+
+
+def quarter_steps(steps: list[int]) -> list[int]:
+    """Of a run's sample-picture steps, those nearest a quarter, a half, three quarters and all of its last one:
+    at the default size (four pictures) all four; a long run, drawn every 2,500 steps until its stop rule ended
+    it, gets pictures spread over its own length rather than its last four."""
+    chosen = []
+    for quarter in range(1, 5):
+        nearest = min(steps, key=lambda step: (abs(step - steps[-1] * quarter / 4), step))
+        if nearest not in chosen:
+            chosen.append(nearest)
+    return chosen
+
+
+def span(values: list[int]) -> str:
+    """The number of evaluations per run: "20", or "15–20" when a stop rule ended the runs at different steps."""
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"
 
 
 def trend_range(rows: list[dict]) -> str:
@@ -251,7 +271,7 @@ def section(
             cells.append(mean_std(values) if values else "n/a")
             means[objective, key] = float(np.mean(values)) if values else math.nan
         final = [f for f in finals if f["objective"] == objective]
-        table.append([style.title(objective), estimate_name(objective), str(group[0]["points"]), *cells,
+        table.append([style.title(objective), estimate_name(objective), span([r["points"] for r in group]), *cells,
                       mean_std([f["fid"] for f in final]) if all("fid" in f for f in final) else "n/a"])  # fmt: skip
     summary_text = ", ".join(
         f"{style.title(o)} {fmt(means[o, 'spearman_train'], 2)} (held-out {fmt(means[o, 'spearman_heldout'], 2)})"
@@ -259,7 +279,8 @@ def section(
     )
     findings = [
         "Mean Spearman correlation over training between each objective's estimate and "
-        f"{images.headline_title(plan.settings)} ({rows[0]['points']} evaluations per run, {plan.seeds} seeds): "
+        f"{images.headline_title(plan.settings)} ({span([r['points'] for r in rows])} evaluations per run, "
+        f"{plan.seeds} seeds): "
         f"{summary_text}. A value near +1 means the "
         "estimate falls as the samples improve, as the WGAN paper claims for its W estimate.",
         "But both curves fall with training time, so anything that decays over a run scores high against them: "

@@ -309,7 +309,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         Figure(plot_curves(plan, study_dir, curves, ceiling),
                f"Modes covered of {MODES:,} (left) and KL(generated mode histogram ‖ uniform) in nats, log scale "
                f"(right), at each evaluation ({plan.settings['eval_samples']:,} samples); line: mean over seeds, band: "
-               f"min to max; dashed: real stacked training images at the same n (the classifier's ceiling)."),
+               f"min to max; dashed: real stacked training images at the same n (the classifier's ceiling)."
+               + style.band_note(curves)),
         Figure(plot_histograms(plan, study_dir, measures, ceiling),
                f"Each objective's final mode histogram ({plan.settings['eval_samples']:,} samples of the last "
                "generator per seed, z fixed), modes sorted from most to least frequent, mean over seeds (band: "

@@ -106,7 +106,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 figure,
                 f"{images.headline_title(plan.settings)} against generator steps (top) and against training "
                 "compute, TFLOP of matrix products and convolutions (bottom); line: mean over seeds, band: min to "
-                "max.",
+                "max." + style.band_note(curves),
             )
         ],
         tables=[

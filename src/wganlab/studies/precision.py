@@ -111,7 +111,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
         figures=[
             Figure(
                 plot(plan, study_dir, curves, quality, objectives),
-                f"{title} over training per objective, fp32 and {FAST_NAME} (line: mean over seeds, band: min to max).",
+                f"{title} over training per objective, fp32 and {FAST_NAME} (line: mean over seeds, band: min to max)."
+                + style.band_note(curves),
             )
         ],
         tables=[

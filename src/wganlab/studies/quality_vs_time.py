@@ -76,7 +76,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                 plot(plan, study_dir, curves, quality),
                 f"{images.headline_title(plan.settings)} against "
                 "generator steps (left) and training wall-clock, evaluations excluded (right); line: mean "
-                "over seeds, band: min to max.",
+                "over seeds, band: min to max." + style.band_note(curves),
             )
         ],  # fmt: skip
         tables=[

@@ -143,7 +143,8 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                               "over real data (grey) at four steps, seed 0; the same z in every panel."))  # fmt: skip
         figures.append(Figure(plot_curves(study_dir, toy, curves), f"{TOY_TITLES[toy]}: exact W1 to fresh real "
                               "samples, modes hit and each objective's own logged estimate over training; line: "
-                              f"mean over {plan.seeds} seeds, band: min to max."))  # fmt: skip
+                              f"mean over {plan.seeds} seeds, band: min to max."
+                              + style.band_note([r for r in curves if r["toy"] == toy])))  # fmt: skip
     return section(plan, finals, times, figures)
 
 
@@ -180,7 +181,7 @@ def plot_curves(study_dir: Path, toy: str, curves: list[dict]) -> Path:
             for objective in OBJECTIVES:
                 rows = [r for r in curves if r["toy"] == toy and r["objective"] == objective]
                 steps = sorted({r["step"] for r in rows})
-                values = np.array([[r[key] for r in rows if r["step"] == s] for s in steps], dtype=float)
+                values = style.by_step(rows, key, steps)
                 if np.isnan(values).all():
                     continue
                 name = style.title(objective) + (f" ({estimate_name(objective)})" if key == "estimate" else "")

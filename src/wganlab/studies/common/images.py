@@ -533,8 +533,8 @@ def fd_references(settings: dict) -> dict[str, float]:
 def plot_lines(axis, rows: list[dict], x: str, y: str, colour: str, label: str, line: str = "-") -> None:
     """Mean over seeds of `y` against `x` (steps, or the seeds' mean seconds at each step), min-max band."""
     steps = sorted({r["step"] for r in rows})
-    ys = np.array([[r[y] for r in rows if r["step"] == s] for s in steps], dtype=float)
-    xs = steps if x == "step" else np.nanmean([[r[x] for r in rows if r["step"] == s] for s in steps], axis=1)
+    ys = style.by_step(rows, y, steps)
+    xs = steps if x == "step" else np.nanmean(style.by_step(rows, x, steps), axis=1)
     axis.plot(xs, np.nanmean(ys, axis=1), line, color=colour, label=label)
     axis.fill_between(xs, np.nanmin(ys, axis=1), np.nanmax(ys, axis=1), color=colour, alpha=0.15, lw=0)
 

@@ -3,6 +3,7 @@ every figure; fonts legible at a report's width; figures made without pyplot, so
 changes a notebook's matplotlib backend."""
 
 import contextlib
+from collections import Counter
 from typing import Any
 
 import matplotlib
@@ -78,3 +79,27 @@ def plain_log_ticks(axis, which: str = "xy") -> None:
         scale.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         scale.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         scale.set_minor_formatter(NullFormatter())
+
+
+def by_step(rows: list[dict], key: str, steps: list[int]) -> np.ndarray:
+    """rows[key] at each of `steps`: one line per step, one column per run evaluated there, padded with NaN. Under a
+    stop rule (`--scale long`) runs end at different steps, so later steps hold fewer runs and nanmean, nanmin and
+    nanmax take the runs still training; runs of one length give the plain array."""
+    table = [[r[key] for r in rows if r["step"] == s] for s in steps]
+    width = max((len(values) for values in table), default=0)
+    return np.array([values + [np.nan] * (width - len(values)) for values in table], dtype=float)
+
+
+def uneven(rows: list[dict]) -> bool:
+    """Whether some steps hold fewer evaluations than others: runs that a stop rule ended at different steps."""
+    return len(set(Counter(r["step"] for r in rows).values())) > 1
+
+
+def band_note(rows: list[dict]) -> str:
+    """What a mean-and-band figure's caption adds when its runs ended at different steps (see `by_step`)."""
+    return (
+        " The runs ended at different steps (the stop rule): past a run's last evaluation, the line and band are "
+        "over the runs still training."
+        if uneven(rows)
+        else ""
+    )
