@@ -126,8 +126,7 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                + style.band_note(curves)),
         Figure(plot_scatter(plan, curves, study_dir, quality), "Each run's estimate against its quality at the same "
                "steps, joined in time (square: first evaluation, black dot: last); one line per seed."),
-        Figure(plot_samples(plan, study_dir), "Samples of seed 0 at a quarter, half, three quarters and the end of "
-               "training (the same z in every panel)."),
+        Figure(*plot_samples(plan, study_dir)),
     ]  # fmt: skip
     matched = {
         (objective, key): matched_step_correlation([c for c in curves if c["objective"] == objective], key, quality)
@@ -182,12 +181,15 @@ def plot_scatter(plan: Plan, curves: list[dict], study_dir: Path, quality: str) 
         return save_figure(figure, study_dir, "loss_vs_quality")
 
 
-def plot_samples(plan: Plan, study_dir: Path) -> Path:
+def plot_samples(plan: Plan, study_dir: Path) -> tuple[Path, str]:
+    """The sample figure and its caption: seed 0 of each objective at the pictures nearest its quarters."""
+    on_quarters = True
     with style.rc():
         figure, axes = style.figure(len(images.OBJECTIVES), 4, width=11, height=2.9 * len(images.OBJECTIVES))
         for row, objective in enumerate(images.OBJECTIVES):
             folder = plan.folder(study_dir, plan.find(objective=objective, seed=0)[0])
             steps = quarter_steps(images.sample_steps(folder))
+            on_quarters &= steps == [steps[-1] * quarter // 4 for quarter in range(1, 5)]
             for col in range(len(steps), 4):  # a run with fewer pictures than panels
                 axes[row, col].axis("off")
             for col, step in enumerate(steps):
@@ -196,7 +198,14 @@ def plot_samples(plan: Plan, study_dir: Path) -> Path:
                 axes[row, col].imshow(grid[:, :, 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
                 axes[row, col].set_title(f"{style.title(objective)}, step {step:,}")
                 axes[row, col].axis("off")
-        return save_figure(figure, study_dir, "samples")
+        path = save_figure(figure, study_dir, "samples")
+    where = (
+        "at a quarter, half, three quarters and the end of training"
+        if on_quarters
+        else "at the pictures nearest a quarter, half, three quarters and the end of its training, each panel's "
+        "step in its title"
+    )
+    return path, f"Samples of seed 0 {where} (the same z in every panel)."
 
 
 def quarter_steps(steps: list[int]) -> list[int]:
