@@ -490,8 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--plan", action="store_true", help="print the command of every unfinished run and stop")
     study.add_argument("--collect", action="store_true", help="build the report from finished run folders only")
     study.add_argument("--status", action="store_true",
-                       help="show where each run stands (state, step of planned, its quality measure's last and best "
-                       "value, hours, how it ended) and stop; starts nothing")  # fmt: skip
+                       help="show where each run stands (training now or not, step of planned, its quality "
+                       "measure's last and best value, hours, pace and hours left, how it ended) and stop; starts "
+                       "nothing")  # fmt: skip
     study.add_argument("--out", help="study folder (default studies/<name>[-quick|-paper|-long][-seed])")
     study.add_argument(
         "--records", metavar="DIR",

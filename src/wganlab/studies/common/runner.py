@@ -482,14 +482,13 @@ def print_status(plan: Plan, study_dir: Path, out=None) -> None:
     out = out or sys.stdout
     rows = status_rows(plan, study_dir)
     words = {"done": "finished", "training": "training", "partial": "started", "todo": "not started"}
-    for row in rows:
-        row["shown"] = "training" if "writer" in row else row["state"]
-    counts = ", ".join(f"{sum(row['shown'] == state for row in rows)} {word}" for state, word in words.items())
+    shown = ["training" if "writer" in row else row["state"] for row in rows]
+    counts = ", ".join(f"{shown.count(state)} {word}" for state, word in words.items())
     print(f"{plan.study} ({' '.join(size_flags(plan.size, plan.seeds, plan.recipe, plan.fp32)) or 'default size'}): "
           f"{len(rows)} runs: {counts}; folder {study_dir}", file=out)  # fmt: skip
     table = [("run", "state", "step / planned", "quality: last (best)", "hours", "s/step", "hours left",
               "ended (or the stop rule so far)")]  # fmt: skip
-    for row in rows:
+    for row, state in zip(rows, shown, strict=True):
         step = f"{row['step']:,}" if "step" in row else "–"
         planned = f"{row['planned']:,}" if isinstance(row.get("planned"), int) else row.get("planned", "")
         measure = f"{row['measure']} {row['last']:.4g} ({row['best']:.4g})" if "measure" in row else ""
@@ -497,7 +496,7 @@ def print_status(plan: Plan, study_dir: Path, out=None) -> None:
         pace = f"{row['sec_per_step']:.3g}" if "sec_per_step" in row else ""
         # Under a stop rule the steps planned are a cap: the time left to it is the most the run can take.
         left = f"{'<= ' if 'rule' in row else ''}{row['seconds_left'] / 3600:.1f}" if "seconds_left" in row else ""
-        table.append((row["run"], words[row["shown"]], f"{step} / {planned}" if planned else step, measure, hours,
+        table.append((row["run"], words[state], f"{step} / {planned}" if planned else step, measure, hours,
                       pace, left, row.get("ended", row.get("rule", ""))))  # fmt: skip
     widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]))]
     for line in table:
