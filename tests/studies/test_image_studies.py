@@ -447,3 +447,22 @@ def test_tracking_beyond_the_time_trend_by_hand():
     ]
     r, pairs = matched_step_correlation(curves, "estimate", "fd")
     assert (r, pairs) == (pytest.approx(1 / math.sqrt(10)), 4)
+
+
+def test_later_changes_drop_the_first_quarter_and_the_verdict_needs_both_tests():
+    from wganlab.studies.loss_vs_quality import change_correlation, late_change_correlation, within_run_verdict
+
+    # Eight evaluations: both fall by 100 at the first step, then the estimate moves against the quality.
+    # All seven changes: x [-100, 1, -1, 2, -2, 1, -1], y [-100, -1, 1, -2, 2, -1, 1], r close to 1 (the first
+    # change decides it). Without the first two evaluations (8 // 4): x [-1, 2, -2, 1, -1], y its negative, r = -1.
+    x = [200.0, 100.0, 101.0, 100.0, 102.0, 100.0, 101.0, 100.0]
+    y = [300.0, 200.0, 199.0, 200.0, 198.0, 200.0, 199.0, 200.0]
+    assert change_correlation(x, y) > 0.99
+    assert late_change_correlation(x, y) == pytest.approx(-1.0)
+    assert late_change_correlation(x[:7], y[:7]) == pytest.approx(change_correlation(x[1:7], y[1:7]))  # 7 // 4 = 1
+    assert math.isnan(late_change_correlation(x[:4], y[:4]))  # 3 evaluations left: too few changes
+    assert within_run_verdict((0.9, 0.97), (0.74, 0.73)) == "follows quality from one evaluation to the next"
+    assert within_run_verdict((0.9, 0.97), (0.74, 0.4)).endswith("only partly")
+    assert within_run_verdict((0.7, 0.3), (-0.1, 0.1)) == "does not follow quality from one evaluation to the next"
+    assert within_run_verdict((0.05, 0.11), (0.3, 0.2)).startswith("does not follow")
+    assert within_run_verdict((0.29, -0.4), (0.3, 0.25)).endswith("only partly")
