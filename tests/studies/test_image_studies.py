@@ -87,6 +87,11 @@ def test_data_from_a_seed_preset_and_refusals():
     default = make_plan("architecture-grid", "default", 1).runs[0].config()
     assert images.length_text(default) == f"{default.train.steps:,} generator steps"
     assert images.evaluation_text(default) == f"every {default.log.eval_every:,} steps"
+    long = make_plan("loss-vs-quality", "long", 1, recipe="seed").runs[0].config()
+    assert images.length_text(long) == (
+        "at most 50,000 generator steps, fewer where the plateau rule stopped a run (the best quality of its last "
+        "quarter of evaluations no more than 3% better than its best before them, checked from evaluation 8 on)"
+    )
     with pytest.raises(ConfigError, match="the image studies need image data"):
         make_plan("batchnorm", "default", 1, "eight_gaussians/gan")
     with pytest.raises(ConfigError, match="--data applies to the studies that take data"):

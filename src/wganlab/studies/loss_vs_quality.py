@@ -17,7 +17,7 @@ from scipy.stats import pearsonr, spearmanr
 from wganlab.objectives import estimate_name
 from wganlab.studies.common import images, style
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
-from wganlab.studies.common.runner import Plan
+from wganlab.studies.common.runner import Plan, size_flags
 from wganlab.training.run_folder import RunFolder
 from wganlab.training.samples import image_grid
 
@@ -231,6 +231,10 @@ def quarter_steps(steps: list[int]) -> list[int]:
     return chosen
 
 
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def span(values: list[int]) -> str:
     """The number of evaluations per run: "20", or "15–20" when a stop rule ended the runs at different steps."""
     return f"{min(values)}" if min(values) == max(values) else f"{min(values)}–{max(values)}"
@@ -335,13 +339,14 @@ def section(
             if not s["paper"]
             else "Seed 002's Table 1: batch 256, lr 2e-4, n_critic 1 / 4 / 4, 1000 epochs.",
         ),
-        f"{images.length_text(config)}; {images.evaluation_text(config)} "
+        f"{capitalised(images.length_text(config))}; {images.evaluation_text(config)} "
         f"{images.headline_title(plan.settings)} of {config.log.eval_samples:,} samples against the "
         "10,000 test images, and the critic's estimate on as many held-out test images (train mode, buffers "
         "restored); the training-batch estimate is the mean over the steps since the previous evaluation.",
         f"At the end: TF-Inception FID, KID and precision/recall of {config.log.final_samples:,} samples against the "
         "test images (FID is biased upwards at this sample size; compare it only within this report).",
-        f"Runs live in `{plan.runs_dir}` (shared with the other image studies); `wganlab study {NAME} --plan` lists "
+        f"Runs live in `{plan.runs_dir}` (shared with the other image studies); "
+        f"`{' '.join(['wganlab', 'study', NAME, *size_flags(plan.size, None, plan.recipe, plan.fp32)])} --plan` lists "
         "their commands.",
     ]
     return Section(

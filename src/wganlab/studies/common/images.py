@@ -266,9 +266,9 @@ def length_text(config) -> str:
     else:
         text = f"{config.train.steps:,} generator steps"
     if config.train.stop_rule != "none":
-        text = (f"until {config.train.stop_rule} stopped them (best headline of the last quarter of evaluations "
-                f"within {config.train.stop_tolerance:.0%} of the best before, checked from evaluation "
-                f"{config.train.stop_min_evaluations}) or at most {text}")  # fmt: skip
+        text = (f"at most {text}, fewer where the {config.train.stop_rule} rule stopped a run (the best quality "
+                f"of its last quarter of evaluations no more than {config.train.stop_tolerance:.0%} better than its "
+                f"best before them, checked from evaluation {config.train.stop_min_evaluations} on)")  # fmt: skip
     return text
 
 
