@@ -71,6 +71,10 @@ def test_loss_vs_quality_reads_toy_trainings_runs(study):
     out.mkdir()
     section = loss_vs_quality.collect(plan, out)
     assert section.tables[0].rows[0][3] == "2"  # two evaluation steps per run
+    trend = section.tables[1]
+    assert trend.columns == ["toy", "objective", "W1 vs step", "changes", "later changes", "partial"]
+    assert [row[1] for row in trend.rows] == ["GAN", "WGAN", "WGAN-GP", "SNGAN"]
+    assert all(row[3:] == ["n/a"] * 3 for row in trend.rows)  # two evaluations: one change, nothing to correlate
     assert (out / "plots" / "loss_vs_w1.png").exists()
     assert loss_vs_quality.plan("quick", None).runs_dir == "../toy-training-quick/runs"
 
@@ -83,3 +87,40 @@ def test_correlations_hand_values():
     assert_close(loss_vs_quality.correlations([3.0, 2.0, 1.0], [1.0, 2.0, 3.0])["spearman"], -1.0)
     assert math.isnan(loss_vs_quality.correlations([1.0, 1.0], [1.0, 2.0])["pearson"])
     assert not np.isnan(loss_vs_quality.correlations([1.0, 2.0], [2.0, 1.0])["spearman"])
+
+
+def test_beyond_the_trend_by_hand():
+    # Both fall at every evaluation (W1 against the step: Spearman -1), but each falls most where the other falls
+    # least: the changes correlate at -1, and so do those after the first quarter (5 // 4 = 1 dropped: estimate
+    # changes -1, -2, -1 against W1's -2, -1, -2).
+    result = loss_vs_quality.beyond_trend([10.0, 8.0, 7.0, 5.0, 4.0], [10.0, 9.0, 7.0, 6.0, 4.0], [1, 2, 3, 4, 5])
+    assert_close(result["spearman_w1_step"], -1.0)
+    assert_close(result["change"], -1.0)
+    assert_close(result["late_change"], -1.0)
+    assert -1.0 <= result["partial"] <= 1.0
+    assert math.isnan(loss_vs_quality.beyond_trend([1.0, 2.0], [2.0, 1.0], [1, 2])["change"])
+
+
+def test_toy_tracking_script_recomputes_the_committed_correlations(capsys):
+    """scripts/toy_tracking.py reads toy-training's committed curves.csv; its per-run Spearman and Pearson must be
+    loss-vs-quality-toy's committed ones, or the file is not the report's data."""
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("toy_tracking", root / "scripts" / "toy_tracking.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = {(r["toy"], r["objective"], r["seed"]): r for r in script.rows_from(script.DEFAULT)}
+    committed = list(csv.DictReader((root / "docs/studies/loss-vs-quality-toy/correlations.csv").open()))
+    assert len(committed) == len(rows) == 60
+    for record in committed:
+        row = rows[record["toy"], record["objective"], int(record["seed"])]
+        assert row["points"] == int(record["points"])
+        for key in ("spearman", "pearson"):
+            assert math.isclose(row[key], float(record[key]), rel_tol=1e-12, abs_tol=1e-12), (record, key)
+    assert script.main([]) == 0
+    printed = capsys.readouterr().out
+    assert "| 8 Gaussians | WGAN-GP | -0.97 ± 0.0085 | 0.44 ± 0.13 |" in printed
+    assert script.main([str(root / "no-such.csv")]) == 2
