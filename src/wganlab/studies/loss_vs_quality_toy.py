@@ -146,12 +146,13 @@ def section(plan: Plan, rows: list[dict], figure_path: Path) -> Section:
         f"training ({rows[0]['points']} evaluation steps per run, {plan.seeds} seeds): {summary_text}.",
         "A value near +1 means the estimate falls as the samples approach the data, as the WGAN paper claims for "
         "its W estimate; the table gives Pearson's r and the spread over seeds.",
-        "But W1 also falls with training time in most runs (its Spearman correlation with the step: "
-        f"{step_range(rows)}), and anything that decays over a run scores high against it. Table 2 tests tracking "
-        "beyond that trend, as the image study does: the correlation of the step-to-step changes of estimate and "
-        "W1, over all evaluations and over those after the first quarter (where both curves are mostly flat and "
-        "each moves by little more than its own noise, so this test is the hardest to pass), and the partial "
-        "correlation given the step (the weakest: a curve that decays faster than linearly keeps part of its trend).",
+        "But W1 also moves with training time (its Spearman correlation with the step: "
+        f"{step_range(rows)}), and anything that decays over a run scores high against a falling W1. Table 2 tests "
+        "tracking beyond that trend, as the image study does: the correlation of the step-to-step changes of "
+        "estimate and W1, over all evaluations and over those after the first quarter (where both curves are "
+        "mostly flat and each moves by little more than its own noise, so this test is the hardest to pass), and "
+        "the partial correlation given the step (the weakest: a curve that decays faster than linearly keeps part "
+        "of its trend).",
     ]
     every = plan.settings["eval_every"]
     return Section(
