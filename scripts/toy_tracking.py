@@ -24,10 +24,22 @@ from wganlab.studies.common.toys import OBJECTIVES, TOY_TITLES
 DEFAULT = Path(__file__).resolve().parents[1] / "docs" / "studies" / "toy-training" / "curves.csv"
 
 
-def rows_from(curves: Path) -> list[dict]:
+def read(curves: Path) -> dict[tuple[str, str, int], list[dict]]:
     runs = defaultdict(list)
     for record in csv.DictReader(curves.open()):
         runs[record["toy"], record["objective"], int(record["seed"])].append(record)
+    return runs
+
+
+def points_from(curves: Path) -> list[dict]:
+    """One dict per run and evaluation, as the study's collect gathers them for `between_runs`."""
+    return [{"toy": toy, "objective": objective, "step": int(r["step"]), "estimate": float(r["estimate"]),
+             "w1": float(r["w1"])} for (toy, objective, _), records in sorted(read(curves).items())
+            for r in records]  # fmt: skip
+
+
+def rows_from(curves: Path) -> list[dict]:
+    runs = read(curves)
     rows = []
     for (toy, objective, seed), records in sorted(runs.items()):
         records.sort(key=lambda r: int(r["step"]))
@@ -64,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"W1 vs step (Spearman, per run): {study.step_range(rows)}\n")
     print(markdown(["toy", "objective", "Spearman / Pearson (the report's table 1)"], first))
     print()
-    print(markdown(["toy", "objective", "W1 vs step", "changes", "later changes", "partial"],
-                   study.trend_table(plan, rows)))  # fmt: skip
+    print(markdown(["toy", "objective", "W1 vs step", "changes", "later changes", "partial", "between seeds"],
+                   study.trend_table(plan, rows, study.between_runs(points_from(args.curves)))))  # fmt: skip
     return 0
 
 

@@ -72,9 +72,10 @@ def test_loss_vs_quality_reads_toy_trainings_runs(study):
     section = loss_vs_quality.collect(plan, out)
     assert section.tables[0].rows[0][3] == "2"  # two evaluation steps per run
     trend = section.tables[1]
-    assert trend.columns == ["toy", "objective", "W1 vs step", "changes", "later changes", "partial"]
+    assert trend.columns == ["toy", "objective", "W1 vs step", "changes", "later changes", "partial", "between seeds"]
     assert [row[1] for row in trend.rows] == ["GAN", "WGAN", "WGAN-GP", "SNGAN"]
-    assert all(row[3:] == ["n/a"] * 3 for row in trend.rows)  # two evaluations: one change, nothing to correlate
+    assert all(row[3:6] == ["n/a"] * 3 for row in trend.rows)  # two evaluations: one change, nothing to correlate
+    assert all(row[6] == "n/a (0)" for row in trend.rows)  # one seed: no other seed at any step
     assert (out / "plots" / "loss_vs_w1.png").exists()
     assert loss_vs_quality.plan("quick", None).runs_dir == "../toy-training-quick/runs"
 
@@ -123,4 +124,6 @@ def test_toy_tracking_script_recomputes_the_committed_correlations(capsys):
     assert script.main([]) == 0
     printed = capsys.readouterr().out
     assert "| 8 Gaussians | WGAN-GP | -0.97 ± 0.0085 | 0.44 ± 0.13 |" in printed
+    # Between seeds at the same step: 5 seeds at each of 20 steps give 100 pairs per toy and objective.
+    assert "| Swiss roll | WGAN-GP | -0.97 ± 0.023 | 0.51 ± 0.095 | 0.18 ± 0.68 | 0.9 ± 0.068 | 0.86 (100) |" in printed
     assert script.main([str(root / "no-such.csv")]) == 2

@@ -19,7 +19,12 @@ from wganlab.studies.common import style
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.common.runner import Plan, folder_name
 from wganlab.studies.common.toys import OBJECTIVES, TOY_TITLES
-from wganlab.studies.loss_vs_quality import change_correlation, late_change_correlation, partial_correlation
+from wganlab.studies.loss_vs_quality import (
+    change_correlation,
+    late_change_correlation,
+    matched_step_correlation,
+    partial_correlation,
+)
 from wganlab.training.run_folder import RunFolder
 
 NAME = "loss-vs-quality-toy"
@@ -66,8 +71,20 @@ def beyond_trend(estimates: list[float], w1: list[float], steps: list[int]) -> d
     }
 
 
+def between_runs(points: list[dict]) -> dict[tuple[str, str], tuple[float, int]]:
+    """Per toy and objective, loss_vs_quality.matched_step_correlation of the estimate and W1 between its seeds at
+    the same step: (Pearson r, pairs). Positive: at a given step, the seed with the higher estimate has the higher
+    W1; the time trend, shared by all seeds, is removed by construction. `points`: one dict per run and
+    evaluation with toy, objective, step, estimate and w1."""
+    cells = {(p["toy"], p["objective"]) for p in points}
+    return {
+        cell: matched_step_correlation([p for p in points if (p["toy"], p["objective"]) == cell], "estimate", "w1")
+        for cell in sorted(cells)
+    }
+
+
 def collect(plan: Plan, study_dir: Path) -> Section:
-    rows, pairs = [], {}
+    rows, pairs, points = [], {}, []
     for run in plan.runs:
         folder = RunFolder(plan.folder(study_dir, run))
         objective = run.label("objective")
@@ -76,14 +93,16 @@ def collect(plan: Plan, study_dir: Path) -> Section:
                    if r["step"] in estimate_at]  # fmt: skip
         estimates, w1, steps = [m[0] for m in matched], [m[1] for m in matched], [m[2] for m in matched]
         pairs[run.label("toy"), objective, run.label("seed")] = (estimates, w1)
+        points += [{"toy": run.label("toy"), "objective": objective, "step": step, "estimate": e, "w1": w}
+                   for e, w, step in matched]  # fmt: skip
         rows.append({**dict(run.labels), "estimate": estimate_name(objective), "points": len(matched),
                      **correlations(estimates, w1), **beyond_trend(estimates, w1, steps)})  # fmt: skip
     write_csv(study_dir / "correlations.csv", rows)
-    return section(plan, rows, plot(plan, study_dir, pairs))
+    return section(plan, rows, plot(plan, study_dir, pairs), between_runs(points))
 
 
-def trend_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
-    """Per toy and objective, mean ± std over seeds of `beyond_trend`'s four numbers."""
+def trend_table(plan: Plan, rows: list[dict], matched: dict[tuple[str, str], tuple[float, int]]) -> list[list[str]]:
+    """Per toy and objective, mean ± std over seeds of `beyond_trend`'s four numbers, then `between_runs`."""
     table = []
     for toy in plan.settings["toys"]:
         for objective in OBJECTIVES:
@@ -92,7 +111,8 @@ def trend_table(plan: Plan, rows: list[dict]) -> list[list[str]]:
             for key in ("spearman_w1_step", "change", "late_change", "partial"):
                 values = [r[key] for r in group if not math.isnan(r[key])]
                 cells.append(mean_std(values, 2) if values else "n/a")
-            table.append([TOY_TITLES[toy], style.title(objective), *cells])
+            r, n = matched.get((toy, objective), (math.nan, 0))
+            table.append([TOY_TITLES[toy], style.title(objective), *cells, f"{fmt(r, 2)} ({n})"])
     return table
 
 
@@ -119,7 +139,7 @@ def step_range(rows: list[dict]) -> str:
     return f"{fmt(min(values), 2)} to {fmt(max(values), 2)} over the {len(values)} runs" if values else "n/a"
 
 
-def section(plan: Plan, rows: list[dict], figure_path: Path) -> Section:
+def section(plan: Plan, rows: list[dict], figure_path: Path, matched: dict) -> Section:
     table, spearman_means = [], {}
     for toy in plan.settings["toys"]:
         for objective in OBJECTIVES:
@@ -152,7 +172,8 @@ def section(plan: Plan, rows: list[dict], figure_path: Path) -> Section:
         "estimate and W1, over all evaluations and over those after the first quarter (where both curves are "
         "mostly flat and each moves by little more than its own noise, so this test is the hardest to pass), and "
         "the partial correlation given the step (the weakest: a curve that decays faster than linearly keeps part "
-        "of its trend).",
+        "of its trend), and between seeds at the same step (each seed minus the mean of the seeds at that step, "
+        "pooled: does the seed with the higher estimate have the higher W1?).",
     ]
     every = plan.settings["eval_every"]
     return Section(
@@ -176,9 +197,10 @@ def section(plan: Plan, rows: list[dict], figure_path: Path) -> Section:
             Table(
                 "Tracking beyond the shared time trend (mean ± std over seeds): Spearman of exact W1 with the step; "
                 "Pearson of the step-to-step changes of estimate and W1, over all evaluations and over those after "
-                "the first quarter; partial Pearson of estimate and W1 given the step",
-                ["toy", "objective", "W1 vs step", "changes", "later changes", "partial"],
-                trend_table(plan, rows),
+                "the first quarter; partial Pearson of estimate and W1 given the step; Pearson between seeds at the "
+                "same step (pairs in brackets)",
+                ["toy", "objective", "W1 vs step", "changes", "later changes", "partial", "between seeds"],
+                trend_table(plan, rows, matched),
                 "correlations.csv",
             ),
         ],  # fmt: skip
