@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.curves.is_file():
         print(f"toy_tracking: no file {args.curves}; give toy-training's curves.csv", file=sys.stderr)
         return 2
+    with args.curves.open() as f:
+        missing = {"toy", "objective", "seed", "step", "w1", "estimate"} - set(next(csv.reader(f), []))
+    if missing:
+        print(f"toy_tracking: {args.curves} has no column {', '.join(sorted(missing))}; give toy-training's "
+              "curves.csv", file=sys.stderr)  # fmt: skip
+        return 2
     rows = rows_from(args.curves)
     toys = tuple(dict.fromkeys(r["toy"] for r in rows))
     seeds = len({r["seed"] for r in rows})

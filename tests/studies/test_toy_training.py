@@ -127,3 +127,5 @@ def test_toy_tracking_script_recomputes_the_committed_correlations(capsys):
     # Between seeds at the same step: 5 seeds at each of 20 steps give 100 pairs per toy and objective.
     assert "| Swiss roll | WGAN-GP | -0.97 ± 0.023 | 0.51 ± 0.095 | 0.18 ± 0.68 | 0.9 ± 0.068 | 0.86 (100) |" in printed
     assert script.main([str(root / "no-such.csv")]) == 2
+    assert script.main([str(root / "docs/studies/loss-vs-quality-toy/correlations.csv")]) == 2  # not curves.csv
+    assert "has no column step, w1" in capsys.readouterr().err
