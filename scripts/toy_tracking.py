@@ -31,18 +31,17 @@ def read(curves: Path) -> dict[tuple[str, str, int], list[dict]]:
     return runs
 
 
-def points_from(curves: Path) -> list[dict]:
+def points_from(runs: dict[tuple[str, str, int], list[dict]]) -> list[dict]:
     """One dict per run and evaluation, as the study's collect gathers them for `between_runs`."""
     return [{"toy": toy, "objective": objective, "step": int(r["step"]), "estimate": float(r["estimate"]),
-             "w1": float(r["w1"])} for (toy, objective, _), records in sorted(read(curves).items())
+             "w1": float(r["w1"])} for (toy, objective, _), records in sorted(runs.items())
             for r in records]  # fmt: skip
 
 
-def rows_from(curves: Path) -> list[dict]:
-    runs = read(curves)
+def rows_from(runs: dict[tuple[str, str, int], list[dict]]) -> list[dict]:
     rows = []
     for (toy, objective, seed), records in sorted(runs.items()):
-        records.sort(key=lambda r: int(r["step"]))
+        records = sorted(records, key=lambda r: int(r["step"]))
         estimates, w1 = [float(r["estimate"]) for r in records], [float(r["w1"]) for r in records]
         steps = [int(r["step"]) for r in records]
         rows.append({"toy": toy, "objective": objective, "seed": seed, "points": len(records),
@@ -68,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"toy_tracking: {args.curves} has no column {', '.join(sorted(missing))}; give toy-training's "
               "curves.csv", file=sys.stderr)  # fmt: skip
         return 2
-    rows = rows_from(args.curves)
+    runs = read(args.curves)
+    rows = rows_from(runs)
     toys = tuple(dict.fromkeys(r["toy"] for r in rows))
     seeds = len({r["seed"] for r in rows})
     plan = Plan(study.NAME, "default", seeds, [], {"toys": toys})
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(["toy", "objective", "Spearman / Pearson (the report's table 1)"], first))
     print()
     print(markdown(["toy", "objective", "W1 vs step", "changes", "later changes", "partial", "between seeds"],
-                   study.trend_table(plan, rows, study.between_runs(points_from(args.curves)))))  # fmt: skip
+                   study.trend_table(plan, rows, study.between_runs(points_from(runs)))))  # fmt: skip
     return 0
 
 

@@ -113,7 +113,7 @@ def test_toy_tracking_script_recomputes_the_committed_correlations(capsys):
     spec = importlib.util.spec_from_file_location("toy_tracking", root / "scripts" / "toy_tracking.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    rows = {(r["toy"], r["objective"], r["seed"]): r for r in script.rows_from(script.DEFAULT)}
+    rows = {(r["toy"], r["objective"], r["seed"]): r for r in script.rows_from(script.read(script.DEFAULT))}
     committed = list(csv.DictReader((root / "docs/studies/loss-vs-quality-toy/correlations.csv").open()))
     assert len(committed) == len(rows) == 60
     for record in committed:

@@ -62,12 +62,12 @@ def beyond_trend(estimates: list[float], w1: list[float], steps: list[int]) -> d
     correlation with the step (how much of the above is the trend), the Pearson correlation of the step-to-step
     changes over all evaluations and over those after the first quarter, and the partial correlation given the
     step (loss_vs_quality.change_correlation, late_change_correlation, partial_correlation)."""
-    step_rho = correlations([float(s) for s in steps], w1)["spearman"] if len(steps) >= 3 else math.nan
+    at = [float(s) for s in steps]
     return {
-        "spearman_w1_step": step_rho,
+        "spearman_w1_step": correlations(at, w1)["spearman"] if len(at) >= 3 else math.nan,
         "change": change_correlation(estimates, w1),
         "late_change": late_change_correlation(estimates, w1),
-        "partial": partial_correlation(estimates, w1, [float(s) for s in steps]),
+        "partial": partial_correlation(estimates, w1, at),
     }
 
 
