@@ -40,6 +40,24 @@ def test_a_plan_without_fast_path_runs_is_unchanged(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_an_all_fp32_study_of_a_fast_pool_joins_its_fp32_twin(capsys):
+    """clip-sweep trains only WGAN (fp32 in every pool), so --fp32 changes none of its runs; it must still find
+    loss-vs-quality's finished WGAN runs (c = 0.005, seed 000) in the fp32 pool instead of training them again."""
+    lvq = make_plan("loss-vs-quality", "long", 3, recipe="seed", fp32=True)
+    capsys.readouterr()
+    clip = make_plan("clip-sweep", "long", 3, recipe="seed", fp32=True)
+    said = capsys.readouterr().err
+    assert "clip-sweep's runs train in fp32 already" in said and "image-runs-long-seed000-fp32" in said
+    assert (clip.fp32, clip.runs_dir) == (True, lvq.runs_dir)
+    shared = {run.key: run.overrides for run in clip.runs}
+    wgan = [run for run in lvq.runs if run.label("objective") == "wgan"]
+    assert len(wgan) == 3 and all(shared[run.key] == run.overrides for run in wgan)
+    assert folder_name("clip-sweep", "long", "seed", clip.fp32) == "clip-sweep-long-seed-fp32"
+    unflagged = make_plan("clip-sweep", "long", 3, recipe="seed")
+    assert [r.overrides for r in unflagged.runs] == [r.overrides for r in clip.runs]
+    assert clip.runs_dir == unflagged.runs_dir + "-fp32"
+
+
 def test_the_flag_names_the_folder_and_travels_in_every_command(tmp_path):
     assert folder_name("batchnorm", "long", "seed", fp32=True) == "batchnorm-long-seed-fp32"
     assert size_flags("long", 2, "seed", fp32=True) == ["--scale", "long", "--recipe", "seed", "--fp32", "--seeds=2"]

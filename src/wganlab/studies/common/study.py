@@ -27,8 +27,11 @@ def make_plan(
     fp32: bool = False,
     quiet: bool = False,
 ) -> Plan:
-    """The study's plan; `fp32` (`--fp32`): its fast-path runs train in fp32, in a pool of their own (a plan that
-    has no fast-path runs is the same plan, and its folders keep their names; said unless `quiet`)."""
+    """The study's plan; `fp32` (`--fp32`): its fast-path runs train in fp32, in a pool of their own. A study whose
+    runs all train in fp32 already keeps its runs; in a pool whose other studies have fast-path runs (a `long`,
+    `paper` or seed-recipe image pool) it still moves to the fp32 twin of that pool, so that it shares runs with
+    them (clip-sweep's WGAN runs are loss-vs-quality's); elsewhere (the toys, the default sizes) nothing changes.
+    Either is said unless `quiet`."""
     plan = _make_plan(name, size, seeds, data, recipe)
     if not fp32:
         return plan
@@ -38,9 +41,13 @@ def make_plan(
     finally:
         images.FP32_ONLY.reset(token)
     if [run.overrides for run in plain.runs] == [run.overrides for run in plan.runs]:
+        if not plan.settings.get("fast"):
+            if not quiet:
+                say(f"--fp32: {name} has no fast-path runs at this size and recipe; nothing changes")
+            return plan
         if not quiet:
-            say(f"--fp32: {name} has no fast-path runs at this size and recipe; nothing changes")
-        return plan
+            say(f"--fp32: {name}'s runs train in fp32 already; they go to the fp32 pool "
+                f"({Path(plan.runs_dir).name}-fp32), shared with the studies whose runs the flag changes")  # fmt: skip
     plain.fp32 = True
     plain.runs_dir = f"{plain.runs_dir.rstrip('/')}-fp32"
     return plain
