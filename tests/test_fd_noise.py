@@ -1,0 +1,80 @@
+"""benchmarks/fd_noise.py: FD (F-MNIST classifier) of one checkpoint on independent draws, never written into the run,
+and the share of FD's late changes that two draws' noise alone would give."""
+
+import csv
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("fd_noise", ROOT / "benchmarks" / "fd_noise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_late_change_share_by_hand():
+    fd = load_script()
+    # 8 evaluations: the first 8 // 4 = 2 are left out; changes of the rest: -2, 2, -2, 2, -2 (mean -0.4).
+    series = [100.0, 50.0, 10.0, 8.0, 10.0, 8.0, 10.0, 8.0]
+    variance, share = fd.late_change_share(series, sd=1.0)
+    expected = float(np.var([-2, 2, -2, 2, -2], ddof=1))  # 4.8
+    assert variance == pytest.approx(expected) and expected == pytest.approx(4.8)
+    assert share == pytest.approx(2 * 1.0**2 / 4.8)
+    assert all(math.isnan(v) for v in fd.late_change_share([3.0, 2.0, 1.0, 0.5], sd=1.0))  # 2 late changes: too few
+
+
+def test_it_refuses_one_draw_and_a_folder_that_is_no_run(tmp_path, capsys):
+    fd = load_script()
+    assert fd.main([str(tmp_path), "--draws", "1"]) == 2
+    assert "--draws 1 must be at least 2" in capsys.readouterr().err
+    assert fd.main([str(tmp_path)]) == 2
+    assert f"{tmp_path} holds no metrics.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains a 4-step run and measures it: 8-16 s
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs Fashion-MNIST")
+def test_it_measures_each_kept_checkpoint_on_fresh_draws_and_leaves_the_run_alone(tmp_path, capsys):
+    from wganlab.config import load_config
+    from wganlab.training.loop import train
+    from wganlab.training.quality import build_quality
+    from wganlab.training.run_folder import RunFolder
+
+    overrides = ["data.pad=2", "data.image_size=0", "model.channels=8", "train.device=cpu", "train.batch_size=16",
+                 "train.steps=4", "log.eval_every=2", "log.eval_samples=64", "log.checkpoint_every=2",
+                 "log.keep_checkpoints=5", "log.sample_every=100", "log.eval_metrics=fd_fmnist",
+                 "log.final_metrics=fd_fmnist", "log.final_samples=64", "log.tensorboard=false"]  # fmt: skip
+    config = load_config("fashion_mnist/gan", overrides)
+    run = tmp_path / "run"
+    train(config, run, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    fd = load_script()
+    assert fd.main([str(run), "--draws", "3", "--n", "64", "--csv", str(tmp_path / "noise.csv")]) == 0
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing written there
+    rows = list(csv.DictReader((tmp_path / "noise.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    logged = {r["step"]: r["fd_fmnist"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+              if r.get("kind") == "eval"}  # fmt: skip
+    folder = RunFolder(run)
+    for row in rows:
+        step = int(row["step"])
+        assert float(row["logged"]) == pytest.approx(logged[step])
+        loaded = folder.load_generator(step, "cpu")
+        quality = build_quality(loaded.config)
+        draws = [quality.measure(loaded.network, ("fd_fmnist",), n=64, rng=torch.Generator().manual_seed(seed))
+                 ["fd_fmnist"] for seed in (1, 2, 3)]  # fmt: skip
+        assert float(row["mean"]) == pytest.approx(np.mean(draws))
+        assert float(row["sd"]) == pytest.approx(np.std(draws, ddof=1)) and float(row["sd"]) > 0
+        assert float(row["min"]) == pytest.approx(min(draws)) and float(row["max"]) == pytest.approx(max(draws))
+    assert "2 evaluations, too few after the first quarter" in capsys.readouterr().out
+    assert fd.main([str(run), "--steps", "3"]) == 2
+    assert f"{run} has no kept checkpoint at step 3; kept: 2, 4" in capsys.readouterr().err
