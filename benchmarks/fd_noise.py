@@ -1,11 +1,13 @@
 """How far one generator's FD (F-MNIST classifier) moves between draws of its samples: the noise in every evaluation.
 
-    python benchmarks/fd_noise.py RUN_DIR [RUN_DIR ...] [--draws 8] [--n 2000] [--steps 17500,18000] [--csv FILE]
+    python benchmarks/fd_noise.py RUN_DIR [RUN_DIR ...] [--draws 8] [--n 2000] [--steps best,17500] [--csv FILE]
 
 A training run measures `fd_fmnist` at each evaluation on `log.eval_samples` generated images drawn from a stream
 of its own (a new draw at every evaluation). This measures the same quantity again on `--draws` independent draws
-(z seeds 1..K) of each kept step checkpoint of each run (or the steps given), and prints the logged value beside the
-draws' mean, standard deviation and range. Nothing is written into the run folders (a running run is safe to read).
+(z seeds 1..K) of each kept step checkpoint of each run and its best.pt (or the checkpoints given), and prints the
+logged value beside the draws' mean, standard deviation and range. best.pt is the checkpoint of the lowest logged
+FD, the minimum over every evaluation's draw: the draws show how far below its generator's typical FD it fell.
+Nothing is written into the run folders (a running run is safe to read).
 
 What it is for: loss-vs-quality's tests of step-to-step changes compare the estimate's changes with FD's, and FD's
 changes between two evaluations carry this noise twice. Per run it prints the variance of FD's changes after the
@@ -35,10 +37,22 @@ def logged_fd(folder: RunFolder) -> dict[int, float]:
     return {r["step"]: r["fd_fmnist"] for r in folder.records("eval") if "fd_fmnist" in r}
 
 
-def measure(folder: RunFolder, step: int, draws: int, n: int) -> list[float]:
-    loaded = folder.load_generator(step, "cpu")
+def chosen(folder: RunFolder, steps: str) -> list[str | int]:
+    """The checkpoints to measure: the --steps list ("best" or step numbers), else every kept step and best.pt."""
+    if steps:
+        return [s if s == "best" else int(s) for s in steps.split(",") if s]
+    return [*kept_steps(folder), *(["best"] if (folder.checkpoints / "best.pt").is_file() else [])]
+
+
+def exists(folder: RunFolder, which: str | int) -> bool:
+    return (folder.checkpoints / ("best.pt" if which == "best" else f"step-{which:08d}.pt")).is_file()
+
+
+def measure(folder: RunFolder, which: str | int, draws: int, n: int) -> tuple[int, list[float]]:
+    """(the checkpoint's step, its FD on `draws` draws of n samples, z seeds 1..draws)."""
+    loaded = folder.load_generator(which, "cpu")
     quality = build_quality(loaded.config)
-    return [
+    return loaded.step, [
         quality.measure(loaded.network, ("fd_fmnist",), n=n, rng=torch.Generator().manual_seed(seed))["fd_fmnist"]
         for seed in range(1, draws + 1)
     ]
@@ -58,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--draws", type=int, default=8)
     parser.add_argument("--n", type=int, default=2000, help="samples per draw (the long size's log.eval_samples)")
-    parser.add_argument("--steps", default="", help="comma list of checkpoint steps (default: every kept one)")
+    parser.add_argument(
+        "--steps", default="", help="comma list of checkpoint steps and/or best (default: every kept step and best)"
+    )
     parser.add_argument("--csv", type=Path)
     args = parser.parse_args(argv)
     if args.draws < 2:
@@ -71,24 +87,31 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fd_noise: {path} holds no metrics.jsonl; give a training run's folder", file=sys.stderr)
             return 2
         logged = logged_fd(folder)
-        steps = [int(s) for s in args.steps.split(",") if s] or kept_steps(folder)
-        missing = [s for s in steps if not (folder.checkpoints / f"step-{s:08d}.pt").is_file()]
+        try:
+            steps = chosen(folder, args.steps)
+        except ValueError:
+            print(f"fd_noise: --steps {args.steps!r}: give step numbers and/or best, comma-separated", file=sys.stderr)
+            return 2
+        missing = [s for s in steps if not exists(folder, s)]
         if not steps or missing:
-            print(f"fd_noise: {path} has no kept checkpoint at step {missing[0] if missing else '(any)'}; "
+            what = "best.pt" if missing == ["best"] else f"checkpoint at step {missing[0]}" if missing else "checkpoint"
+            print(f"fd_noise: {path} has no kept {what}; "
                   f"kept: {', '.join(map(str, kept_steps(folder))) or 'none'}", file=sys.stderr)  # fmt: skip
             return 2
-        sds = []
-        for step in steps:
-            values = measure(folder, step, args.draws, args.n)
+        sds, best_sd = [], []
+        for which in steps:
+            step, values = measure(folder, which, args.draws, args.n)
             mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
-            sds.append(sd)
-            row = {"run": str(path), "step": step, "logged": logged.get(step, math.nan), "draws": args.draws,
-                   "n": args.n, "mean": mean, "sd": sd, "min": min(values), "max": max(values)}  # fmt: skip
+            (best_sd if which == "best" else sds).append(sd)  # the noise: the kept steps' sd (best.pt's alone)
+            row = {"run": str(path), "checkpoint": which, "step": step, "logged": logged.get(step, math.nan),
+                   "draws": args.draws, "n": args.n, "mean": mean, "sd": sd, "min": min(values),
+                   "max": max(values)}  # fmt: skip
             rows.append(row)
-            print(f"{path}  step {step:>6}: logged {row['logged']:.2f}; {args.draws} draws {mean:.2f} ± {sd:.2f} "
+            label = f"step {step:>6}" + (" (best.pt)" if which == "best" else "")
+            print(f"{path}  {label}: logged {row['logged']:.2f}; {args.draws} draws {mean:.2f} ± {sd:.2f} "
                   f"({100 * sd / mean:.1f} %), {min(values):.2f} to {max(values):.2f}")  # fmt: skip
         series = [logged[s] for s in sorted(logged)]
-        variance, share = late_change_share(series, float(np.mean(sds)))
+        variance, share = late_change_share(series, float(np.mean(sds or best_sd)))
         if math.isnan(share):
             print(f"{path}: {len(series)} evaluations, too few after the first quarter for the late-change test")
             continue

@@ -61,14 +61,15 @@ def test_it_measures_each_kept_checkpoint_on_fresh_draws_and_leaves_the_run_alon
     assert fd.main([str(run), "--draws", "3", "--n", "64", "--csv", str(tmp_path / "noise.csv")]) == 0
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing written there
     rows = list(csv.DictReader((tmp_path / "noise.csv").open()))
-    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert [r["checkpoint"] for r in rows] == ["2", "4", "best"]
     logged = {r["step"]: r["fd_fmnist"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
               if r.get("kind") == "eval"}  # fmt: skip
+    assert int(rows[2]["step"]) == min(logged, key=logged.get)  # best.pt: the lowest logged FD's checkpoint
     folder = RunFolder(run)
     for row in rows:
         step = int(row["step"])
         assert float(row["logged"]) == pytest.approx(logged[step])
-        loaded = folder.load_generator(step, "cpu")
+        loaded = folder.load_generator(step if row["checkpoint"] != "best" else "best", "cpu")
         quality = build_quality(loaded.config)
         draws = [quality.measure(loaded.network, ("fd_fmnist",), n=64, rng=torch.Generator().manual_seed(seed))
                  ["fd_fmnist"] for seed in (1, 2, 3)]  # fmt: skip
@@ -78,3 +79,5 @@ def test_it_measures_each_kept_checkpoint_on_fresh_draws_and_leaves_the_run_alon
     assert "2 evaluations, too few after the first quarter" in capsys.readouterr().out
     assert fd.main([str(run), "--steps", "3"]) == 2
     assert f"{run} has no kept checkpoint at step 3; kept: 2, 4" in capsys.readouterr().err
+    assert fd.main([str(run), "--steps", "best,last"]) == 2
+    assert "--steps 'best,last': give step numbers and/or best" in capsys.readouterr().err
