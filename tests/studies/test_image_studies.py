@@ -98,6 +98,18 @@ def test_data_from_a_seed_preset_and_refusals():
         make_plan("toy-training", "default", 1, "seeds/seed000-celeba-wgan")
 
 
+def test_only_the_long_fashion_mnist_report_carries_the_measured_fd_noise():
+    """The draw-to-draw noise of FD was measured on the long seed-recipe runs (benchmarks/results/fd_noise.md): the
+    long report says it beside its evaluation sentence; the default report, whose runs it was not measured on, and
+    a report on other data (FID, not FD) do not."""
+    long = loss_vs_quality.setup_text(make_plan("loss-vs-quality", "long", 1, recipe="seed"))
+    assert loss_vs_quality.NOISE_NOTE in long and "fd_noise.md" in loss_vs_quality.NOISE_NOTE
+    assert long.index(loss_vs_quality.NOISE_NOTE) == next(i for i, t in enumerate(long) if "samples against" in t) + 1
+    assert loss_vs_quality.NOISE_NOTE not in loss_vs_quality.setup_text(make_plan("loss-vs-quality", "default", 1))
+    other = make_plan("loss-vs-quality", "long", 1, "seeds/seed000-celeba-wgan")
+    assert loss_vs_quality.NOISE_NOTE not in loss_vs_quality.setup_text(other)
+
+
 @pytest.mark.slow  # long: the slow tier (CI runs it) keeps it
 def test_loss_vs_quality_from_tiny_runs(tmp_path, in_process):
     plan = without_final_metrics(loss_vs_quality.plan("quick", 1))

@@ -262,6 +262,18 @@ def trend_table(rows: list[dict], matched: dict) -> list[list[str]]:
     return table
 
 
+# Measured on checkpoints of two runs of this study's long seed-recipe pool (benchmarks/fd_noise.py); only the
+# long size's report says it, the size it was measured at.
+NOISE_NOTE = (
+    "Each evaluation draws new samples, and the same weights measured on 8 other draws of 2,000 samples moved by "
+    "about 4 FD units (sd 2.8–4.9 on a GAN and a WGAN-GP run at FD 35–130; 8–12 % of FD at the GAN's plateau: "
+    "`benchmarks/results/fd_noise.md`): a change between two evaluations carries that noise twice, so on a flat run "
+    "even an estimate that followed the generator's quality exactly would correlate with FD's later changes well "
+    "below 1 (at most 0.72–0.75 on the GAN run measured), and the best FD of a run lies below its generator's "
+    "typical value."
+)
+
+
 def within_run_verdict(changes: tuple[float, float], late: tuple[float, float]) -> str:
     """From the mean correlations of the step-to-step changes (training batches, held out) over all evaluations
     and over those after the first quarter: each pair says "follows" when both are at least 0.5 and "does not
@@ -295,6 +307,34 @@ def tracking_verdicts(rows: list[dict], matched: dict) -> str:
     return "; ".join(clauses)
 
 
+def setup_text(plan: Plan) -> list[str]:
+    """The report's setup bullets: data, networks, recipes, length, evaluation, final metrics, where the runs are."""
+    config = plan.runs[0].config()
+    s = plan.settings
+    return [
+        f"Data: {'Fashion-MNIST, 28 px padded with 2 black pixels to 32 px' if s['fashion_mnist'] else s['data']}; "
+        f"networks: DCGAN generator with batch norm, DCGAN critic without normalisation (seed 002's Fig. 6 setting), "
+        f"{config.model.channels} base channels, z_dim {config.model.z_dim}, batch {config.train.batch_size}.",
+        images.recipe_text(
+            plan,
+            "Recipes as published: GAN Adam 2e-4 β (0.5, 0.999), n_critic 1; WGAN RMSProp 5e-5, c = 0.01, n_critic "
+            "5; WGAN-GP Adam 1e-4 β (0, 0.9), λ = 10, n_critic 5 (the `fashion_mnist/<objective>` presets)."
+            if not s["paper"]
+            else "Seed 002's Table 1: batch 256, lr 2e-4, n_critic 1 / 4 / 4, 1000 epochs.",
+        ),
+        f"{capitalised(images.length_text(config))}; {images.evaluation_text(config)} "
+        f"{images.headline_title(plan.settings)} of {config.log.eval_samples:,} samples against the "
+        "10,000 test images, and the critic's estimate on as many held-out test images (train mode, buffers "
+        "restored); the training-batch estimate is the mean over the steps since the previous evaluation.",
+        *([NOISE_NOTE] if plan.size == "long" and s["fashion_mnist"] else []),
+        f"At the end: TF-Inception FID, KID and precision/recall of {config.log.final_samples:,} samples against the "
+        "test images (FID is biased upwards at this sample size; compare it only within this report).",
+        f"Runs live in `{plan.runs_dir}` (shared with the other image studies); "
+        f"`{' '.join(['wganlab', 'study', NAME, *size_flags(plan.size, None, plan.recipe, plan.fp32)])} --plan` lists "
+        "their commands.",
+    ]
+
+
 def section(
     plan: Plan, rows: list[dict], finals: list[dict], figures: list[Figure], quality: str, matched: dict
 ) -> Section:
@@ -326,29 +366,7 @@ def section(
         f"the same step): "
         f"{tracking_verdicts(rows, matched)}.",
     ]
-    config = plan.runs[0].config()
-    s = plan.settings
-    setup = [
-        f"Data: {'Fashion-MNIST, 28 px padded with 2 black pixels to 32 px' if s['fashion_mnist'] else s['data']}; "
-        f"networks: DCGAN generator with batch norm, DCGAN critic without normalisation (seed 002's Fig. 6 setting), "
-        f"{config.model.channels} base channels, z_dim {config.model.z_dim}, batch {config.train.batch_size}.",
-        images.recipe_text(
-            plan,
-            "Recipes as published: GAN Adam 2e-4 β (0.5, 0.999), n_critic 1; WGAN RMSProp 5e-5, c = 0.01, n_critic "
-            "5; WGAN-GP Adam 1e-4 β (0, 0.9), λ = 10, n_critic 5 (the `fashion_mnist/<objective>` presets)."
-            if not s["paper"]
-            else "Seed 002's Table 1: batch 256, lr 2e-4, n_critic 1 / 4 / 4, 1000 epochs.",
-        ),
-        f"{capitalised(images.length_text(config))}; {images.evaluation_text(config)} "
-        f"{images.headline_title(plan.settings)} of {config.log.eval_samples:,} samples against the "
-        "10,000 test images, and the critic's estimate on as many held-out test images (train mode, buffers "
-        "restored); the training-batch estimate is the mean over the steps since the previous evaluation.",
-        f"At the end: TF-Inception FID, KID and precision/recall of {config.log.final_samples:,} samples against the "
-        "test images (FID is biased upwards at this sample size; compare it only within this report).",
-        f"Runs live in `{plan.runs_dir}` (shared with the other image studies); "
-        f"`{' '.join(['wganlab', 'study', NAME, *size_flags(plan.size, None, plan.recipe, plan.fp32)])} --plan` lists "
-        "their commands.",
-    ]
+    setup = setup_text(plan)
     return Section(
         name=NAME,
         title="Does the loss track image quality? (seed 000 Fig. 1, seed 002 Fig. 6)",
