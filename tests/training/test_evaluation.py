@@ -70,6 +70,34 @@ def test_toys_log_a_heldout_estimate_on_fresh_samples(tiny_config, tmp_path):
     assert all(0 < r["clip_share"] <= 1 and 0 < r["critic_grad_norm"] < 1 for r in evals)
 
 
+@pytest.mark.parametrize("data", ["toy", pytest.param("images", marks=pytest.mark.slow)])  # images: 7-14 s
+def test_same_draws_give_frozen_networks_the_same_numbers_at_every_evaluation(tiny_config, tmp_path, data):
+    """log.eval_same_draws: with learning rates too small to move a float32 weight (1e-30) and no batch norm (whose
+    statistics would move), the networks do not change, so every evaluation must give the same numbers when it
+    draws the same samples, and different ones (the draw's noise) when it draws new ones, as by default. The
+    held-out estimate and the critic's slope included."""
+    frozen = ["optim.generator_lr=1e-30", "optim.critic_lr=1e-30", "train.steps=3", "log.eval_every=1"]
+    images = [*IMAGES, "objective.name=wgan-gp", "model.critic_norm=layer", "model.generator_norm=none",
+              "log.eval_metrics=fd_fmnist", "log.eval_samples=48"]  # fmt: skip
+
+    def config(same: bool):
+        flag = f"log.eval_same_draws={str(same).lower()}"
+        if data == "toy":
+            return tiny_config("wgan-gp", *frozen, "log.eval_samples=128", flag)
+        return load_config(None, [*images, *frozen, flag])
+
+    numbers = {}
+    for same in (True, False):
+        loop.train(config(same), tmp_path / f"same-{same}", progress=False)
+        evals = RunFolder(tmp_path / f"same-{same}").records("eval")
+        numbers[same] = [{k: v for k, v in r.items() if k not in ("step", "images_seen", "kind")} for r in evals]
+    assert len(numbers[True]) == len(numbers[False]) == 3
+    assert all(r == numbers[True][0] for r in numbers[True])
+    headline = "w1" if data == "toy" else "fd_fmnist"
+    assert len({r[headline] for r in numbers[False]}) == 3
+    assert numbers[False][0] != numbers[True][0]  # evaluation 1 is at step 1: its own draw, not step 0's
+
+
 def test_final_metrics_are_measured_once_after_the_last_step_even_across_a_kill(tiny_config, tmp_path, monkeypatch):
     config = tiny_config("wgan-gp", "train.steps=4", "log.final_metrics=w1,modes", "log.final_samples=300")
     original = evaluation.Evaluation.final

@@ -48,14 +48,15 @@ class Evaluation:
 
     def _measure(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None) -> None:
         s = self.s
-        rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
+        offset = 0 if s.config.log.eval_same_draws else s.step  # log.eval_same_draws: step 0's draws every time
+        rng = make_rng(s.config.train.seed, "eval", s.device, offset=offset)
         n = s.config.log.eval_samples
         values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
         if s.ema is not None:  # the averaged generator on the same z, its keys ending in _ema
-            rng = make_rng(s.config.train.seed, "eval", s.device, offset=s.step)
+            rng = make_rng(s.config.train.seed, "eval", s.device, offset=offset)
             averaged = self.quality.measure(s.ema.network, self.quality.during_training, n=n, rng=rng)
             values.update({f"{key}_ema": value for key, value in averaged.items()})
-        heldout_rng = make_rng(s.config.train.seed, "heldout", s.device, offset=s.step)
+        heldout_rng = make_rng(s.config.train.seed, "heldout", s.device, offset=offset)
         estimate = self.heldout_estimate(n, heldout_rng)
         if estimate is not None:
             values[f"heldout_{s.loss.estimate_name}"] = estimate
@@ -113,7 +114,8 @@ class Evaluation:
         if self._heldout is None:
             n = s.config.log.eval_samples
             if s.config.data.is_toy:
-                return s.data.reference(n, make_rng(s.config.train.seed, "heldout", s.device, offset=s.step))
+                offset = 0 if s.config.log.eval_same_draws else s.step
+                return s.data.reference(n, make_rng(s.config.train.seed, "heldout", s.device, offset=offset))
             if not isinstance(self.quality, ImageQuality) or self.quality.data.split != "test":
                 return None
             from wganlab.data.images import ImageBatches
