@@ -370,7 +370,7 @@ class LogConfig:
     eval_same_draws: bool = False
     """true: every in-training evaluation draws the same z, real and held-out samples (those of step 0's stream), so
     a change between two evaluations is the networks', not the draw's (one draw of 2,000 moves FD by ~4 units:
-    benchmarks/results/fd_noise.md); false: a new draw at each evaluation, as every committed study ran."""
+    benchmarks/results/eval_noise.md); false: a new draw at each evaluation, as every committed study ran."""
     eval_metrics: tuple[str, ...] = ()
     """Metrics of each in-training evaluation (one module each in wganlab/metrics/toy/ and image/); empty: every toy
     metric, images fid. The first one is the headline best.pt follows. fd_fmnist is the fast

@@ -99,11 +99,11 @@ def test_data_from_a_seed_preset_and_refusals():
 
 
 def test_only_the_long_fashion_mnist_report_carries_the_measured_fd_noise():
-    """The draw-to-draw noise of FD was measured on the long seed-recipe runs (benchmarks/results/fd_noise.md): the
+    """The draw-to-draw noise of FD was measured on the long seed-recipe runs (benchmarks/results/eval_noise.md): the
     long report says it beside its evaluation sentence; the default report, whose runs it was not measured on, and
     a report on other data (FID, not FD) do not."""
     long = loss_vs_quality.setup_text(make_plan("loss-vs-quality", "long", 1, recipe="seed"))
-    assert loss_vs_quality.NOISE_NOTE in long and "fd_noise.md" in loss_vs_quality.NOISE_NOTE
+    assert loss_vs_quality.NOISE_NOTE in long and "eval_noise.md" in loss_vs_quality.NOISE_NOTE
     assert long.index(loss_vs_quality.NOISE_NOTE) == next(i for i, t in enumerate(long) if "samples against" in t) + 1
     assert loss_vs_quality.NOISE_NOTE not in loss_vs_quality.setup_text(make_plan("loss-vs-quality", "default", 1))
     other = make_plan("loss-vs-quality", "long", 1, "seeds/seed000-celeba-wgan")

@@ -262,14 +262,14 @@ def trend_table(rows: list[dict], matched: dict) -> list[list[str]]:
     return table
 
 
-# Measured on checkpoints of two runs of this study's long seed-recipe pool (benchmarks/fd_noise.py); only the
+# Measured on checkpoints of two runs of this study's long seed-recipe pool (benchmarks/eval_noise.py); only the
 # long size's report says it, the size it was measured at.
 NOISE_NOTE = (
     "Each evaluation draws new samples, and the same weights measured on 8 other draws of 2,000 samples moved by "
     "about 4 FD units (sd 2.8–4.9 on a GAN and a WGAN-GP run at FD 35–130; 8–12 % of FD at the GAN's plateau: "
-    "`benchmarks/results/fd_noise.md`): a change between two evaluations carries that noise twice, so on a flat run "
+    "`benchmarks/results/eval_noise.md`): a change between two evaluations carries that noise twice, so on a flat run "
     "even an estimate that followed the generator's quality exactly would correlate with FD's later changes well "
-    "below 1 (at most 0.72–0.75 on the GAN run measured), and the best FD of a run lies below its generator's "
+    "below 1 (at most 0.71 on the GAN run measured), and the best FD of a run lies below its generator's "
     "typical value."
 )
 
