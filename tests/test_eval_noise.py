@@ -104,3 +104,18 @@ def test_it_measures_each_kept_checkpoint_on_fresh_draws_and_leaves_the_run_alon
     assert f"{run} has no kept checkpoint at step 3; kept: 2, 4" in capsys.readouterr().err
     assert noise.main([str(run), "--steps", "best,last"]) == 2
     assert "--steps 'best,last': give step numbers and/or best" in capsys.readouterr().err
+
+
+def test_the_toy_table_rebuilds_from_the_committed_csvs():
+    """benchmarks/results/eval_noise.md's toy table comes from toy-training's curves.csv and the measured CSVs."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "benchmarks/results/eval_noise/toy_shares.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert len(lines) == 15
+    assert "eight_gaussians seed 0: noise sd 0.0107, share 0.27, ceiling 0.86" in lines
+    assert "twenty_five_gaussians seed 2: noise sd 0.0088, share 1.12, ceiling 0.00" in lines
+    assert "swiss_roll seed 3: noise sd 0.0080, share 0.76, ceiling 0.49" in lines
