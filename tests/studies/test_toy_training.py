@@ -37,6 +37,21 @@ def test_plans_use_the_presets_and_log_at_every_eval_step():
     assert toy_training.plan("default", 3).seeds == 3
 
 
+def test_only_the_long_size_evaluates_on_the_same_draws():
+    """W1's draw noise (3-6 % of WGAN-GP's W1 at 1,000 points) is above the plateau rule's 3 %: the long size, whose
+    runs that rule stops, draws the same samples at every evaluation and its report says so; the committed default
+    keeps new draws, and its setup sentence is unchanged."""
+    for recipe in ("published", "seed"):
+        long = toy_training.plan("long", 1, recipe=recipe)
+        assert all(run.config().log.eval_same_draws for run in long.runs)
+    assert not any(run.config().log.eval_same_draws for run in toy_training.plan("default", 1).runs)
+    default = toy_training.setup(toy_training.plan("default", 1))
+    assert any(line.endswith("1,000 fresh real samples (exact W1 by POT's emd2; modes as "
+                             "`metrics.transport.mode_coverage`).") for line in default)  # fmt: skip
+    said = " ".join(toy_training.setup(toy_training.plan("long", 1)))
+    assert "the same draws at every evaluation (`log.eval_same_draws`)" in said and "eval_noise.md" in said
+
+
 def test_collect_reads_every_run(study):
     plan = tiny_plan()
     section = toy_training.collect(plan, study)
