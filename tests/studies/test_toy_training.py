@@ -50,6 +50,8 @@ def test_only_the_long_size_evaluates_on_the_same_draws():
                              "`metrics.transport.mode_coverage`).") for line in default)  # fmt: skip
     said = " ".join(toy_training.setup(toy_training.plan("long", 1)))
     assert "the same draws at every evaluation (`log.eval_same_draws`)" in said and "eval_noise.md" in said
+    assert "at most 100,000 generator steps, fewer where the plateau rule stopped a run" in said  # not "100,000 steps"
+    assert any("; 2,000 generator steps; evaluation every 100 steps" in line for line in default)
 
 
 def test_collect_reads_every_run(study):

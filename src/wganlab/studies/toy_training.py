@@ -13,6 +13,7 @@ import numpy as np
 
 from wganlab.objectives import estimate_name
 from wganlab.studies.common import style
+from wganlab.studies.common.images import length_text
 from wganlab.studies.common.recipes import SEED_RECIPES
 from wganlab.studies.common.report import Figure, Section, Table, fmt, mean_std, save_figure, write_csv
 from wganlab.studies.common.runner import Plan, StudyError
@@ -287,7 +288,7 @@ def setup(plan: Plan) -> list[str]:
     s = plan.settings
     lines.append(
         f"Networks: MLP 2-{widths}-out (ReLU), z_dim {config.model.z_dim}, batch {config.train.batch_size}; "
-        f"{s['steps']:,} generator steps; evaluation every {s['eval_every']} steps on {s['eval_samples']:,} generated "
+        f"{length_text(config)}; evaluation every {s['eval_every']} steps on {s['eval_samples']:,} generated "
         f"vs {s['eval_samples']:,} {'real' if config.log.eval_same_draws else 'fresh real'} samples (exact W1 by "
         "POT's emd2; modes as `metrics.transport.mode_coverage`)"
         + (", the same draws at every evaluation (`log.eval_same_draws`), so that W1's changes are the networks' "
