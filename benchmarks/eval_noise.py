@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wganlab.studies.loss_vs_quality import late_part
 from wganlab.training.quality import build_quality
 from wganlab.training.run_folder import RunFolder
 
 
 def kept_steps(folder: RunFolder) -> list[int]:
-    return sorted(int(p.stem.split("-")[1]) for p in folder.checkpoints.glob("step-*.pt"))
+    return [step for step, _ in folder.step_checkpoints()]
 
 
 def headline(folder: RunFolder) -> str:
@@ -53,7 +54,7 @@ def chosen(folder: RunFolder, steps: str) -> list[str | int]:
 
 
 def exists(folder: RunFolder, which: str | int) -> bool:
-    return (folder.checkpoints / ("best.pt" if which == "best" else f"step-{which:08d}.pt")).is_file()
+    return (folder.checkpoints / "best.pt").is_file() if which == "best" else which in kept_steps(folder)
 
 
 def measure(folder: RunFolder, which: str | int, metric: str, draws: int, n: int) -> tuple[int, list[float]]:
@@ -68,12 +69,12 @@ def measure(folder: RunFolder, which: str | int, metric: str, draws: int, n: int
 
 def late_steps(steps: list[int]) -> list[int]:
     """The evaluation steps of the late-change test: those after the first quarter (the first n // 4 left out)."""
-    return sorted(steps)[len(steps) // 4 :]
+    return late_part(sorted(steps))
 
 
 def late_change_share(series: list[float], sd: float) -> tuple[float, float]:
     """(variance of the changes of `series` after the first quarter of evaluations, the share 2 sd^2 of it)."""
-    late = np.diff(np.array(series[len(series) // 4 :], dtype=float))
+    late = np.diff(np.array(late_part(series), dtype=float))
     if len(late) < 3:
         return math.nan, math.nan
     variance = float(np.var(late, ddof=1))

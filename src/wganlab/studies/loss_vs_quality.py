@@ -53,7 +53,12 @@ def late_change_correlation(x: list[float], y: list[float]) -> float:
     Pearson correlation of all the changes on their own: an estimate that falls with quality at first and moves
     against it for the rest of a run can still score high on all of them. Without them the test asks whether the
     estimate follows the smaller moves of quality once training has settled."""
-    return change_correlation(x[len(x) // 4 :], y[len(y) // 4 :])
+    return change_correlation(late_part(x), late_part(y))
+
+
+def late_part(values: list) -> list:
+    """The evaluations after the first quarter (the first n // 4 left out): what the late-change test reads."""
+    return values[len(values) // 4 :]
 
 
 def partial_correlation(x: list[float], y: list[float], z: list[float]) -> float:
