@@ -48,7 +48,7 @@ class Evaluation:
 
     def _measure(self, book: Logbook, checkpoints: Checkpointer, end: EndOfRun | None) -> None:
         s = self.s
-        offset = 0 if s.config.log.eval_same_draws else s.step  # log.eval_same_draws: step 0's draws every time
+        offset = self.draw_offset()
         rng = make_rng(s.config.train.seed, "eval", s.device, offset=offset)
         n = s.config.log.eval_samples
         values = self.quality.measure(s.generator.network, self.quality.during_training, n=n, rng=rng)
@@ -107,6 +107,11 @@ class Evaluation:
         bound = torch.tensor(c, dtype=params.dtype, device=params.device)  # the clip clamps to c's float32 value
         return float((params.abs() == bound).float().mean())
 
+    def draw_offset(self) -> int:
+        """Where this evaluation's random streams start: the step (new samples every time), or 0 for every
+        evaluation under log.eval_same_draws (step 0's samples every time)."""
+        return 0 if self.s.config.log.eval_same_draws else self.s.step
+
     def heldout_real(self) -> Tensor | None:
         """Real samples the critic never trained on: a dataset's test split, or fresh toy samples (None for
         image folders, which have no held-out split)."""
@@ -114,7 +119,7 @@ class Evaluation:
         if self._heldout is None:
             n = s.config.log.eval_samples
             if s.config.data.is_toy:
-                offset = 0 if s.config.log.eval_same_draws else s.step
+                offset = self.draw_offset()
                 return s.data.reference(n, make_rng(s.config.train.seed, "heldout", s.device, offset=offset))
             if not isinstance(self.quality, ImageQuality) or self.quality.data.split != "test":
                 return None
